@@ -1,0 +1,385 @@
+package org.lmcache4j;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import org.lmcache4j.keys.ChunkHasher;
+import org.lmcache4j.keys.ChunkKey;
+import org.lmcache4j.memory.ChunkPool;
+import org.lmcache4j.memory.PageLease;
+import org.lmcache4j.memory.SlabRegistrar;
+import org.lmcache4j.memory.SlabSource;
+import org.lmcache4j.metrics.EngineMetrics;
+import org.lmcache4j.metrics.MicrometerEngineMetrics;
+import org.lmcache4j.transfer.HostKvTransfer;
+import org.lmcache4j.transfer.KvTransfer;
+import org.lmcache4j.transfer.PagedCaches;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Supplier;
+
+/**
+ * The engine: keeps the KV cache of prompts, chunk by chunk, in a CPU pool, and loads the longest
+ * cached prefix of a new prompt back into the serving engine's paged caches.
+ *
+ * <pre>{@code
+ * try (CacheEngine engine = CacheEngine.builder().layout(KvLayout.mistral7b(numBlocks))
+ *         .config(ConfigLoader.load(System.getenv())).model("mistralai/Mistral-7B-Instruct-v0.2").open()) {
+ *     engine.registerKvCaches(layerAddresses);             // one data_ptr per layer
+ *     int cached = engine.lookup(tokens);                  // how many leading tokens are cached
+ *     engine.retrieve(tokens, slotMapping, 0);             // load them into the paged caches
+ *     // ... prefill tokens[cached..] ...
+ *     engine.store(tokens, slotMapping, 0);                // keep the prompt's KV for next time
+ * }
+ * }</pre>
+ *
+ * <h2>How a request runs</h2>
+ * Every operation keys the prompt's chunks ({@link ChunkHasher}), then, under one short index
+ * lock, decides what to do and takes a {@link PageLease} on every page it will copy; the copies
+ * run outside the lock, so concurrent requests copy in parallel, and no page being copied can be
+ * evicted or reused. A stored chunk is indexed at once (so a concurrent store of the same prompt
+ * skips it) but is served only once {@linkplain ChunkEntry#publish() published}, after its bytes
+ * are complete. A hit must be a run of leading chunks whose token ids match: the first miss ends
+ * it, and nothing after a gap is ever loaded.
+ *
+ * <p>Thread-safe. Arguments are validated before anything changes: bad input throws
+ * {@link IllegalArgumentException} (or {@link IllegalStateException} for calls out of order)
+ * naming the value, and leaves the cache as it was.
+ */
+public final class CacheEngine implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(CacheEngine.class);
+
+    private final EngineConfig config;
+    private final KvLayout layout;
+    private final ChunkHasher hasher;
+    private final ChunkPool pool;
+    private final KvTransfer transfer;
+    private final Ticker ticker;
+    private final EngineMetrics metrics;
+    private final EngineCounters counters = new EngineCounters();
+    private final ReentrantLock indexLock = new ReentrantLock();
+    private final ChunkIndex index = new ChunkIndex();
+    private final PinTable pins;
+    private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+    private volatile PagedCaches caches;
+    private boolean closed;
+
+    private CacheEngine(Builder b) {
+        this.config = b.config;
+        this.layout = Objects.requireNonNull(b.layout, "a KvLayout is required");
+        this.hasher = new ChunkHasher(b.model, b.worldSize, b.workerId, config.chunkSize(), layout);
+        this.pool = new ChunkPool(config.cpuPoolBytes(), layout.chunkBytes(config.chunkSize()),
+                b.slabTargetBytes, b.slabSource, b.slabRegistrar);
+        this.transfer = b.transfer;
+        this.ticker = b.ticker;
+        this.pins = new PinTable(TimeUnit.SECONDS.toNanos(config.pinTimeoutSec()));
+        this.metrics = b.registry == null ? EngineMetrics.DISABLED
+                : MicrometerEngineMetrics.bind(b.registry, this::stats);
+        LOG.info("LMCache4j engine {}: cpu pool {}, chunk_size {} ({} MiB a chunk), layout {} {} {}x{}x{} block {}, "
+                        + "transfer {}, tiers [cpu], model {} rank {}/{}, keys {}, save_unfull_chunk {}",
+                config.instanceId(), pool.describe(), config.chunkSize(),
+                layout.chunkBytes(config.chunkSize()) >> 20, layout.format().configName(),
+                layout.dtype().torchName(), layout.numLayers(), layout.numKvHeads(), layout.headSize(),
+                layout.blockSize(), transfer.describe(), b.model, b.workerId, b.worldSize,
+                ChunkHasher.ALGORITHM, config.saveUnfullChunk());
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public EngineConfig config() {
+        return config;
+    }
+
+    public KvLayout layout() {
+        return layout;
+    }
+
+    /** Registers the serving engine's paged caches, one host address per layer (a {@code data_ptr}). */
+    public void registerKvCaches(long[] layerAddresses) {
+        register(() -> PagedCaches.ofAddresses(layout, layerAddresses));
+    }
+
+    /** Registers the paged caches as segments, one per layer, each checked against the layout. */
+    public void registerKvCaches(List<MemorySegment> layerCaches) {
+        register(() -> PagedCaches.of(layout, layerCaches));
+    }
+
+    private void register(Supplier<PagedCaches> caches) {
+        guarded(() -> {
+            this.caches = caches.get();
+            pool.prepareGrowth();
+            return null;
+        });
+    }
+
+    /** How many leading tokens of {@code tokens} are cached. */
+    public int lookup(int[] tokens) {
+        return lookup(KeyScope.NONE, tokens);
+    }
+
+    public int lookup(KeyScope scope, int[] tokens) {
+        return guarded(() -> doLookup(null, scope, tokens));
+    }
+
+    /**
+     * Like {@link #lookup}, and pins the hit chunks for {@code requestId} until {@link #unpin},
+     * a later lookup for the same request, or {@code pin_timeout_sec}, so that they are still
+     * there when the request is retrieved.
+     */
+    public int lookupAndPin(String requestId, KeyScope scope, int[] tokens) {
+        RequestCheck.requestId(requestId);
+        return guarded(() -> doLookup(requestId, scope, tokens));
+    }
+
+    /** Releases the pins of {@code requestId}; returns how many chunks were pinned. */
+    public int unpin(String requestId) {
+        return guarded(() -> locked(() -> pins.unpin(requestId)));
+    }
+
+    /**
+     * Stores the chunks of {@code tokens} that are not cached yet, reading their KV from the
+     * paged caches at {@code slotMapping}. The first {@code skipLeading} tokens (a multiple of
+     * {@code chunk_size}) are known to be cached and are not read. Returns the tokens stored.
+     */
+    public int store(int[] tokens, long[] slotMapping, int skipLeading) {
+        return store(KeyScope.NONE, tokens, slotMapping, skipLeading);
+    }
+
+    public int store(KeyScope scope, int[] tokens, long[] slotMapping, int skipLeading) {
+        return guarded(() -> new StoreOperation(this, scope, tokens, slotMapping, skipLeading).run());
+    }
+
+    /**
+     * Loads the longest cached prefix of {@code tokens} into the paged caches at
+     * {@code slotMapping}, except its first {@code skipLeading} tokens (already there). Returns
+     * the tokens loaded: the prefix that is now in the caches ends at {@code skipLeading} plus that.
+     */
+    public int retrieve(int[] tokens, long[] slotMapping, int skipLeading) {
+        return retrieve(KeyScope.NONE, tokens, slotMapping, skipLeading);
+    }
+
+    public int retrieve(KeyScope scope, int[] tokens, long[] slotMapping, int skipLeading) {
+        return guarded(() -> new RetrieveOperation(this, scope, tokens, slotMapping, skipLeading).run());
+    }
+
+    /** Drops every chunk and pin. Copies in flight finish on their pages, which are freed after. */
+    public void clear() {
+        guarded(() -> locked(() -> {
+            pins.releaseAll();
+            for (ChunkEntry e : index.removeAll()) {
+                pool.release(e.page);
+            }
+            return null;
+        }));
+    }
+
+    public EngineStats stats() {
+        indexLock.lock();
+        try {
+            return counters.snapshot(index.size(), pins.pinnedChunks(), pool.stats());
+        } finally {
+            indexLock.unlock();
+        }
+    }
+
+    /** Waits for operations in flight, releases every chunk and pin and unmaps the pool. */
+    @Override
+    public void close() {
+        lifecycle.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            locked(() -> {
+                pins.releaseAll();
+                for (ChunkEntry e : index.removeAll()) {
+                    pool.release(e.page);
+                }
+                return null;
+            });
+            pool.close();
+            LOG.info("LMCache4j engine {} closed", config.instanceId());
+        } finally {
+            lifecycle.writeLock().unlock();
+        }
+    }
+
+    private int doLookup(String pinFor, KeyScope scope, int[] tokens) {
+        RequestCheck.tokens(tokens);
+        long start = ticker.nanos();
+        ChunkKey[] keys = hasher.keys(scope, tokens);
+        int hit = locked(() -> {
+            List<ChunkEntry> hits = leadingHits(keys, tokens, 0);
+            if (pinFor != null) {
+                List<PageLease> leases = new ArrayList<>(hits.size());
+                for (ChunkEntry e : hits) {
+                    leases.add(pool.lease(e.page));
+                }
+                pins.pin(pinFor, leases, ticker.nanos());
+            }
+            touchReversed(hits);
+            return hits.isEmpty() ? 0 : endOf(hits.size() - 1, tokens.length);
+        });
+        counters.lookupRequests.increment();
+        counters.lookupTokens.add(tokens.length);
+        counters.lookupHitTokens.add(hit);
+        metrics.lookup(tokens.length, hit, ticker.nanos() - start);
+        return hit;
+    }
+
+    /**
+     * The published entries holding chunks {@code first, first+1, …} of the prompt, up to the
+     * first chunk that is missing, unpublished or holds other tokens. Caller holds the index lock.
+     */
+    List<ChunkEntry> leadingHits(ChunkKey[] keys, int[] tokens, int first) {
+        List<ChunkEntry> hits = new ArrayList<>();
+        for (int c = first; c < keys.length; c++) {
+            ChunkEntry e = index.get(keys[c]);
+            if (e == null || !e.published() || !e.holds(tokens, c * config.chunkSize(), endOf(c, tokens.length))) {
+                break;
+            }
+            hits.add(e);
+        }
+        return hits;
+    }
+
+    /** Touches entries from the last to the first, so the prompt's prefix ends most recently used. */
+    void touchReversed(List<ChunkEntry> entries) {
+        for (int i = entries.size() - 1; i >= 0; i--) {
+            index.touch(entries.get(i));
+        }
+    }
+
+    /** End (exclusive) of chunk {@code c} of a {@code tokens}-token prompt. */
+    int endOf(int c, int tokens) {
+        return Math.min(tokens, (c + 1) * config.chunkSize());
+    }
+
+    /**
+     * A free page for a new chunk: grows the pool while it may, then evicts the least recently
+     * used chunk that nobody leases or pins; -1 when nothing can be evicted. Caller holds the lock.
+     */
+    int allocatePage() {
+        int page = pool.tryAllocate();
+        while (page < 0) {
+            ChunkEntry victim = index.evictOldest(p -> pool.refCount(p) == 1);
+            if (victim == null) {
+                return -1;
+            }
+            pool.release(victim.page);
+            counters.evictions.increment();
+            page = pool.tryAllocate();
+        }
+        return page;
+    }
+
+    /** Runs {@code body} under the index lock, after expiring pins whose time is up. */
+    <T> T locked(Supplier<T> body) {
+        indexLock.lock();
+        try {
+            int expired = pins.expire(ticker.nanos());
+            if (expired > 0) {
+                counters.forcedUnpins.add(expired);
+                LOG.warn("unpinned {} chunks whose pins outlived pin_timeout_sec={}", expired, config.pinTimeoutSec());
+            }
+            return body.get();
+        } finally {
+            indexLock.unlock();
+        }
+    }
+
+    private <T> T guarded(Supplier<T> body) {
+        lifecycle.readLock().lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("the engine is closed");
+            }
+            return body.get();
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    PagedCaches requireCaches() {
+        PagedCaches c = caches;
+        if (c == null) {
+            throw new IllegalStateException("no KV caches registered: call registerKvCaches first");
+        }
+        return c;
+    }
+
+    ChunkHasher hasher() {
+        return hasher;
+    }
+
+    ChunkIndex index() {
+        return index;
+    }
+
+    ChunkPool pool() {
+        return pool;
+    }
+
+    KvTransfer transfer() {
+        return transfer;
+    }
+
+    Ticker ticker() {
+        return ticker;
+    }
+
+    EngineMetrics metrics() {
+        return metrics;
+    }
+
+    EngineCounters counters() {
+        return counters;
+    }
+
+    /** Builds an engine; only the layout is required. */
+    public static final class Builder {
+        private EngineConfig config = EngineConfig.defaults();
+        private KvLayout layout;
+        private String model = "default";
+        private int worldSize = 1;
+        private int workerId = 0;
+        private MeterRegistry registry;
+        private Ticker ticker = Ticker.SYSTEM;
+        private KvTransfer transfer = new HostKvTransfer();
+        private SlabSource slabSource = SlabSource.best();
+        private SlabRegistrar slabRegistrar = SlabRegistrar.NONE;
+        private long slabTargetBytes = 1L << 30;
+
+        private Builder() {
+        }
+
+        public Builder config(EngineConfig v) { config = Objects.requireNonNull(v); return this; }
+        public Builder layout(KvLayout v) { layout = v; return this; }
+        /** The model name; it enters every chunk key. */
+        public Builder model(String v) { model = Objects.requireNonNull(v); return this; }
+        /** Tensor-parallel world size and this worker's rank; they enter every chunk key. */
+        public Builder parallel(int worldSize, int workerId) { this.worldSize = worldSize; this.workerId = workerId; return this; }
+        /** Registers the engine's metrics (LMCache's names) with this registry. */
+        public Builder meterRegistry(MeterRegistry v) { registry = v; return this; }
+        public Builder ticker(Ticker v) { ticker = Objects.requireNonNull(v); return this; }
+        public Builder transfer(KvTransfer v) { transfer = Objects.requireNonNull(v); return this; }
+        /** Where the pool's slabs are registered with a device runtime (CUDA host registration). */
+        public Builder slabRegistrar(SlabRegistrar v) { slabRegistrar = Objects.requireNonNull(v); return this; }
+        /** About how much memory the pool maps at a time (default 1 GiB). */
+        public Builder slabTargetBytes(long v) { slabTargetBytes = v; return this; }
+        Builder slabSource(SlabSource v) { slabSource = Objects.requireNonNull(v); return this; }
+
+        public CacheEngine open() {
+            return new CacheEngine(this);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+package org.lmcache4j;
+
+import org.lmcache4j.keys.ChunkKey;
+import org.lmcache4j.memory.PageLease;
+import org.lmcache4j.transfer.PagedCaches;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One {@link CacheEngine#store}: plan under the index lock (which chunks are new, a page and a
+ * lease for each, evicting if the pool is full), copy outside it, publish under it again.
+ */
+final class StoreOperation {
+    private static final Logger LOG = LoggerFactory.getLogger(CacheEngine.class);
+
+    private record Pending(ChunkEntry entry, int from, int to, PageLease lease) {
+    }
+
+    private final CacheEngine engine;
+    private final KeyScope scope;
+    private final int[] tokens;
+    private final long[] slots;
+    private final int skipLeading;
+    private final int chunkSize;
+    private int cachedPrefix;
+
+    StoreOperation(CacheEngine engine, KeyScope scope, int[] tokens, long[] slots, int skipLeading) {
+        this.engine = engine;
+        this.scope = scope;
+        this.tokens = tokens;
+        this.slots = slots;
+        this.skipLeading = skipLeading;
+        this.chunkSize = engine.config().chunkSize();
+    }
+
+    int run() {
+        PagedCaches caches = engine.requireCaches();
+        RequestCheck.transfer(tokens, slots, skipLeading, chunkSize, engine.layout().numSlots());
+        long start = engine.ticker().nanos();
+        int storable = engine.config().saveUnfullChunk() ? tokens.length : tokens.length / chunkSize * chunkSize;
+        ChunkKey[] keys = engine.hasher().keys(scope, tokens, engine.hasher().chunkCount(storable));
+        cachedPrefix = skipLeading;
+        List<Pending> pending = engine.locked(() -> plan(keys));
+        LOG.info("Store skips {} tokens and then stores {} tokens", cachedPrefix, tokens.length - cachedPrefix);
+        long bytes = 0;
+        int stored = 0;
+        try {
+            for (Pending p : pending) {
+                engine.transfer().gather(caches, slots, p.from, p.to, p.lease.segment());
+                bytes += engine.layout().chunkBytes(p.to - p.from);
+                stored += p.to - p.from;
+            }
+            engine.locked(() -> {
+                for (Pending p : pending) {
+                    if (engine.index().contains(p.entry)) {
+                        p.entry.publish();
+                    }
+                }
+                return null;
+            });
+        } catch (RuntimeException | Error e) {
+            engine.locked(() -> {
+                for (Pending p : pending) {
+                    if (engine.index().remove(p.entry)) {
+                        engine.pool().release(p.entry.page);
+                    }
+                }
+                return null;
+            });
+            throw e;
+        } finally {
+            pending.forEach(p -> p.lease.close());
+        }
+        EngineCounters counters = engine.counters();
+        counters.storeRequests.increment();
+        counters.storedTokens.add(stored);
+        engine.metrics().store(tokens.length, stored, bytes, engine.ticker().nanos() - start);
+        return stored;
+    }
+
+    /** Caller holds the index lock. */
+    private List<Pending> plan(ChunkKey[] keys) {
+        List<Pending> pending = new ArrayList<>();
+        List<ChunkEntry> requestEntries = new ArrayList<>();
+        boolean leading = true;
+        for (int c = skipLeading / chunkSize; c < keys.length; c++) {
+            int from = c * chunkSize;
+            int to = engine.endOf(c, tokens.length);
+            ChunkEntry present = engine.index().get(keys[c]);
+            if (present != null) {
+                if (leading) {
+                    cachedPrefix = to;
+                }
+                requestEntries.add(present);
+                continue;
+            }
+            leading = false;
+            if (hasHole(from, to)) {
+                LOG.debug("not storing tokens {}.. : chunk {} has slots of -1", from, c);
+                break;
+            }
+            int page = engine.allocatePage();
+            if (page < 0) {
+                engine.counters().storeSkippedChunks.add(keys.length - c);
+                LOG.debug("pool full of leased chunks: not storing the last {} chunks", keys.length - c);
+                break;
+            }
+            ChunkEntry entry = new ChunkEntry(keys[c], page, tokens, from, to);
+            engine.index().add(entry);
+            pending.add(new Pending(entry, from, to, engine.pool().lease(page)));
+            requestEntries.add(entry);
+        }
+        engine.touchReversed(requestEntries);
+        return pending;
+    }
+
+    private boolean hasHole(int from, int to) {
+        for (int t = from; t < to; t++) {
+            if (slots[t] < 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,106 @@
+package org.lmcache4j.metrics;
+
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import org.lmcache4j.EngineStats;
+
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * The engine's metrics under LMCache's names ({@code lmcache:num_hit_tokens}, …), so that the
+ * dashboards and alerts written for LMCache read LMCache4j unchanged. Counters and gauges are
+ * views over {@link EngineStats}; only timings and speeds are recorded per operation.
+ */
+public final class MicrometerEngineMetrics implements EngineMetrics {
+    public static final String PREFIX = "lmcache:";
+
+    private final Timer timeToLookup;
+    private final Timer timeToStore;
+    private final Timer timeToRetrieve;
+    private final DistributionSummary storeSpeed;
+    private final DistributionSummary retrieveSpeed;
+    private final DistributionSummary storeGbps;
+    private final DistributionSummary retrieveGbps;
+
+    private MicrometerEngineMetrics(MeterRegistry registry) {
+        timeToLookup = timer(registry, "time_to_lookup", "Time of lookups");
+        timeToStore = timer(registry, "time_to_store", "Time of stores");
+        timeToRetrieve = timer(registry, "time_to_retrieve", "Time of retrieves");
+        storeSpeed = summary(registry, "store_speed", "tokens/s", "Tokens stored per second of store");
+        retrieveSpeed = summary(registry, "retrieve_speed", "tokens/s", "Tokens loaded per second of retrieve");
+        storeGbps = summary(registry, "store_gbps", "GB/s", "Bytes stored per second of store, in GB (1e9)");
+        retrieveGbps = summary(registry, "retrieve_gbps", "GB/s", "Bytes loaded per second of retrieve, in GB (1e9)");
+    }
+
+    /** Registers every meter with {@code registry}; counters and gauges read {@code stats}. */
+    public static EngineMetrics bind(MeterRegistry registry, Supplier<EngineStats> stats) {
+        counter(registry, stats, "num_lookup_requests", "Lookups", EngineStats::lookupRequests);
+        counter(registry, stats, "num_lookup_tokens", "Tokens asked about by lookups", EngineStats::lookupTokens);
+        counter(registry, stats, "num_lookup_hits", "Tokens found by lookups", EngineStats::lookupHitTokens);
+        counter(registry, stats, "num_store_requests", "Stores", EngineStats::storeRequests);
+        counter(registry, stats, "num_stored_tokens", "Tokens written into the CPU pool", EngineStats::storedTokens);
+        counter(registry, stats, "num_retrieve_requests", "Retrieves", EngineStats::retrieveRequests);
+        counter(registry, stats, "num_requested_tokens", "Tokens retrieves asked for", EngineStats::requestedTokens);
+        counter(registry, stats, "num_hit_tokens", "Tokens retrieves loaded", EngineStats::retrievedTokens);
+        counter(registry, stats, "local_cpu_evict_count", "Chunks evicted from the CPU pool", EngineStats::evictions);
+        counter(registry, stats, "forced_unpin_count", "Pins released by pin_timeout_sec", EngineStats::forcedUnpins);
+        counter(registry, stats, "num_store_skipped_chunks", "Chunks not stored: pool full of leased chunks",
+                EngineStats::storeSkippedChunks);
+        gauge(registry, stats, "retrieve_hit_rate", "Loaded over requested tokens", EngineStats::retrieveHitRate);
+        gauge(registry, stats, "lookup_hit_rate", "Found over asked-about tokens", EngineStats::lookupHitRate);
+        gauge(registry, stats, "local_cache_usage", "Bytes of CPU pool pages in use", EngineStats::usedBytes);
+        gauge(registry, stats, "local_cache_capacity", "Configured CPU pool bytes", EngineStats::capacityBytes);
+        gauge(registry, stats, "local_cache_mapped", "CPU pool bytes mapped so far", EngineStats::mappedBytes);
+        gauge(registry, stats, "active_memory_objs_count", "Chunks in the CPU pool", EngineStats::chunks);
+        gauge(registry, stats, "pinned_memory_objs_count", "Chunks pinned by lookups", EngineStats::pins);
+        gauge(registry, stats, "active_leases", "Open page leases", EngineStats::leases);
+        return new MicrometerEngineMetrics(registry);
+    }
+
+    @Override
+    public void lookup(int tokens, int hitTokens, long nanos) {
+        timeToLookup.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void store(int tokens, int storedTokens, long bytes, long nanos) {
+        timeToStore.record(nanos, TimeUnit.NANOSECONDS);
+        if (storedTokens > 0 && nanos > 0) {
+            storeSpeed.record(storedTokens * 1e9 / nanos);
+            storeGbps.record((double) bytes / nanos);
+        }
+    }
+
+    @Override
+    public void retrieve(int requestedTokens, int retrievedTokens, long bytes, long nanos) {
+        timeToRetrieve.record(nanos, TimeUnit.NANOSECONDS);
+        if (retrievedTokens > 0 && nanos > 0) {
+            retrieveSpeed.record(retrievedTokens * 1e9 / nanos);
+            retrieveGbps.record((double) bytes / nanos);
+        }
+    }
+
+    private static void counter(MeterRegistry r, Supplier<EngineStats> stats, String name, String help,
+                                ToDoubleFunction<EngineStats> f) {
+        FunctionCounter.builder(PREFIX + name, stats, s -> f.applyAsDouble(s.get())).description(help).register(r);
+    }
+
+    private static void gauge(MeterRegistry r, Supplier<EngineStats> stats, String name, String help,
+                              ToDoubleFunction<EngineStats> f) {
+        Gauge.builder(PREFIX + name, stats, s -> f.applyAsDouble(s.get())).description(help).strongReference(true)
+                .register(r);
+    }
+
+    private static Timer timer(MeterRegistry r, String name, String help) {
+        return Timer.builder(PREFIX + name).description(help).publishPercentileHistogram().register(r);
+    }
+
+    private static DistributionSummary summary(MeterRegistry r, String name, String unit, String help) {
+        return DistributionSummary.builder(PREFIX + name).baseUnit(unit).description(help).register(r);
+    }
+}

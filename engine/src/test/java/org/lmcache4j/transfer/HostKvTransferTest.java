@@ -1,0 +1,8 @@
+package org.lmcache4j.transfer;
+
+class HostKvTransferTest extends KvTransferContract {
+    @Override
+    protected KvTransfer transfer() {
+        return new HostKvTransfer();
+    }
+}
