@@ -1,0 +1,196 @@
+package org.lmcache4j.config;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import org.lmcache4j.EngineConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.yaml.snakeyaml.error.YAMLException;
+
+/**
+ * Loads an {@link EngineConfig} from the places LMCache users already put their settings, under
+ * LMCache's key names (see {@code docs/configuration.md}). The first of these wins, and nothing is
+ * merged across them:
+ * <ol>
+ *   <li>an explicit file (the command line's {@code --config});</li>
+ *   <li>the YAML or JSON file named by {@code LMCACHE_CONFIG_FILE}; the other LMCACHE_* variables
+ *       are then ignored, as in LMCache's documentation;</li>
+ *   <li>one environment variable per key: {@code LMCACHE_} + the key in upper case;</li>
+ *   <li>the defaults of {@link EngineConfig#defaults()}.</li>
+ * </ol>
+ * Unknown keys, and LMCache keys for features LMCache4j lacks, are logged and skipped, so that an
+ * LMCache setup starts. A value that cannot be read is an {@link IllegalArgumentException} whose
+ * message names the key, the value and where it came from: a wrong size must not start a server.
+ */
+public final class ConfigLoader {
+
+    /** The environment variable naming the configuration file. */
+    public static final String CONFIG_FILE_ENV = "LMCACHE_CONFIG_FILE";
+
+    private static final Logger LOG = LoggerFactory.getLogger(ConfigLoader.class);
+
+    private ConfigLoader() {
+    }
+
+    /** The configuration {@code env} (normally {@link System#getenv()}) describes. */
+    public static EngineConfig load(Map<String, String> env) {
+        return load(Optional.empty(), env, LOG::warn);
+    }
+
+    /** As {@link #load(Map)}, except that {@code explicitFile}, when present, wins over everything. */
+    public static EngineConfig load(Optional<Path> explicitFile, Map<String, String> env) {
+        return load(explicitFile, env, LOG::warn);
+    }
+
+    /** The configuration in a YAML (or JSON) file; keys it lacks take their defaults. */
+    public static EngineConfig loadFile(Path yaml) {
+        return loadFile(yaml, LOG::warn);
+    }
+
+    /**
+     * The configuration in {@code values}, keyed by LMCache names, as a parsed YAML file gives them.
+     *
+     * @param sourceDescription where the values came from, for messages (a path, "the command line")
+     */
+    public static EngineConfig fromMap(Map<String, ?> values, String sourceDescription) {
+        return fromMap(values, sourceDescription, LOG::warn);
+    }
+
+    /**
+     * Every key, by its LMCache name, with its effective value in {@code config} (null when unset),
+     * in the order of the configuration reference, then {@code pool_bytes}: the CPU pool in bytes.
+     */
+    public static Map<String, Object> describe(EngineConfig config) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        ConfigKeys.SUPPORTED.forEach(k -> out.put(k.name(), k.get().apply(config)));
+        out.put("pool_bytes", config.cpuPoolBytes());
+        return out;
+    }
+
+    static EngineConfig load(Optional<Path> explicitFile, Map<String, String> env, Consumer<String> warn) {
+        Optional<Path> file = explicitFile.or(() -> configFileFromEnv(env));
+        if (explicitFile.isPresent() && env.containsKey(CONFIG_FILE_ENV)) {
+            LOG.info("{} is set but {} is used: an explicit file wins", CONFIG_FILE_ENV, explicitFile.get());
+        }
+        if (file.isEmpty()) {
+            return fromEnv(env, warn);
+        }
+        List<String> ignored = env.keySet().stream()
+                .filter(name -> name.startsWith(ConfigKey.ENV_PREFIX) && !name.equals(CONFIG_FILE_ENV)
+                        && !ConfigKeys.PROCESS_ENV.contains(name))
+                .sorted().toList();
+        if (!ignored.isEmpty()) {
+            warn.accept("configuration file " + file.get() + " is used, so these environment variables are ignored: "
+                    + String.join(", ", ignored));
+        }
+        return loadFile(file.get(), warn);
+    }
+
+    static EngineConfig loadFile(Path file, Consumer<String> warn) {
+        if (Files.isDirectory(file)) {
+            throw new IllegalArgumentException("configuration file " + file + " is a directory");
+        }
+        Object parsed;
+        try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            parsed = ConfigValues.yaml().load(in);
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException("configuration file " + file + " does not exist", e);
+        } catch (IOException e) {
+            throw cannotRead(file, e);
+        } catch (YAMLException e) {
+            // SnakeYAML reads lazily and wraps the reader's failures (bad UTF-8, I/O) in its own.
+            if (e.getCause() instanceof IOException io) {
+                throw cannotRead(file, io);
+            }
+            throw new IllegalArgumentException("configuration file " + file + " is not valid YAML or JSON: "
+                    + ConfigValues.yamlProblem(e), e);
+        }
+        if (parsed != null && !(parsed instanceof Map<?, ?>)) {
+            throw new IllegalArgumentException("configuration file " + file + " must hold a mapping of keys to"
+                    + " values (such as 'chunk_size: 256'), not " + describeKind(parsed));
+        }
+        LOG.info("LMCache4j configuration from {}", file);
+        return fromMap(parsed == null ? Map.of() : (Map<?, ?>) parsed, file.toString(), warn);
+    }
+
+    static EngineConfig fromMap(Map<?, ?> values, String source, Consumer<String> warn) {
+        return build(values, key -> source, source, warn);
+    }
+
+    private static EngineConfig fromEnv(Map<String, String> env, Consumer<String> warn) {
+        // Sorted, so that warnings come out in the same order on every start.
+        Map<String, Object> values = new LinkedHashMap<>();
+        new TreeMap<>(env).forEach((name, value) -> {
+            if (!name.startsWith(ConfigKey.ENV_PREFIX) || ConfigKeys.PROCESS_ENV.contains(name)) {
+                return;
+            }
+            String key = name.substring(ConfigKey.ENV_PREFIX.length()).toLowerCase(Locale.ROOT);
+            if (!ConfigKey.envVar(key).equals(name)) {
+                warn.accept("unknown environment variable " + name + " (LMCache's are upper case), ignored");
+                return;
+            }
+            values.put(key, ConfigValues.unquote(value));
+        });
+        LOG.info("LMCache4j configuration from the LMCACHE_* environment variables ({} set)", values.size());
+        return build(values, ConfigKey::envVar, "the LMCACHE_* environment variables", warn);
+    }
+
+    private static EngineConfig build(Map<?, ?> values, Function<String, String> sourceOf, String source,
+                                      Consumer<String> warn) {
+        EngineConfig.Builder builder = EngineConfig.builder();
+        values.forEach((rawKey, value) -> {
+            String key = String.valueOf(rawKey);
+            Optional<ConfigKey<?>> known = ConfigKeys.find(key);
+            if (known.isPresent()) {
+                known.get().apply(builder, value, sourceOf.apply(key));
+            } else if (ConfigKeys.UNSUPPORTED.contains(key)) {
+                if (!ConfigValues.isOff(value)) {
+                    warn.accept("configuration key " + key + " (from " + sourceOf.apply(key)
+                            + ") is an LMCache setting not supported by LMCache4j, ignored");
+                }
+            } else {
+                warn.accept("unknown configuration key " + key + " (from " + sourceOf.apply(key) + "), ignored");
+            }
+        });
+        try {
+            return builder.build();
+        } catch (IllegalArgumentException e) {
+            throw ConfigValues.fromSource(e.getMessage(), source, e);
+        }
+    }
+
+    private static Optional<Path> configFileFromEnv(Map<String, String> env) {
+        String named = ConfigValues.toOptionalText(env.get(CONFIG_FILE_ENV));
+        if (named == null) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(Path.of(named));
+        } catch (InvalidPathException e) {
+            throw new IllegalArgumentException(CONFIG_FILE_ENV + ": '" + named + "' is not a valid path", e);
+        }
+    }
+
+    private static IllegalArgumentException cannotRead(Path file, IOException e) {
+        String why = e instanceof CharacterCodingException ? "it is not UTF-8 text" : e.getMessage();
+        return new IllegalArgumentException("cannot read configuration file " + file + ": " + why, e);
+    }
+
+    private static String describeKind(Object parsed) {
+        return parsed instanceof List<?> ? "a list" : "a single value ('" + parsed + "')";
+    }
+}
