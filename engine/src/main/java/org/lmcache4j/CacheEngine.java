@@ -54,6 +54,11 @@ import java.util.function.Supplier;
  */
 public final class CacheEngine implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CacheEngine.class);
+    /**
+     * The logger of per-request lines ({@code Store skips N tokens and then stores M tokens} at
+     * INFO, retrieves at DEBUG), apart from the engine's own so that operators can quiet them.
+     */
+    public static final String REQUEST_LOGGER = "org.lmcache4j.requests";
 
     private final EngineConfig config;
     private final KvLayout layout;

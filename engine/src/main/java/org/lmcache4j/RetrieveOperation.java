@@ -14,7 +14,7 @@ import java.util.List;
  * copy them into the paged caches outside it, release the leases.
  */
 final class RetrieveOperation {
-    private static final Logger LOG = LoggerFactory.getLogger(CacheEngine.class);
+    private static final Logger LOG = LoggerFactory.getLogger(CacheEngine.REQUEST_LOGGER);
 
     private record Load(int from, int to, PageLease lease) {
     }

@@ -14,7 +14,7 @@ import java.util.List;
  * lease for each, evicting if the pool is full), copy outside it, publish under it again.
  */
 final class StoreOperation {
-    private static final Logger LOG = LoggerFactory.getLogger(CacheEngine.class);
+    private static final Logger LOG = LoggerFactory.getLogger(CacheEngine.REQUEST_LOGGER);
 
     private record Pending(ChunkEntry entry, int from, int to, PageLease lease) {
     }

@@ -1,0 +1,52 @@
+package org.lmcache4j.cli;
+
+import org.lmcache4j.EngineConfig;
+import org.lmcache4j.KvLayout;
+import org.lmcache4j.config.ConfigLoader;
+import org.lmcache4j.keys.ChunkHasher;
+
+import java.io.PrintStream;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** {@code lmcache4j info}: the effective configuration, and how many tokens the pool holds for a layout. */
+final class InfoCommand {
+    static final String USAGE = """
+            lmcache4j info [options]        print the effective configuration and the pool's capacity
+              --config FILE, --cpu-gb GB, --chunk-size N, and the model shape options of replay
+              --json               print one JSON object
+            """;
+
+    private final Args args;
+    private final PrintStream out;
+
+    InfoCommand(Args args, PrintStream out) {
+        this.args = args;
+        this.out = out;
+    }
+
+    int run() {
+        KvLayout layout = LayoutOptions.layout(args, args.integer("blocks", 1, 1));
+        EngineConfig config = LayoutOptions.config(args);
+        boolean json = args.flag("json");
+        args.finish();
+
+        Map<String, Object> info = new LinkedHashMap<>(ConfigLoader.describe(config));
+        long chunkBytes = layout.chunkBytes(config.chunkSize());
+        long pages = config.cpuPoolBytes() / chunkBytes;
+        info.put("layout", Map.of("num_layers", layout.numLayers(), "num_kv_heads", layout.numKvHeads(),
+                "head_size", layout.headSize(), "dtype", layout.dtype().torchName(),
+                "block_size", layout.blockSize(), "kv_format", layout.format().configName()));
+        info.put("token_bytes", layout.tokenBytes());
+        info.put("chunk_bytes", chunkBytes);
+        info.put("pool_chunks", pages);
+        info.put("pool_tokens", pages * config.chunkSize());
+        info.put("key_algorithm", ChunkHasher.ALGORITHM);
+        if (json) {
+            out.println(Json.write(info));
+        } else {
+            info.forEach((k, v) -> out.printf("%-24s %s%n", k, v == null ? "(unset)" : v));
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,53 @@
+package org.lmcache4j.cli;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+
+/** The {@code lmcache4j} command line: {@code replay} (the main job) and {@code info}. */
+public final class Main {
+    private static final Set<String> FLAGS = Set.of("json", "verbose", "help");
+    private static final String USAGE = "usage: lmcache4j <command> [options]\n\n"
+            + ReplayCommand.USAGE + "\n" + InfoCommand.USAGE;
+
+    private Main() {
+    }
+
+    public static void main(String[] argv) {
+        System.exit(run(argv, System.out, System.err));
+    }
+
+    /** Runs one command; returns its exit status (2 for bad usage). */
+    public static int run(String[] argv, PrintStream out, PrintStream err) {
+        List<String> all = Arrays.asList(argv);
+        configureLogging(all.contains("--verbose"));
+        if (all.isEmpty() || all.contains("--help") || all.contains("-h") || all.getFirst().equals("help")) {
+            out.print(USAGE);
+            return all.isEmpty() ? 2 : 0;
+        }
+        try {
+            Args args = new Args(all.subList(1, all.size()), FLAGS);
+            if (!args.positional().isEmpty()) {
+                throw new IllegalArgumentException("unexpected argument '" + args.positional().getFirst() + "'");
+            }
+            return switch (all.getFirst()) {
+                case "replay" -> new ReplayCommand(args, out, err).run();
+                case "info" -> new InfoCommand(args, out).run();
+                default -> throw new IllegalArgumentException("unknown command '" + all.getFirst()
+                        + "' (commands: replay, info)");
+            };
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            err.println("lmcache4j: " + e.getMessage());
+            return 2;
+        }
+    }
+
+    /** slf4j-simple reads these once, at its first logger: set them before anything logs. */
+    private static void configureLogging(boolean verbose) {
+        System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
+        System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
+        System.setProperty("org.slf4j.simpleLogger.dateTimeFormat", "HH:mm:ss.SSS");
+        System.setProperty("org.slf4j.simpleLogger.log.org.lmcache4j.requests", verbose ? "debug" : "warn");
+    }
+}
