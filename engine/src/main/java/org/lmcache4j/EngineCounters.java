@@ -23,6 +23,6 @@ final class EngineCounters {
                 pool.capacityBytes(), pool.mappedBytes(), pool.leases(), pins, evictions.sum(),
                 storeSkippedChunks.sum(), forcedUnpins.sum(), lookupRequests.sum(), lookupTokens.sum(),
                 lookupHitTokens.sum(), storeRequests.sum(), storedTokens.sum(), retrieveRequests.sum(),
-                requestedTokens.sum(), retrievedTokens.sum());
+                requestedTokens.sum(), retrievedTokens.sum(), pool.growthWaitNanos());
     }
 }

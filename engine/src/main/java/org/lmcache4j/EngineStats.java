@@ -22,12 +22,13 @@ package org.lmcache4j;
  * @param retrieveRequests   retrieves
  * @param requestedTokens    tokens retrieves asked for (beyond their skipped prefix)
  * @param retrievedTokens    tokens retrieves loaded
+ * @param poolGrowthWaitNanos time stores waited for the pool to fault in its next slab
  */
 public record EngineStats(long chunks, long pagesInUse, long capacityPages, long usedBytes, long capacityBytes,
                           long mappedBytes, long leases, long pins, long evictions, long storeSkippedChunks,
                           long forcedUnpins, long lookupRequests, long lookupTokens, long lookupHitTokens,
                           long storeRequests, long storedTokens, long retrieveRequests, long requestedTokens,
-                          long retrievedTokens) {
+                          long retrievedTokens, long poolGrowthWaitNanos) {
 
     /** Retrieved over requested tokens; 0 before any retrieve. */
     public double retrieveHitRate() {

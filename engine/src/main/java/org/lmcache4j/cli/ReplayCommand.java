@@ -100,6 +100,8 @@ final class ReplayCommand {
         r.put("mismatched_bytes", run.mismatchedBytes);
         r.put("evictions", stats.evictions());
         r.put("store_skipped_chunks", stats.storeSkippedChunks());
+        r.put("leases_at_end", stats.leases());
+        r.put("pins_at_end", stats.pins());
         r.put("users", w.users);
         r.put("rounds", w.rounds);
         r.put("chunk_size", config.chunkSize());
@@ -110,6 +112,7 @@ final class ReplayCommand {
                 + layout.headSize() + " " + layout.dtype().torchName() + " block " + layout.blockSize());
         r.put("token_bytes", layout.tokenBytes());
         r.put("store_seconds", run.storeNanos / 1e9);
+        r.put("pool_growth_wait_seconds", stats.poolGrowthWaitNanos() / 1e9);
         r.put("retrieve_seconds", run.retrieveNanos / 1e9);
         r.put("wall_seconds", run.wallNanos / 1e9);
         return r;

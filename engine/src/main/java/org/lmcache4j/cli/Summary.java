@@ -16,7 +16,7 @@ final class Summary {
                           requested tokens  %s
                           hit tokens        %s (%.1f%%)
                           stored tokens     %s
-                          store             %.2f GB in %.2f s = %.2f GB/s
+                          store             %.2f GB in %.2f s = %.2f GB/s (%.2f s of it waiting for the pool to grow)
                           retrieve          %.2f GB in %.2f s = %.2f GB/s
                           verified          %.2f GB loaded, %s mismatched bytes
                           evictions         %s (store skipped %s chunks: pool full of pinned chunks)
@@ -28,6 +28,7 @@ final class Summary {
                 r.get("requests"), r.get("requested_tokens"), r.get("hit_tokens"), 100 * num(r, "hit_rate"),
                 r.get("stored_tokens"),
                 num(r, "stored_tokens") * tokenBytes / gb, num(r, "store_seconds"), num(r, "store_gbps"),
+                num(r, "pool_growth_wait_seconds"),
                 num(r, "hit_tokens") * tokenBytes / gb, num(r, "retrieve_seconds"), num(r, "retrieve_gbps"),
                 num(r, "verified_bytes") / gb, r.get("mismatched_bytes"),
                 r.get("evictions"), r.get("store_skipped_chunks"),

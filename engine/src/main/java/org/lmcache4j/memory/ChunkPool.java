@@ -49,6 +49,7 @@ public final class ChunkPool implements AutoCloseable {
     private final AtomicIntegerArray refCounts;
     private final AtomicLong leases = new AtomicLong();
     private final AtomicLong mappedBytes = new AtomicLong();
+    private final AtomicLong growthWaitNanos = new AtomicLong();
 
     private final ReentrantLock lock = new ReentrantLock();
     private final int[] freePages;
@@ -120,11 +121,14 @@ public final class ChunkPool implements AutoCloseable {
         lock.lock();
         try {
             requireOpen();
-            if (freeCount == 0) {
-                takeGrownSlab(true);
-            }
             if (freeCount == 0 && publishedSlabs < slabs.length()) {
-                publish(mapSlab(publishedSlabs));
+                // Stores outran the background grower: wait for (or fault in) the next slab.
+                long start = System.nanoTime();
+                takeGrownSlab(true);
+                if (freeCount == 0) {
+                    publish(mapSlab(publishedSlabs));
+                }
+                growthWaitNanos.addAndGet(System.nanoTime() - start);
             }
             if (freeCount == 0) {
                 return -1;
@@ -187,7 +191,7 @@ public final class ChunkPool implements AutoCloseable {
         try {
             int pagesInUse = publishedSlabs == 0 ? 0 : publishedPages() - freeCount;
             return new PoolStats(capacityBytes, pageBytes, capacityPages, mappedBytes.get(), pagesInUse,
-                    leases.get());
+                    leases.get(), growthWaitNanos.get());
         } finally {
             lock.unlock();
         }

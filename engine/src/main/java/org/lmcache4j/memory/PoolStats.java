@@ -9,9 +9,11 @@ package org.lmcache4j.memory;
  * @param mappedBytes    bytes of the slabs mapped so far (the pool grows lazily)
  * @param pagesInUse     pages holding a chunk or being written
  * @param leases         active leases (copies in flight and pins)
+ * @param growthWaitNanos time allocations spent waiting for a slab to be faulted in, because
+ *                       stores outran the background grower (first touch of fresh memory)
  */
 public record PoolStats(long capacityBytes, long pageBytes, int capacityPages, long mappedBytes,
-                        int pagesInUse, long leases) {
+                        int pagesInUse, long leases, long growthWaitNanos) {
 
     /** Bytes of the pages in use. */
     public long usedBytes() {

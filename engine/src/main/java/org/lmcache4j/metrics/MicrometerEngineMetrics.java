@@ -51,6 +51,8 @@ public final class MicrometerEngineMetrics implements EngineMetrics {
         counter(registry, stats, "forced_unpin_count", "Pins released by pin_timeout_sec", EngineStats::forcedUnpins);
         counter(registry, stats, "num_store_skipped_chunks", "Chunks not stored: pool full of leased chunks",
                 EngineStats::storeSkippedChunks);
+        counter(registry, stats, "pool_growth_wait_seconds", "Time stores waited for the pool to fault in a slab",
+                s -> s.poolGrowthWaitNanos() / 1e9);
         gauge(registry, stats, "retrieve_hit_rate", "Loaded over requested tokens", EngineStats::retrieveHitRate);
         gauge(registry, stats, "lookup_hit_rate", "Found over asked-about tokens", EngineStats::lookupHitRate);
         gauge(registry, stats, "local_cache_usage", "Bytes of CPU pool pages in use", EngineStats::usedBytes);

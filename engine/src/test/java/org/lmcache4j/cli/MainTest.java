@@ -53,6 +53,8 @@ class MainTest {
         assertEquals(9, ((Number) j.get("requests")).intValue());
         assertTrue(((Number) j.get("hit_tokens")).longValue() > 0);
         assertEquals(0, ((Number) j.get("mismatched_bytes")).longValue());
+        assertEquals(0, ((Number) j.get("leases_at_end")).longValue());
+        assertEquals(0, ((Number) j.get("pins_at_end")).longValue());
         long tokenBytes = 4 * 2 * 2 * 64 * 2;
         assertEquals(((Number) j.get("hit_tokens")).longValue() * tokenBytes, ((Number) j.get("verified_bytes")).longValue());
     }

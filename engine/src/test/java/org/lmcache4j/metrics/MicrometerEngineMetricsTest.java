@@ -44,6 +44,8 @@ class MicrometerEngineMetricsTest {
             assertTrue(text.contains("lmcache:time_to_store_seconds_count 1"), text);
             assertTrue(text.contains("lmcache:local_cache_usage " + (double) engine.stats().usedBytes()), text);
             engine.clear();
+            assertEquals(0, engine.stats().leases());
+            assertEquals(0, engine.stats().pagesInUse());
         }
     }
 
