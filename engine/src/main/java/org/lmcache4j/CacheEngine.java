@@ -1,6 +1,9 @@
 package org.lmcache4j;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import org.lmcache4j.config.DiskOptions;
+import org.lmcache4j.disk.DiskTier;
+import org.lmcache4j.disk.SpillTier;
 import org.lmcache4j.keys.ChunkHasher;
 import org.lmcache4j.keys.ChunkKey;
 import org.lmcache4j.memory.ChunkPool;
@@ -15,7 +18,10 @@ import org.lmcache4j.transfer.PagedCaches;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -71,6 +77,8 @@ public final class CacheEngine implements AutoCloseable {
     private final ReentrantLock indexLock = new ReentrantLock();
     private final ChunkIndex index = new ChunkIndex();
     private final PinTable pins;
+    private final SpillTier disk;
+    private final Spiller spiller;
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private volatile PagedCaches caches;
     private boolean closed;
@@ -84,19 +92,45 @@ public final class CacheEngine implements AutoCloseable {
         this.transfer = b.transfer;
         this.ticker = b.ticker;
         this.pins = new PinTable(TimeUnit.SECONDS.toNanos(config.pinTimeoutSec()));
+        this.disk = openDisk(config, hasher, layout);
+        this.spiller = new Spiller(this, disk, pool, DiskOptions.from(config));
         this.metrics = b.registry == null ? EngineMetrics.DISABLED
                 : MicrometerEngineMetrics.bind(b.registry, this::stats);
         LOG.info("LMCache4j engine {}: cpu pool {}, chunk_size {} ({} MiB a chunk), layout {} {} {}x{}x{} block {}, "
-                        + "transfer {}, tiers [cpu], model {} rank {}/{}, keys {}, save_unfull_chunk {}",
+                        + "transfer {}, tiers [cpu{}], model {} rank {}/{}, keys {}, save_unfull_chunk {}",
                 config.instanceId(), pool.describe(), config.chunkSize(),
                 layout.chunkBytes(config.chunkSize()) >> 20, layout.format().configName(),
                 layout.dtype().torchName(), layout.numLayers(), layout.numKvHeads(), layout.headSize(),
-                layout.blockSize(), transfer.describe(), b.model, b.workerId, b.worldSize,
+                layout.blockSize(), transfer.describe(),
+                disk.enabled() ? ", " + disk.describe() : "", b.model, b.workerId, b.worldSize,
                 ChunkHasher.ALGORITHM, config.saveUnfullChunk());
     }
 
     public static Builder builder() {
         return new Builder();
+    }
+
+    /**
+     * The disk tier {@code local_disk} and {@code max_local_disk_size} describe, or none. A directory
+     * that cannot be used is logged and the engine serves from memory: a broken disk must not stop
+     * a serving engine from starting.
+     */
+    private static SpillTier openDisk(EngineConfig config, ChunkHasher hasher, KvLayout layout) {
+        if (config.localDisk().isEmpty()) {
+            return SpillTier.NONE;
+        }
+        if (config.diskBytes() <= 0) {
+            LOG.warn("local_disk {} is set but max_local_disk_size is 0: no disk tier", config.localDisk().get());
+            return SpillTier.NONE;
+        }
+        Path dir = Path.of(config.localDisk().get());
+        try {
+            return DiskTier.open(dir, config.diskBytes(), hasher.namespaceFingerprint(), layout.dtype().bytes(),
+                    DiskOptions.from(config));
+        } catch (IOException | UncheckedIOException | IllegalStateException e) {
+            LOG.error("disk tier {} is unavailable, serving from memory only: {}", dir, e.toString());
+            return SpillTier.NONE;
+        }
     }
 
     public EngineConfig config() {
@@ -189,7 +223,8 @@ public final class CacheEngine implements AutoCloseable {
     public EngineStats stats() {
         indexLock.lock();
         try {
-            return counters.snapshot(index.size(), pins.pinnedChunks(), pool.stats());
+            return counters.snapshot(index.size(), pins.pinnedChunks(), pool.stats(), spiller.spilledChunks.sum(),
+                    disk.stats());
         } finally {
             indexLock.unlock();
         }
@@ -204,6 +239,7 @@ public final class CacheEngine implements AutoCloseable {
                 return;
             }
             closed = true;
+            spiller.close();
             locked(() -> {
                 pins.releaseAll();
                 for (ChunkEntry e : index.removeAll()) {
@@ -211,6 +247,7 @@ public final class CacheEngine implements AutoCloseable {
                 }
                 return null;
             });
+            disk.close();
             pool.close();
             LOG.info("LMCache4j engine {} closed", config.instanceId());
         } finally {
@@ -232,7 +269,11 @@ public final class CacheEngine implements AutoCloseable {
                 pins.pin(pinFor, leases, ticker.nanos());
             }
             touchReversed(hits);
-            return hits.isEmpty() ? 0 : endOf(hits.size() - 1, tokens.length);
+            int chunks = hits.size();
+            while (chunks < keys.length && disk.contains(keys[chunks], endOf(chunks, tokens.length) - chunks * config.chunkSize())) {
+                chunks++;
+            }
+            return chunks == 0 ? 0 : endOf(chunks - 1, tokens.length);
         });
         counters.lookupRequests.increment();
         counters.lookupTokens.add(tokens.length);
@@ -324,6 +365,14 @@ public final class CacheEngine implements AutoCloseable {
 
     ChunkHasher hasher() {
         return hasher;
+    }
+
+    SpillTier disk() {
+        return disk;
+    }
+
+    Spiller spiller() {
+        return spiller;
     }
 
     ChunkIndex index() {

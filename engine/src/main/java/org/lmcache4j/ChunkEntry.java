@@ -11,21 +11,33 @@ import java.util.Arrays;
  */
 final class ChunkEntry {
     final ChunkKey key;
+    /** The previous chunk's key (the scope's root for chunk 0), recorded when the chunk spills. */
+    final ChunkKey parent;
     final int page;
     private final int[] tokens;
     private boolean published;
+    /** Whether the disk tier holds this chunk too, so that its page can be freed without a write. */
+    boolean onDisk;
+    /** Whether a write of this chunk to disk is in flight. */
+    boolean spilling;
     /** Neighbours in the index's recency list, least recently used towards {@code older}. */
     ChunkEntry older;
     ChunkEntry newer;
 
-    ChunkEntry(ChunkKey key, int page, int[] allTokens, int from, int to) {
+    ChunkEntry(ChunkKey key, ChunkKey parent, int page, int[] allTokens, int from, int to) {
         this.key = key;
+        this.parent = parent;
         this.page = page;
         this.tokens = Arrays.copyOfRange(allTokens, from, to);
     }
 
     int tokenCount() {
         return tokens.length;
+    }
+
+    /** The chunk's token ids (not a copy: do not modify). */
+    int[] tokens() {
+        return tokens;
     }
 
     /** Whether the chunk's bytes are complete and it may be served. */

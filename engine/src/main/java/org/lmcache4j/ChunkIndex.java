@@ -79,6 +79,17 @@ final class ChunkIndex {
         return null;
     }
 
+    /** Up to {@code max} entries from the least recently used end that {@code test} accepts. */
+    List<ChunkEntry> oldest(int max, java.util.function.Predicate<ChunkEntry> test) {
+        List<ChunkEntry> out = new ArrayList<>();
+        for (ChunkEntry e = oldest; e != null && out.size() < max; e = e.newer) {
+            if (test.test(e)) {
+                out.add(e);
+            }
+        }
+        return out;
+    }
+
     /** Removes every entry and returns them. */
     List<ChunkEntry> removeAll() {
         List<ChunkEntry> all = new ArrayList<>(byKey.values());

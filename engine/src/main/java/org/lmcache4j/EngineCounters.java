@@ -17,12 +17,14 @@ final class EngineCounters {
     final LongAdder retrieveRequests = new LongAdder();
     final LongAdder requestedTokens = new LongAdder();
     final LongAdder retrievedTokens = new LongAdder();
+    final LongAdder diskHitTokens = new LongAdder();
 
-    EngineStats snapshot(long chunks, long pins, PoolStats pool) {
+    EngineStats snapshot(long chunks, long pins, PoolStats pool, long spilledChunks, DiskStats disk) {
         return new EngineStats(chunks, pool.pagesInUse(), pool.capacityPages(), pool.usedBytes(),
                 pool.capacityBytes(), pool.mappedBytes(), pool.leases(), pins, evictions.sum(),
                 storeSkippedChunks.sum(), forcedUnpins.sum(), lookupRequests.sum(), lookupTokens.sum(),
                 lookupHitTokens.sum(), storeRequests.sum(), storedTokens.sum(), retrieveRequests.sum(),
-                requestedTokens.sum(), retrievedTokens.sum(), pool.growthWaitNanos());
+                requestedTokens.sum(), retrievedTokens.sum(), pool.growthWaitNanos(), diskHitTokens.sum(),
+                spilledChunks, disk);
     }
 }

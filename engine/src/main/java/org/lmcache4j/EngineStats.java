@@ -23,12 +23,16 @@ package org.lmcache4j;
  * @param requestedTokens    tokens retrieves asked for (beyond their skipped prefix)
  * @param retrievedTokens    tokens retrieves loaded
  * @param poolGrowthWaitNanos time stores waited for the pool to fault in its next slab
+ * @param diskHitTokens      tokens retrieves loaded from the disk tier
+ * @param spilledChunks      chunks written to the disk tier (spilled or written through)
+ * @param disk               the disk tier, {@link DiskStats#NONE} without one
  */
 public record EngineStats(long chunks, long pagesInUse, long capacityPages, long usedBytes, long capacityBytes,
                           long mappedBytes, long leases, long pins, long evictions, long storeSkippedChunks,
                           long forcedUnpins, long lookupRequests, long lookupTokens, long lookupHitTokens,
                           long storeRequests, long storedTokens, long retrieveRequests, long requestedTokens,
-                          long retrievedTokens, long poolGrowthWaitNanos) {
+                          long retrievedTokens, long poolGrowthWaitNanos, long diskHitTokens,
+                          long spilledChunks, DiskStats disk) {
 
     /** Retrieved over requested tokens; 0 before any retrieve. */
     public double retrieveHitRate() {

@@ -54,13 +54,17 @@ final class StoreOperation {
                 stored += p.to - p.from;
             }
             engine.locked(() -> {
+                List<ChunkEntry> published = new ArrayList<>(pending.size());
                 for (Pending p : pending) {
                     if (engine.index().contains(p.entry)) {
                         p.entry.publish();
+                        published.add(p.entry);
                     }
                 }
+                engine.spiller().writeThrough(published);
                 return null;
             });
+            engine.spiller().wake();
         } catch (RuntimeException | Error e) {
             engine.locked(() -> {
                 for (Pending p : pending) {
@@ -90,11 +94,13 @@ final class StoreOperation {
             int from = c * chunkSize;
             int to = engine.endOf(c, tokens.length);
             ChunkEntry present = engine.index().get(keys[c]);
-            if (present != null) {
+            if (present != null || engine.disk().contains(keys[c], to - from)) {
                 if (leading) {
                     cachedPrefix = to;
                 }
-                requestEntries.add(present);
+                if (present != null) {
+                    requestEntries.add(present);
+                }
                 continue;
             }
             leading = false;
@@ -108,7 +114,8 @@ final class StoreOperation {
                 LOG.debug("pool full of leased chunks: not storing the last {} chunks", keys.length - c);
                 break;
             }
-            ChunkEntry entry = new ChunkEntry(keys[c], page, tokens, from, to);
+            ChunkKey parent = c == 0 ? engine.hasher().root(scope) : keys[c - 1];
+            ChunkEntry entry = new ChunkEntry(keys[c], parent, page, tokens, from, to);
             engine.index().add(entry);
             pending.add(new Pending(entry, from, to, engine.pool().lease(page)));
             requestEntries.add(entry);

@@ -167,7 +167,9 @@ public final class ConfigLoader {
             }
         });
         try {
-            return builder.build();
+            EngineConfig config = builder.build();
+            DiskOptions.from(config); // extra_config's disk settings fail here, with the source named
+            return config;
         } catch (IllegalArgumentException e) {
             throw ConfigValues.fromSource(e.getMessage(), source, e);
         }

@@ -57,6 +57,14 @@ final class ConfigValues {
         return gb;
     }
 
+    static double toFraction(Object raw) {
+        double d = decimal(raw, "is not a number").doubleValue();
+        if (!(d > 0 && d <= 1)) {
+            throw new IllegalArgumentException("is not a fraction in (0, 1]");
+        }
+        return d;
+    }
+
     static String toText(Object raw) {
         return required(raw);
     }

@@ -55,12 +55,26 @@ public final class ChunkHasher {
         this.chunkSize = chunkSize;
         this.namespace = List.of(ALGORITHM, model, Integer.toString(worldSize), Integer.toString(workerId),
                 Integer.toString(chunkSize), layout.shapeFingerprint());
-        this.unscopedRoot = root(KeyScope.NONE);
+        this.unscopedRoot = rootBytes(KeyScope.NONE);
         this.tokenBytes = ThreadLocal.withInitial(() -> new byte[chunkSize * Integer.BYTES]);
     }
 
     public int chunkSize() {
         return chunkSize;
+    }
+
+    /** The key chunk 0 of a prompt in {@code scope} chains from: its parent in records. */
+    public ChunkKey root(KeyScope scope) {
+        byte[] r = scope.equals(KeyScope.NONE) ? unscopedRoot : rootBytes(scope);
+        return new ChunkKey(readLong(r, 0), readLong(r, 8));
+    }
+
+    /**
+     * 16 bytes that identify the namespace (model, rank, chunk size, KV shape) and nothing else:
+     * records carry it, and a record of another namespace is never served.
+     */
+    public byte[] namespaceFingerprint() {
+        return java.util.Arrays.copyOf(unscopedRoot, ChunkKey.BYTES);
     }
 
     /** Number of chunks, the trailing partial one included, that {@code tokens} tokens make. */
@@ -80,7 +94,7 @@ public final class ChunkHasher {
         }
         MessageDigest sha = SHA256.get();
         byte[] buf = tokenBytes.get();
-        byte[] prev = scope.equals(KeyScope.NONE) ? unscopedRoot : root(scope);
+        byte[] prev = scope.equals(KeyScope.NONE) ? unscopedRoot : rootBytes(scope);
         ChunkKey[] keys = new ChunkKey[chunks];
         for (int c = 0; c < chunks; c++) {
             int from = c * chunkSize;
@@ -96,7 +110,7 @@ public final class ChunkHasher {
         return keys;
     }
 
-    private byte[] root(KeyScope scope) {
+    private byte[] rootBytes(KeyScope scope) {
         MessageDigest sha = SHA256.get();
         for (String field : namespace) {
             field(sha, field);

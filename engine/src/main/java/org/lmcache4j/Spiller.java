@@ -1,0 +1,194 @@
+package org.lmcache4j;
+
+import org.lmcache4j.config.DiskOptions;
+import org.lmcache4j.disk.SpillTier;
+import org.lmcache4j.memory.ChunkPool;
+import org.lmcache4j.memory.PageLease;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Moves chunks from the CPU pool to the disk tier in the background, so that {@code store} never
+ * waits for a disk.
+ *
+ * <h2>Write-behind with watermarks</h2>
+ * When the pool's pages in use pass the high watermark ({@code disk_spill_high_watermark} of its
+ * capacity), the spiller takes least recently used chunks, leases their pages, writes their
+ * records in parallel on the tier's I/O threads, and then frees each page whose chunk nobody else
+ * has leased meanwhile, until usage is back under the low watermark. Chunks that are already on
+ * disk (promoted from it, or written through) are simply dropped. A store that still finds the
+ * pool full evicts as before: the watermarks exist so that it rarely has to drop a chunk that is
+ * on no disk yet.
+ *
+ * <h2>Write-through</h2>
+ * With {@code disk_write_through}, every chunk a store publishes is also written at once, on the
+ * I/O threads. At most {@code 4 × disk_io_threads} such writes wait at a time; beyond that a chunk
+ * is left to the write-behind path (and counted), so a slow disk cannot pin the pool.
+ */
+final class Spiller implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Spiller.class);
+    private static final long IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+
+    private record Job(ChunkEntry entry, PageLease lease) {
+    }
+
+    private final CacheEngine engine;
+    private final SpillTier disk;
+    private final ChunkPool pool;
+    private final DiskOptions options;
+    private final Thread thread;
+    private final Semaphore writeThroughSlots;
+    final LongAdder spilledChunks = new LongAdder();
+    final LongAdder writeThroughSkipped = new LongAdder();
+    private volatile boolean running = true;
+
+    Spiller(CacheEngine engine, SpillTier disk, ChunkPool pool, DiskOptions options) {
+        this.engine = engine;
+        this.disk = disk;
+        this.pool = pool;
+        this.options = options;
+        this.writeThroughSlots = new Semaphore(4 * options.ioThreads());
+        // Without a disk tier there is nothing to spill to, and no thread.
+        this.thread = disk.enabled() ? Thread.ofPlatform().daemon().name("lmcache4j-spiller").start(this::loop) : null;
+    }
+
+    /** Tells the spiller that the pool filled a little more. */
+    void wake() {
+        if (thread != null) {
+            LockSupport.unpark(thread);
+        }
+    }
+
+    /** Under the index lock: queues freshly published chunks for write-through, if configured. */
+    void writeThrough(List<ChunkEntry> published) {
+        if (thread == null || !options.writeThrough()) {
+            return;
+        }
+        for (ChunkEntry e : published) {
+            if (e.onDisk || e.spilling) {
+                continue;
+            }
+            if (!writeThroughSlots.tryAcquire()) {
+                writeThroughSkipped.increment();
+                continue;
+            }
+            Job job = begin(e);
+            CompletableFuture.runAsync(() -> finish(job, write(job), false), disk.io())
+                    .whenComplete((v, t) -> writeThroughSlots.release());
+        }
+    }
+
+    private void loop() {
+        while (running) {
+            LockSupport.parkNanos(IDLE_NANOS);
+            try {
+                spillWhileAboveWatermark();
+            } catch (RuntimeException e) {
+                LOG.warn("spilling failed, will retry: {}", e.toString());
+            }
+        }
+    }
+
+    private void spillWhileAboveWatermark() {
+        int capacity = pool.capacityPages();
+        int high = (int) Math.ceil(options.highWatermark() * capacity);
+        int low = (int) Math.floor(options.lowWatermark() * capacity);
+        while (running && capacity > 0 && pool.stats().pagesInUse() >= high) {
+            int excess = pool.stats().pagesInUse() - low;
+            List<Job> batch = engine.locked(() -> pickVictims(Math.min(excess, 2 * options.ioThreads())));
+            if (batch.isEmpty()) {
+                return;
+            }
+            List<CompletableFuture<Void>> writes = new ArrayList<>();
+            for (Job job : batch) {
+                writes.add(CompletableFuture.supplyAsync(() -> write(job), disk.io())
+                        .thenAccept(ok -> finish(job, ok, true)));
+            }
+            CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)).join();
+        }
+    }
+
+    /**
+     * Under the index lock: drops clean chunks from the least recently used end outright, and
+     * leases up to {@code max} dirty ones for writing.
+     */
+    private List<Job> pickVictims(int max) {
+        List<Job> jobs = new ArrayList<>();
+        for (ChunkEntry e : engine.index().oldest(max, e -> e.published() && !e.spilling
+                && pool.refCount(e.page) == 1)) {
+            if (e.onDisk) {
+                engine.index().remove(e);
+                pool.release(e.page);
+            } else {
+                jobs.add(begin(e));
+            }
+        }
+        return jobs;
+    }
+
+    private Job begin(ChunkEntry e) {
+        e.spilling = true;
+        return new Job(e, pool.lease(e.page));
+    }
+
+    /** Writes the job's chunk; never throws, so that its lease is always closed by {@link #finish}. */
+    private boolean write(Job job) {
+        ChunkEntry e = job.entry;
+        try {
+            return disk.write(e.key, e.parent, e.tokens(), job.lease.segment().asSlice(0,
+                    engine.layout().chunkBytes(e.tokenCount())));
+        } catch (RuntimeException ex) {
+            LOG.warn("spilling chunk {} failed: {}", e.key, ex.toString());
+            return false;
+        }
+    }
+
+    /** Marks the chunk written; for write-behind, frees its page unless someone else holds it. */
+    private void finish(Job job, boolean written, boolean free) {
+        engine.locked(() -> {
+            ChunkEntry e = job.entry;
+            e.spilling = false;
+            if (written) {
+                e.onDisk = true;
+                spilledChunks.increment();
+                if (free && engine.index().contains(e) && pool.refCount(e.page) == 2) {
+                    engine.index().remove(e);
+                    pool.release(e.page);
+                }
+            }
+            return null;
+        });
+        job.lease.close();
+    }
+
+    /** Stops spilling and waits for the writes in flight. */
+    @Override
+    public void close() {
+        running = false;
+        if (thread == null) {
+            return;
+        }
+        LockSupport.unpark(thread);
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(60));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        int slots = 4 * options.ioThreads();
+        try {
+            if (writeThroughSlots.tryAcquire(slots, 60, TimeUnit.SECONDS)) {
+                writeThroughSlots.release(slots);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,372 @@
+package org.lmcache4j.disk;
+
+import org.lmcache4j.DiskStats;
+import org.lmcache4j.config.DiskOptions;
+import org.lmcache4j.keys.ChunkKey;
+import org.lmcache4j.record.CorruptRecordException;
+import org.lmcache4j.record.PayloadCodec;
+import org.lmcache4j.record.RecordHeader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The disk tier: one record file per chunk in a directory, an in-memory index of them in
+ * least-recently-used order, and a cap on their total size.
+ *
+ * <h2>Why one file per chunk</h2>
+ * A chunk is tens of MiB for real models, so per-file overhead is noise; the file system then does
+ * the allocation, a rename publishes a record atomically, deletion frees space at once (segment
+ * files would need compaction), and a damaged record damages nothing else. It is also the layout
+ * LMCache users know. The index is not persisted: it is rebuilt at start-up from the headers alone
+ * (4 KiB a record, read in parallel), which the header's own checksum makes trustworthy.
+ *
+ * <h2>Deletion and readers</h2>
+ * A record being read is never deleted: {@link #beginRead} counts a reader and eviction skips
+ * records with readers. A record that disappears underneath (deleted by hand) is a miss at read
+ * time and leaves the index.
+ *
+ * <h2>Failures</h2>
+ * Nothing here throws into the serving loop: a corrupt, truncated, foreign or vanished record is a
+ * counted miss and is dropped from the index; a failed write (full disk) is counted, and each kind
+ * of failure is logged once rather than once per chunk.
+ */
+public final class DiskTier implements SpillTier {
+    private static final Logger LOG = LoggerFactory.getLogger(DiskTier.class);
+
+    /** An indexed record. Guarded by the tier's lock. */
+    static final class Entry {
+        final int tokens;
+        final long fileBytes;
+        int readers;
+
+        Entry(int tokens, long fileBytes) {
+            this.tokens = tokens;
+            this.fileBytes = fileBytes;
+        }
+    }
+
+    private final Path dir;
+    private final long capacityBytes;
+    private final byte[] namespace;
+    private final PayloadCodec codec;
+    private final RecordIo io;
+    private final int elementBytes;
+    private final ExecutorService ioPool;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final LinkedHashMap<ChunkKey, Entry> index = new LinkedHashMap<>(16, 0.75f, true);
+    private final Set<ChunkKey> writing = new HashSet<>();
+    private long usedBytes;
+
+    private final LongAdder writes = new LongAdder();
+    private final LongAdder writeBytes = new LongAdder();
+    private final LongAdder writeNanos = new LongAdder();
+    private final LongAdder writeFailures = new LongAdder();
+    private final LongAdder writesSkipped = new LongAdder();
+    private final LongAdder reads = new LongAdder();
+    private final LongAdder readBytes = new LongAdder();
+    private final LongAdder readNanos = new LongAdder();
+    private final LongAdder readFailures = new LongAdder();
+    private final LongAdder evictions = new LongAdder();
+    private final DiskScanner.Result startup;
+    private final Set<String> logged = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    private DiskTier(Path dir, long capacityBytes, byte[] namespace, int elementBytes, DiskOptions options) {
+        this.dir = dir;
+        this.capacityBytes = capacityBytes;
+        this.namespace = namespace.clone();
+        this.elementBytes = elementBytes;
+        this.codec = new PayloadCodec(options.codec());
+        this.io = RecordIo.probe(dir, options.oDirect());
+        AtomicInteger n = new AtomicInteger();
+        this.ioPool = Executors.newFixedThreadPool(options.ioThreads(), r -> {
+            Thread t = new Thread(r, "lmcache4j-disk-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        this.startup = DiskScanner.index(dir, namespace, io, ioPool);
+        for (DiskScanner.Found f : startup.found()) {
+            index.put(f.key(), new Entry(f.tokens(), f.fileBytes()));
+            usedBytes += f.fileBytes();
+        }
+        lock.lock();
+        try {
+            makeRoom(0);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Opens (creating if needed) the tier in {@code dir} and indexes the records already there.
+     *
+     * @param namespace    the engine's key namespace: records of any other are foreign and ignored
+     * @param elementBytes bytes per KV element, for the codec's byte shuffle
+     * @throws IOException when the directory cannot be created, read or written
+     */
+    public static DiskTier open(Path dir, long capacityBytes, byte[] namespace, int elementBytes,
+                                DiskOptions options) throws IOException {
+        Files.createDirectories(dir);
+        if (!Files.isDirectory(dir) || !Files.isWritable(dir) || !Files.isReadable(dir)) {
+            throw new IOException(dir + " is not a readable and writable directory");
+        }
+        Path probe = Files.createTempFile(dir, ".probe", RecordIo.TMP_MARK);
+        Files.delete(probe);
+        return new DiskTier(dir, capacityBytes, namespace, elementBytes, options);
+    }
+
+    @Override
+    public boolean enabled() {
+        return true;
+    }
+
+    @Override
+    public boolean contains(ChunkKey key, int tokens) {
+        lock.lock();
+        try {
+            Entry e = index.get(key);
+            return e != null && e.tokens == tokens;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public boolean beginRead(ChunkKey key) {
+        lock.lock();
+        try {
+            Entry e = index.get(key);
+            if (e == null) {
+                return false;
+            }
+            e.readers++;
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void endRead(ChunkKey key) {
+        lock.lock();
+        try {
+            Entry e = index.get(key);
+            if (e != null && e.readers > 0) {
+                e.readers--;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public boolean read(ChunkKey key, int[] tokens, int from, int to, MemorySegment chunkOut) {
+        long start = System.nanoTime();
+        Path path = RecordPaths.of(dir, key);
+        try (FileChannel ch = io.openForRead(path)) {
+            RecordHeader h = io.readHeader(ch, ch.size());
+            check(h, key, tokens, from, to, chunkOut.byteSize());
+            if (h.codec() == org.lmcache4j.record.Codec.RAW) {
+                io.readPayload(ch, h, chunkOut);
+                verifyCrc(h, chunkOut);
+            } else {
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment payload = arena.allocate(RecordHeader.roundUp(h.payloadBytes()), RecordHeader.ALIGN)
+                            .asSlice(0, h.payloadBytes());
+                    io.readPayload(ch, h, payload);
+                    verifyCrc(h, payload);
+                    codec.decode(h.codec(), payload, chunkOut);
+                }
+            }
+            reads.increment();
+            readBytes.add(h.fileBytes());
+            readNanos.add(System.nanoTime() - start);
+            return true;
+        } catch (CorruptRecordException | IOException e) {
+            readFailures.increment();
+            logOnce("read", "disk record " + path + " is a miss and leaves the index: " + e
+                    + " (further read failures are counted in lmcache:disk_read_failures, not logged)");
+            drop(key, path, e instanceof CorruptRecordException);
+            return false;
+        }
+    }
+
+    @Override
+    public boolean write(ChunkKey key, ChunkKey parent, int[] tokens, MemorySegment chunk) {
+        PayloadCodec.Encoded encoded = codec.encode(chunk, elementBytes);
+        RecordHeader h = new RecordHeader(encoded.codec(), namespace, key, parent, tokens, elementBytes,
+                chunk.byteSize(), encoded.payload().byteSize(), RecordHeader.crc(encoded.payload()));
+        long size = h.fileBytes();
+        lock.lock();
+        try {
+            if (index.containsKey(key) || !writing.add(key)) {
+                return true;
+            }
+            if (!makeRoom(size)) {
+                writing.remove(key);
+                writesSkipped.increment();
+                return false;
+            }
+            usedBytes += size;
+        } finally {
+            lock.unlock();
+        }
+        long start = System.nanoTime();
+        boolean ok = false;
+        try {
+            Path path = RecordPaths.of(dir, key);
+            Files.createDirectories(path.getParent());
+            io.write(path, h, encoded.payload());
+            ok = true;
+            writes.increment();
+            writeBytes.add(size);
+            writeNanos.add(System.nanoTime() - start);
+            return true;
+        } catch (IOException | RuntimeException e) {
+            writeFailures.increment();
+            logOnce("write", "disk write failed, the chunk stays in memory only: " + e
+                    + " (further write failures are counted in lmcache:disk_write_failures, not logged)");
+            return false;
+        } finally {
+            lock.lock();
+            try {
+                writing.remove(key);
+                if (ok) {
+                    index.put(key, new Entry(tokens.length, size));
+                } else {
+                    usedBytes -= size;
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    @Override
+    public java.util.concurrent.Executor io() {
+        return ioPool;
+    }
+
+    public boolean directIo() {
+        return io.direct();
+    }
+
+    @Override
+    public DiskStats stats() {
+        lock.lock();
+        try {
+            return new DiskStats(true, dir.toString(), io.direct(), codec.mode().name().toLowerCase(),
+                    capacityBytes, usedBytes, index.size(), writes.sum(), writeBytes.sum(), writeNanos.sum(),
+                    writeFailures.sum(), writesSkipped.sum(), reads.sum(), readBytes.sum(), readNanos.sum(),
+                    readFailures.sum(), evictions.sum(), startup.foreign(), startup.corrupt());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public String describe() {
+        DiskStats s = stats();
+        return String.format("disk %s (%.2f GB cap, %d records / %.2f GB found, %d foreign, %d corrupt, %s, codec %s)",
+                dir, capacityBytes / (double) (1L << 30), s.records(), s.usedBytes() / (double) (1L << 30),
+                s.foreignRecords(), s.corruptRecords(), io.direct() ? "O_DIRECT" : "buffered", s.codec());
+    }
+
+    @Override
+    public void close() {
+        ioPool.shutdown();
+        try {
+            if (!ioPool.awaitTermination(30, TimeUnit.SECONDS)) {
+                LOG.warn("disk I/O still running after 30 s at close");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void check(RecordHeader h, ChunkKey key, int[] tokens, int from, int to, long rawBytes)
+            throws CorruptRecordException {
+        if (!Arrays.equals(h.namespace(), namespace)) {
+            throw new CorruptRecordException("record belongs to another model, rank or KV shape");
+        }
+        if (!h.key().equals(key)) {
+            throw new CorruptRecordException("record holds key " + h.key() + ", not " + key);
+        }
+        if (!Arrays.equals(h.tokens(), 0, h.tokens().length, tokens, from, to)) {
+            throw new CorruptRecordException("record holds other token ids");
+        }
+        if (h.rawBytes() != rawBytes) {
+            throw new CorruptRecordException("record holds " + h.rawBytes() + " bytes, the chunk needs " + rawBytes);
+        }
+    }
+
+    private static void verifyCrc(RecordHeader h, MemorySegment payload) throws CorruptRecordException {
+        if (RecordHeader.crc(payload) != h.payloadCrc()) {
+            throw new CorruptRecordException("payload checksum mismatch");
+        }
+    }
+
+    /** Removes a record that failed to read from the index, and deletes it if it is corrupt. */
+    private void drop(ChunkKey key, Path path, boolean corrupt) {
+        lock.lock();
+        try {
+            Entry e = index.remove(key);
+            if (e != null) {
+                usedBytes -= e.fileBytes;
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (corrupt) {
+            try {
+                Files.deleteIfExists(path);
+            } catch (IOException ignored) {
+                // it is out of the index either way; `lmcache4j disk check --repair` removes it later
+            }
+        }
+    }
+
+    /** Deletes least recently used records without readers until {@code bytes} more fit. Caller holds the lock. */
+    private boolean makeRoom(long bytes) {
+        Iterator<java.util.Map.Entry<ChunkKey, Entry>> it = index.entrySet().iterator();
+        while (usedBytes + bytes > capacityBytes && it.hasNext()) {
+            java.util.Map.Entry<ChunkKey, Entry> oldest = it.next();
+            if (oldest.getValue().readers > 0) {
+                continue;
+            }
+            it.remove();
+            usedBytes -= oldest.getValue().fileBytes;
+            evictions.increment();
+            try {
+                Files.deleteIfExists(RecordPaths.of(dir, oldest.getKey()));
+            } catch (IOException e) {
+                logOnce("delete", "cannot delete disk record " + oldest.getKey() + ": " + e);
+            }
+        }
+        return usedBytes + bytes <= capacityBytes;
+    }
+
+    private void logOnce(String kind, String message) {
+        if (logged.add(kind)) {
+            LOG.warn(message);
+        }
+    }
+}
