@@ -317,7 +317,11 @@ public final class CacheEngine implements AutoCloseable {
     int allocatePage() {
         int page = pool.tryAllocate();
         while (page < 0) {
-            ChunkEntry victim = index.evictOldest(p -> pool.refCount(p) == 1);
+            // A chunk the disk tier also holds costs nothing to drop: those go first.
+            ChunkEntry victim = index.evictOldest(e -> e.onDisk && pool.refCount(e.page) == 1);
+            if (victim == null) {
+                victim = index.evictOldest(e -> pool.refCount(e.page) == 1);
+            }
             if (victim == null) {
                 return -1;
             }

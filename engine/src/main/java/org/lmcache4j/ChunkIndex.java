@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.IntPredicate;
 
 /**
  * The CPU tier's chunks by key, in least-recently-used order.
@@ -66,12 +65,12 @@ final class ChunkIndex {
     }
 
     /**
-     * Removes and returns the least recently used published entry whose page {@code evictable}
-     * accepts (the engine's test: nobody but the index references the page), or null if none.
+     * Removes and returns the least recently used published entry that {@code evictable} accepts
+     * (the engine's test: nobody but the index references its page), or null if none.
      */
-    ChunkEntry evictOldest(IntPredicate evictable) {
+    ChunkEntry evictOldest(java.util.function.Predicate<ChunkEntry> evictable) {
         for (ChunkEntry e = oldest; e != null; e = e.newer) {
-            if (e.published() && evictable.test(e.page)) {
+            if (e.published() && evictable.test(e)) {
                 remove(e);
                 return e;
             }

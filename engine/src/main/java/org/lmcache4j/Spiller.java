@@ -99,8 +99,9 @@ final class Spiller implements AutoCloseable {
 
     private void spillWhileAboveWatermark() {
         int capacity = pool.capacityPages();
-        int high = (int) Math.ceil(options.highWatermark() * capacity);
-        int low = (int) Math.floor(options.lowWatermark() * capacity);
+        // At least one page of headroom above the high mark, and one below it for the low one.
+        int high = Math.max(1, Math.min(capacity - 1, (int) Math.floor(options.highWatermark() * capacity)));
+        int low = Math.max(0, Math.min(high - 1, (int) Math.floor(options.lowWatermark() * capacity)));
         while (running && capacity > 0 && pool.stats().pagesInUse() >= high) {
             int excess = pool.stats().pagesInUse() - low;
             List<Job> batch = engine.locked(() -> pickVictims(Math.min(excess, 2 * options.ioThreads())));

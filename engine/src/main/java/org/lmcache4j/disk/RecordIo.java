@@ -82,11 +82,14 @@ final class RecordIo {
                 header.writeTo(head);
                 writeFully(ch, head, 0);
                 long pos = header.headerBytes();
+                long size = payload.byteSize();
                 long body = directBody(payload);
                 writeFully(ch, payload.asSlice(0, body), pos);
-                long rest = payload.byteSize() - body;
-                if (rest > 0) {
-                    MemorySegment tail = b.tail(roundUp(rest));
+                // What is left, then zeros up to the next 4 KiB: files always end on a block boundary.
+                long rest = size - body;
+                long pad = roundUp(size) - size;
+                if (rest + pad > 0) {
+                    MemorySegment tail = b.tail(rest + pad);
                     MemorySegment.copy(payload, body, tail, 0, rest);
                     tail.asSlice(rest).fill((byte) 0);
                     writeFully(ch, tail, pos + body);

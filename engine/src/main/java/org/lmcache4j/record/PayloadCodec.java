@@ -15,7 +15,7 @@ import java.util.Locale;
  *
  * <p>KV in bf16 or fp16 barely compresses (LZ4 ratios of 1.0–1.2 measured on these machines, even
  * byte-shuffled), so compressing blindly would spend CPU for nothing. In {@link Mode#LZ4} the
- * codec compresses a 64 KiB sample first (byte-shuffled for 16-bit elements, which groups the
+ * codec compresses a 64 KiB sample first (eight slices spread over the chunk) (byte-shuffled for 16-bit elements, which groups the
  * exponent bytes) and stores the chunk raw unless the sample shrinks by at least 10%; then it
  * compresses the whole chunk, and still stores it raw if that did not save 10%.
  *
@@ -40,6 +40,7 @@ public final class PayloadCodec {
     }
 
     private static final int SAMPLE_BYTES = 64 * 1024;
+    private static final int SAMPLE_SLICES = 8;
     private static final double KEEP_IF_BELOW = 0.90;
 
     private final Mode mode;
@@ -67,10 +68,8 @@ public final class PayloadCodec {
             shuffle16(chunk, shuffled);
             source = shuffled;
         }
-        long sample = Math.min(SAMPLE_BYTES, source.byteSize());
         MemorySegment out = s.compressed(compressor.maxCompressedLength((int) source.byteSize()));
-        int sampled = compress(source.asSlice(0, sample), out);
-        if (sampled > KEEP_IF_BELOW * sample) {
+        if (!sampleCompresses(source, out)) {
             return new Encoded(Codec.RAW, chunk);
         }
         int n = compress(source, out);
@@ -97,6 +96,22 @@ public final class PayloadCodec {
                 unshuffle16(shuffled, chunkOut);
             }
         }
+    }
+
+    /**
+     * Compresses {@link #SAMPLE_SLICES} slices spread over the source (a shuffled chunk holds its
+     * low bytes first and its high bytes last, so one slice at the start would see only one kind).
+     */
+    private boolean sampleCompresses(MemorySegment source, MemorySegment out) {
+        long slice = Math.min(SAMPLE_BYTES / SAMPLE_SLICES, source.byteSize() / SAMPLE_SLICES);
+        long stride = source.byteSize() / SAMPLE_SLICES;
+        long in = 0;
+        long compressed = 0;
+        for (int i = 0; i < SAMPLE_SLICES; i++) {
+            compressed += compress(source.asSlice(i * stride, slice), out);
+            in += slice;
+        }
+        return compressed <= KEEP_IF_BELOW * in;
     }
 
     private int compress(MemorySegment src, MemorySegment dst) {

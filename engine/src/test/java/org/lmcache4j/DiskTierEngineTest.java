@@ -1,0 +1,237 @@
+package org.lmcache4j;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The disk tier through the engine: spill, promotion, restart, capacity and every fault. */
+class DiskTierEngineTest {
+    private static final long CHUNK = EngineFixture.LAYOUT.chunkBytes(256);
+    private final Random rnd = new Random(11);
+    private EngineFixture f;
+
+    @TempDir
+    Path dir;
+
+    @AfterEach
+    void noLeaks() {
+        if (f != null) {
+            f.close();
+        }
+    }
+
+    static EngineConfig config(Path dir, int poolChunks, int diskChunks, Map<String, Object> extra) {
+        // Records take a 4 KiB header and round up to 4 KiB: give the cap that room.
+        double diskGb = diskChunks * (CHUNK + 8192) / (double) EngineConfig.GB;
+        Map<String, Object> all = new HashMap<>(Map.of("disk_io_threads", 2));
+        all.putAll(extra);
+        return EngineFixture.poolOfChunks(poolChunks).toBuilder().localDisk(dir.toString())
+                .maxLocalDiskSizeGb(diskGb).extraConfig(all).build();
+    }
+
+    private EngineFixture open(EngineConfig config) {
+        f = new EngineFixture(config);
+        return f;
+    }
+
+    static void await(String what, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for " + what);
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
+    }
+
+    private static List<Path> records(Path dir) throws IOException {
+        try (Stream<Path> s = Files.walk(dir, 2)) {
+            return s.filter(p -> p.toString().endsWith(".lmc")).toList();
+        }
+    }
+
+    @Test
+    void fullPool_spillsToDisk_andRetrieveLoadsFromDiskByteExact() {
+        open(config(dir, 20, 64, Map.of()));
+        int[][] prompts = new int[12][];
+        long[][] slots = new long[12][];
+        byte[][] rows = new byte[12][];
+        for (int i = 0; i < prompts.length; i++) {
+            prompts[i] = TestCaches.randomTokens(768, rnd);
+            slots[i] = TestCaches.randomSlots(f.caches.layout, 768, rnd);
+            f.engine.store(prompts[i], slots[i], 0);
+            rows[i] = f.caches.rows(slots[i], 0, 768);
+            // The spiller keeps usage at or under the low watermark (16 of 20 pages), so the next
+            // prompt's 3 chunks fit without evicting anything that is not on disk yet.
+            await("spilling to the low watermark", () -> f.engine.stats().pagesInUse() <= 17);
+        }
+        EngineStats s = f.engine.stats();
+        assertTrue(s.spilledChunks() > 0, "chunks spilled");
+        assertEquals(768, f.engine.lookup(prompts[0]), "the oldest prompt is found on disk");
+        f.caches.zero();
+        assertEquals(768, f.engine.retrieve(prompts[0], slots[0], 0));
+        assertArrayEquals(rows[0], f.caches.rows(slots[0], 0, 768));
+        assertTrue(f.engine.stats().diskHitTokens() > 0);
+        assertTrue(f.engine.stats().disk().reads() > 0);
+        assertEquals(0, f.engine.stats().disk().readFailures());
+    }
+
+    @Test
+    void writeThrough_writesEveryChunk_andAClearedPoolReloadsThem() throws IOException {
+        open(config(dir, 16, 64, Map.of("disk_write_through", true)));
+        int[] tokens = TestCaches.randomTokens(700, rnd);
+        long[] slots = TestCaches.randomSlots(f.caches.layout, 700, rnd);
+        f.engine.store(tokens, slots, 0);
+        byte[] rows = f.caches.rows(slots, 0, 700);
+        await("three records", () -> f.engine.stats().disk().records() == 3);
+        assertEquals(3, records(dir).size());
+        f.engine.clear();
+        f.caches.zero();
+        assertEquals(700, f.engine.lookup(tokens));
+        assertEquals(700, f.engine.retrieve(tokens, slots, 0));
+        assertArrayEquals(rows, f.caches.rows(slots, 0, 700));
+        assertEquals(3, f.engine.stats().chunks(), "promoted into the CPU tier");
+        assertEquals(0, f.engine.store(tokens, slots, 0), "on disk and in memory: nothing to store");
+    }
+
+    @Test
+    void restart_findsRecords_andAnotherModelIgnoresThem() {
+        EngineConfig cfg = config(dir, 16, 64, Map.of("disk_write_through", true));
+        int[] tokens = TestCaches.randomTokens(600, rnd);
+        long[] slots = TestCaches.randomSlots(EngineFixture.LAYOUT, 600, rnd);
+        byte[] rows;
+        try (EngineFixture first = new EngineFixture(cfg)) {
+            first.engine.store(tokens, slots, 0);
+            rows = first.caches.rows(slots, 0, 600);
+            await("records written", () -> first.engine.stats().disk().records() == 3);
+        }
+        open(cfg);
+        assertEquals(3, f.engine.stats().disk().records());
+        f.caches.zero();
+        assertEquals(600, f.engine.retrieve(tokens, slots, 0));
+        assertArrayEquals(rows, f.caches.rows(slots, 0, 600));
+
+        try (CacheEngine other = CacheEngine.builder().config(cfg).layout(EngineFixture.LAYOUT).model("other-model").open()) {
+            assertEquals(0, other.lookup(tokens));
+            assertEquals(0, other.stats().disk().records());
+            assertEquals(3, other.stats().disk().foreignRecords());
+        }
+    }
+
+    @Test
+    void capacity_isNeverExceeded_andOldestRecordsGo() throws IOException {
+        open(config(dir, 32, 4, Map.of("disk_write_through", true)));
+        for (int i = 0; i < 4; i++) {
+            f.engine.store(TestCaches.randomTokens(512, rnd), TestCaches.randomSlots(f.caches.layout, 512, rnd), 0);
+            int written = 2 * (i + 1);
+            await("records written", () -> f.engine.stats().disk().writes() == written);
+            DiskStats d = f.engine.stats().disk();
+            assertEquals(Math.min(4, written), d.records());
+            assertTrue(d.usedBytes() <= d.capacityBytes(), d.toString());
+            long onDisk = 0;
+            for (Path p : records(dir)) {
+                onDisk += Files.size(p);
+            }
+            assertTrue(onDisk <= d.capacityBytes(), "files take " + onDisk);
+        }
+        assertEquals(4, f.engine.stats().disk().evictions());
+    }
+
+    @Test
+    void corruptRecord_isAMiss_thePrefixBeforeItStillLoads() throws IOException {
+        open(config(dir, 16, 64, Map.of("disk_write_through", true)));
+        int[] tokens = TestCaches.randomTokens(768, rnd);
+        long[] slots = TestCaches.randomSlots(f.caches.layout, 768, rnd);
+        f.engine.store(tokens, slots, 0);
+        byte[] rows = f.caches.rows(slots, 0, 256);
+        await("records", () -> f.engine.stats().disk().records() == 3);
+        f.engine.clear();
+        Path second = recordOf(f, tokens, 1);
+        try (FileChannel ch = FileChannel.open(second, StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(new byte[]{0x55}), 4096 + 100);
+        }
+        f.caches.zero();
+        assertEquals(256, f.engine.retrieve(tokens, slots, 0), "chunk 1 fails its checksum: only chunk 0 loads");
+        assertArrayEquals(rows, f.caches.rows(slots, 0, 256));
+        assertEquals(1, f.engine.stats().disk().readFailures());
+        assertFalse(Files.exists(second), "a corrupt record is deleted");
+        assertEquals(256, f.engine.lookup(tokens));
+    }
+
+    @Test
+    void truncatedAndDeletedRecords_areMisses() throws IOException {
+        open(config(dir, 16, 64, Map.of("disk_write_through", true)));
+        int[] tokens = TestCaches.randomTokens(768, rnd);
+        long[] slots = TestCaches.randomSlots(f.caches.layout, 768, rnd);
+        f.engine.store(tokens, slots, 0);
+        await("records", () -> f.engine.stats().disk().records() == 3);
+        f.engine.clear();
+        try (FileChannel ch = FileChannel.open(recordOf(f, tokens, 2), StandardOpenOption.WRITE)) {
+            ch.truncate(5000);
+        }
+        Files.delete(recordOf(f, tokens, 1));
+        assertEquals(256, f.engine.retrieve(tokens, slots, 0));
+        assertEquals(2, f.engine.stats().disk().readFailures(), "both are read in parallel, both fail");
+        assertEquals(256, f.engine.lookup(tokens));
+    }
+
+    @Test
+    void unusableDirectory_engineServesFromMemory() throws IOException {
+        Path file = Files.writeString(dir.resolve("not-a-directory"), "x");
+        open(config(file, 8, 64, Map.of()));
+        assertFalse(f.engine.stats().disk().enabled());
+        int[] tokens = TestCaches.randomTokens(300, rnd);
+        long[] slots = TestCaches.randomSlots(f.caches.layout, 300, rnd);
+        assertEquals(300, f.engine.store(tokens, slots, 0));
+        assertEquals(300, f.engine.retrieve(tokens, slots, 0));
+    }
+
+    @Test
+    void bufferedIo_roundTripsToo() {
+        open(config(dir, 16, 64, Map.of("disk_write_through", true, "use_odirect", false, "disk_codec", "lz4")));
+        assertFalse(f.engine.stats().disk().oDirect());
+        int[] tokens = TestCaches.randomTokens(300, rnd);
+        long[] slots = TestCaches.randomSlots(f.caches.layout, 300, rnd);
+        f.engine.store(tokens, slots, 0);
+        byte[] rows = f.caches.rows(slots, 0, 300);
+        await("records", () -> f.engine.stats().disk().records() == 2);
+        f.engine.clear();
+        f.caches.zero();
+        assertEquals(300, f.engine.retrieve(tokens, slots, 0));
+        assertArrayEquals(rows, f.caches.rows(slots, 0, 300));
+    }
+
+    @Test
+    void directIo_isUsedWhereTheFileSystemAllowsIt() throws IOException {
+        open(config(dir, 8, 8, Map.of()));
+        String fs = Files.getFileStore(dir).type();
+        assertEquals(!fs.equals("tmpfs"), f.engine.stats().disk().oDirect(), "file system " + fs);
+    }
+
+    /** The record file of chunk {@code c} of {@code tokens}, found through the engine's own keys. */
+    static Path recordOf(EngineFixture f, int[] tokens, int c) {
+        String hex = f.engine.hasher().keys(KeyScope.NONE, tokens)[c].hex();
+        return Path.of(f.engine.config().localDisk().orElseThrow()).resolve(hex.substring(0, 2)).resolve(hex + ".lmc");
+    }
+}
