@@ -230,7 +230,10 @@ public final class CacheEngine implements AutoCloseable {
         }
     }
 
-    /** Waits for operations in flight, releases every chunk and pin and unmaps the pool. */
+    /**
+     * Waits for operations in flight, writes the chunks that are on no disk yet to the disk tier
+     * (if there is one), releases every chunk and pin and unmaps the pool.
+     */
     @Override
     public void close() {
         lifecycle.writeLock().lock();
@@ -240,6 +243,7 @@ public final class CacheEngine implements AutoCloseable {
             }
             closed = true;
             spiller.close();
+            spiller.flush();
             locked(() -> {
                 pins.releaseAll();
                 for (ChunkEntry e : index.removeAll()) {

@@ -170,6 +170,42 @@ final class Spiller implements AutoCloseable {
         job.lease.close();
     }
 
+    /**
+     * Writes every chunk that is on no disk yet, least recently used first (so that, if the disk
+     * is smaller than the pool, the most recent ones survive its eviction): at a graceful close,
+     * the pool's contents outlive the process.
+     */
+    void flush() {
+        if (thread == null) {
+            return;
+        }
+        while (true) {
+            List<Job> batch = engine.locked(() -> {
+                List<Job> jobs = new ArrayList<>();
+                for (ChunkEntry e : engine.index().oldest(2 * options.ioThreads(), e -> e.published() && !e.onDisk
+                        && !e.spilling && pool.refCount(e.page) == 1)) {
+                    jobs.add(begin(e));
+                }
+                return jobs;
+            });
+            if (batch.isEmpty()) {
+                return;
+            }
+            java.util.concurrent.atomic.AtomicBoolean allWritten = new java.util.concurrent.atomic.AtomicBoolean(true);
+            CompletableFuture.allOf(batch.stream().map(job -> CompletableFuture.supplyAsync(() -> write(job), disk.io())
+                    .thenAccept(ok -> {
+                        finish(job, ok, false);
+                        if (!ok) {
+                            allWritten.set(false);
+                        }
+                    })).toArray(CompletableFuture[]::new)).join();
+            if (!allWritten.get()) {
+                LOG.warn("stopped writing the pool to disk at close: the disk tier refused a record (full?)");
+                return;
+            }
+        }
+    }
+
     /** Stops spilling and waits for the writes in flight. */
     @Override
     public void close() {

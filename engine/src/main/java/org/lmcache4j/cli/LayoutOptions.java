@@ -22,13 +22,23 @@ final class LayoutOptions {
                 KvFormat.parse(args.string("format").orElse("flash_attn")));
     }
 
-    /** The configuration from {@code --config}, else the environment, with {@code --cpu-gb} and {@code --chunk-size} on top. */
+    /**
+     * The configuration from {@code --config}, else the environment, with {@code --cpu-gb},
+     * {@code --chunk-size}, {@code --disk-dir} and {@code --disk-gb} on top.
+     */
     static EngineConfig config(Args args) {
         EngineConfig base = ConfigLoader.load(args.string("config").map(Path::of), System.getenv());
         EngineConfig.Builder b = base.toBuilder();
         Optional<Double> cpuGb = args.decimal("cpu-gb");
         cpuGb.ifPresent(gb -> b.maxLocalCpuSizeGb(gb).localCpu(true));
         args.string("chunk-size").ifPresent(s -> b.chunkSize(args.integer("chunk-size", 256, 1)));
-        return b.build();
+        args.string("disk-dir").ifPresent(b::localDisk);
+        args.decimal("disk-gb").ifPresent(b::maxLocalDiskSizeGb);
+        EngineConfig config = b.build();
+        if (config.localDisk().isPresent() && config.diskBytes() == 0) {
+            throw new IllegalArgumentException("a disk tier at " + config.localDisk().get()
+                    + " needs a size: give --disk-gb (or max_local_disk_size)");
+        }
+        return config;
     }
 }

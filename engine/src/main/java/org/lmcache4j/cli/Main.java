@@ -5,11 +5,11 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 
-/** The {@code lmcache4j} command line: {@code replay} (the main job) and {@code info}. */
+/** The {@code lmcache4j} command line: {@code replay} (the main job), {@code info} and {@code disk check}. */
 public final class Main {
-    private static final Set<String> FLAGS = Set.of("json", "verbose", "help");
+    private static final Set<String> FLAGS = Set.of("json", "verbose", "help", "repair");
     private static final String USAGE = "usage: lmcache4j <command> [options]\n\n"
-            + ReplayCommand.USAGE + "\n" + InfoCommand.USAGE;
+            + ReplayCommand.USAGE + "\n" + InfoCommand.USAGE + "\n" + DiskCommand.USAGE;
 
     private Main() {
     }
@@ -28,14 +28,16 @@ public final class Main {
         }
         try {
             Args args = new Args(all.subList(1, all.size()), FLAGS);
-            if (!args.positional().isEmpty()) {
+            String command = all.getFirst();
+            if (!command.equals("disk") && !args.positional().isEmpty()) {
                 throw new IllegalArgumentException("unexpected argument '" + args.positional().getFirst() + "'");
             }
-            return switch (all.getFirst()) {
+            return switch (command) {
                 case "replay" -> new ReplayCommand(args, out, err).run();
                 case "info" -> new InfoCommand(args, out).run();
-                default -> throw new IllegalArgumentException("unknown command '" + all.getFirst()
-                        + "' (commands: replay, info)");
+                case "disk" -> new DiskCommand(args, out).run();
+                default -> throw new IllegalArgumentException("unknown command '" + command
+                        + "' (commands: replay, info, disk)");
             };
         } catch (IllegalArgumentException | IllegalStateException e) {
             err.println("lmcache4j: " + e.getMessage());

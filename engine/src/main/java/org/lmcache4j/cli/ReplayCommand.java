@@ -2,6 +2,7 @@ package org.lmcache4j.cli;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import org.lmcache4j.CacheEngine;
+import org.lmcache4j.DiskStats;
 import org.lmcache4j.EngineConfig;
 import org.lmcache4j.EngineStats;
 import org.lmcache4j.KeyScope;
@@ -25,6 +26,8 @@ final class ReplayCommand {
               --question-tokens N  new tokens per round (400) --answer-tokens N   answer tokens per round (150)
               --cpu-gb GB          CPU pool size (default: the configuration's max_local_cpu_size)
               --chunk-size N       tokens per chunk (default: the configuration's chunk_size)
+              --disk-dir DIR       disk tier directory (local_disk); a second run on it hits from disk
+              --disk-gb GB         disk tier size (max_local_disk_size)
               --config FILE        LMCache-style YAML configuration (else LMCACHE_CONFIG_FILE, LMCACHE_* variables)
               --blocks N           paged blocks per layer (default: 1.25 x the longest prompt)
               --layers N --kv-heads N --head-size N --dtype D --block-size N --format F
@@ -35,6 +38,8 @@ final class ReplayCommand {
               --json               print one JSON object instead of the summary
               --verbose            log every request (Store skips N tokens and then stores M tokens)
             """;
+
+    static final String DEFAULT_MODEL = "mistralai/Mistral-7B-Instruct-v0.2";
 
     private final Args args;
     private final PrintStream out;
@@ -55,7 +60,7 @@ final class ReplayCommand {
         int defaultBlocks = (int) Math.ceil(1.25 * longest / args.integer("block-size", 16, 1)) + 1;
         KvLayout layout = LayoutOptions.layout(args, args.integer("blocks", defaultBlocks, 1));
         EngineConfig config = LayoutOptions.config(args);
-        String model = args.string("model").orElse("mistralai/Mistral-7B-Instruct-v0.2");
+        String model = args.string("model").orElse(DEFAULT_MODEL);
         boolean json = args.flag("json");
         args.flag("verbose");
         Integer metricsPort = args.string("metrics-port").map(s -> args.integer("metrics-port", 0, 0)).orElse(null);
@@ -99,6 +104,18 @@ final class ReplayCommand {
         r.put("verified_bytes", run.verifiedBytes);
         r.put("mismatched_bytes", run.mismatchedBytes);
         r.put("evictions", stats.evictions());
+        DiskStats disk = stats.disk();
+        if (disk.enabled()) {
+            r.put("disk_hit_tokens", stats.diskHitTokens());
+            r.put("spilled_chunks", stats.spilledChunks());
+            r.put("disk_read_gbps", disk.readGbps());
+            r.put("disk_write_gbps", disk.writeGbps());
+            r.put("disk_records", disk.records());
+            r.put("disk_used_bytes", disk.usedBytes());
+            r.put("disk_read_failures", disk.readFailures());
+            r.put("disk_write_failures", disk.writeFailures());
+            r.put("disk_o_direct", disk.oDirect());
+        }
         r.put("store_skipped_chunks", stats.storeSkippedChunks());
         r.put("leases_at_end", stats.leases());
         r.put("pins_at_end", stats.pins());

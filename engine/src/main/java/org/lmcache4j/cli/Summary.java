@@ -34,6 +34,12 @@ final class Summary {
                 r.get("evictions"), r.get("store_skipped_chunks"),
                 num(r, "pool_used_bytes") / (1L << 30), r.get("pool_chunks"),
                 num(r, "wall_seconds"))
+                + (r.containsKey("disk_hit_tokens") ? String.format(
+                "  disk              %s hit tokens, %s chunks spilled, %s records (%.2f GiB, %s), "
+                        + "read %.2f GB/s, write %.2f GB/s, %s read failures%n",
+                r.get("disk_hit_tokens"), r.get("spilled_chunks"), r.get("disk_records"),
+                num(r, "disk_used_bytes") / (1L << 30), Boolean.TRUE.equals(r.get("disk_o_direct")) ? "O_DIRECT" : "buffered",
+                num(r, "disk_read_gbps"), num(r, "disk_write_gbps"), r.get("disk_read_failures")) : "")
                 + (r.containsKey("metrics_port")
                 ? "  metrics           port " + r.get("metrics_port") + ", " + r.get("metrics_series") + " lmcache: samples\n"
                 : "");

@@ -41,6 +41,12 @@ class MainTest {
         return all;
     }
 
+    private static String[] plus(String[] base, String... more) {
+        String[] all = java.util.Arrays.copyOf(base, base.length + more.length);
+        System.arraycopy(more, 0, all, base.length, more.length);
+        return all;
+    }
+
     @Test
     void replay_json_reportsHitsAndVerifiesEveryByte() {
         Result r = run(with(SMALL_SHAPE, "replay", "--json", "--users", "3", "--rounds", "3", "--cpu-gb", "0.5"));
@@ -97,6 +103,51 @@ class MainTest {
     }
 
     @Test
+    void replay_diskTier_secondRunHitsFromDiskInItsFirstRound(@TempDir Path dir) throws Exception {
+        String[] disk = with(SMALL_SHAPE, "replay", "--json", "--users", "3", "--cpu-gb", "0.004",
+                "--disk-dir", dir.toString(), "--disk-gb", "0.5");
+        Result first = run(plus(disk, "--rounds", "3"));
+        assertEquals(0, first.status, first.err);
+        Map<String, Object> j = first.json();
+        assertTrue(((Number) j.get("spilled_chunks")).longValue() > 0, first.out);
+        assertEquals(0, ((Number) j.get("mismatched_bytes")).longValue());
+        for (String key : new String[]{"disk_hit_tokens", "disk_read_gbps", "disk_write_gbps"}) {
+            assertTrue(j.containsKey(key), key);
+        }
+        Result second = run(plus(disk, "--rounds", "1"));
+        assertEquals(0, second.status, second.err);
+        assertTrue(((Number) second.json().get("disk_hit_tokens")).longValue() > 0, second.out);
+        assertEquals(0, ((Number) second.json().get("mismatched_bytes")).longValue());
+
+        String[] check = with(SMALL_SHAPE, "disk", "check", dir.toString(), "--json");
+        Result clean = run(check);
+        assertEquals(0, clean.status, clean.err);
+        long good = ((Number) clean.json().get("good")).longValue();
+        assertTrue(good > 0, clean.out);
+        Path victim;
+        try (var files = Files.walk(dir, 2)) {
+            victim = files.filter(p -> p.toString().endsWith(".lmc")).findFirst().orElseThrow();
+        }
+        byte[] bytes = Files.readAllBytes(victim);
+        bytes[bytes.length / 2] ^= 1;
+        Files.write(victim, bytes);
+        Files.createDirectories(dir.resolve("00"));
+        Files.writeString(dir.resolve("00").resolve("left.lmc.tmp-1"), "half a record");
+        Result broken = run(check);
+        assertEquals(1, broken.status, broken.out);
+        assertEquals(1L, ((Number) broken.json().get("corrupt")).longValue());
+        assertEquals(1L, ((Number) broken.json().get("temporary")).longValue());
+        Result repaired = run(plus(check, "--repair"));
+        assertEquals(0, repaired.status);
+        assertTrue(Files.notExists(victim));
+        Result after = run(check);
+        assertEquals(0, after.status);
+        assertEquals(good - 1, ((Number) after.json().get("good")).longValue());
+        Result foreign = run("disk", "check", dir.toString(), "--json");
+        assertEquals(good - 1, ((Number) foreign.json().get("foreign")).longValue(), "another shape's records are foreign");
+    }
+
+    @Test
     void badUsage_exitsTwoWithMessage() {
         Result unknown = run("replay", "--userz", "3");
         assertEquals(2, unknown.status);
@@ -108,6 +159,8 @@ class MainTest {
         assertEquals(2, badDtype.status);
         assertTrue(badDtype.err.contains("int3"), badDtype.err);
         assertEquals(2, run("frobnicate").status);
+        assertEquals(2, run("replay", "--disk-dir", "/tmp/x").status, "a disk tier needs a size");
+        assertEquals(2, run("disk", "check").status);
         assertEquals(0, run("--help").status);
     }
 }

@@ -1,0 +1,70 @@
+package org.lmcache4j.cli;
+
+import org.lmcache4j.KvLayout;
+import org.lmcache4j.disk.DiskCheck;
+import org.lmcache4j.keys.ChunkHasher;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** {@code lmcache4j disk check DIR [--repair]}: verifies every record of a disk tier directory. */
+final class DiskCommand {
+    static final String USAGE = """
+            lmcache4j disk check DIR [options]   verify every record: good, corrupt, foreign
+              --repair             remove corrupt records and temporary files left by a crash
+              --model NAME, --chunk-size N and the model shape options of replay name the records
+                                   that are this engine's (others are foreign)
+              --json               print one JSON object
+            """;
+
+    private final Args args;
+    private final PrintStream out;
+
+    DiskCommand(Args args, PrintStream out) {
+        this.args = args;
+        this.out = out;
+    }
+
+    int run() {
+        List<String> words = args.positional();
+        if (words.size() != 2 || !words.getFirst().equals("check")) {
+            throw new IllegalArgumentException("usage: lmcache4j disk check DIR [--repair] [--json]");
+        }
+        Path dir = Path.of(words.get(1));
+        KvLayout layout = LayoutOptions.layout(args, 1);
+        int chunkSize = args.integer("chunk-size", 256, 1);
+        String model = args.string("model").orElse(ReplayCommand.DEFAULT_MODEL);
+        boolean repair = args.flag("repair");
+        boolean json = args.flag("json");
+        args.finish();
+        byte[] namespace = new ChunkHasher(model, 1, 0, chunkSize, layout).namespaceFingerprint();
+        DiskCheck.Report report;
+        try {
+            report = DiskCheck.check(dir, namespace, repair);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot check " + dir + ": " + e.getMessage());
+        }
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("directory", dir.toString());
+        r.put("good", report.good());
+        r.put("good_bytes", report.goodBytes());
+        r.put("corrupt", report.corrupt());
+        r.put("foreign", report.foreign());
+        r.put("temporary", report.temporary());
+        r.put("repaired", report.repaired());
+        r.put("corrupt_files", report.corruptFiles());
+        if (json) {
+            out.println(Json.write(r));
+        } else {
+            out.printf("%s: %d good records (%.2f GiB), %d corrupt, %d foreign, %d temporary files%s%n", dir,
+                    report.good(), report.goodBytes() / (double) (1L << 30), report.corrupt(), report.foreign(),
+                    report.temporary(), report.repaired() ? " (corrupt and temporary files removed)" : "");
+            report.corruptFiles().forEach(f -> out.println("  corrupt: " + f));
+        }
+        return report.corrupt() > 0 && !repair ? 1 : 0;
+    }
+}
