@@ -93,6 +93,8 @@ public final class CacheEngine implements AutoCloseable {
         this.ticker = b.ticker;
         this.pins = new PinTable(TimeUnit.SECONDS.toNanos(config.pinTimeoutSec()));
         this.disk = openDisk(config, hasher, layout);
+        config.remoteUrl().ifPresent(url -> LOG.warn("remote_url {} is set, but this LMCache4j has no remote tier yet: "
+                + "ignored", url));
         this.spiller = new Spiller(this, disk, pool, DiskOptions.from(config));
         this.metrics = b.registry == null ? EngineMetrics.DISABLED
                 : MicrometerEngineMetrics.bind(b.registry, this::stats);

@@ -2,6 +2,7 @@ package org.lmcache4j.metrics;
 
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.FunctionTimer;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -10,6 +11,7 @@ import org.lmcache4j.EngineStats;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
+import java.util.function.ToLongFunction;
 
 /**
  * The engine's metrics under LMCache's names ({@code lmcache:num_hit_tokens}, …), so that the
@@ -53,6 +55,7 @@ public final class MicrometerEngineMetrics implements EngineMetrics {
                 EngineStats::storeSkippedChunks);
         counter(registry, stats, "pool_growth_wait_seconds", "Time stores waited for the pool to fault in a slab",
                 s -> s.poolGrowthWaitNanos() / 1e9);
+        bindDisk(registry, stats);
         gauge(registry, stats, "retrieve_hit_rate", "Loaded over requested tokens", EngineStats::retrieveHitRate);
         gauge(registry, stats, "lookup_hit_rate", "Found over asked-about tokens", EngineStats::lookupHitRate);
         gauge(registry, stats, "local_cache_usage", "Bytes of CPU pool pages in use", EngineStats::usedBytes);
@@ -62,6 +65,26 @@ public final class MicrometerEngineMetrics implements EngineMetrics {
         gauge(registry, stats, "pinned_memory_objs_count", "Chunks pinned by lookups", EngineStats::pins);
         gauge(registry, stats, "active_leases", "Open page leases", EngineStats::leases);
         return new MicrometerEngineMetrics(registry);
+    }
+
+    /** The disk tier: LMCache's {@code local_storage_usage}, and LMCache4j's own {@code disk_*} meters. */
+    private static void bindDisk(MeterRegistry registry, Supplier<EngineStats> stats) {
+        gauge(registry, stats, "local_storage_usage", "Bytes of disk tier records", s -> s.disk().usedBytes());
+        gauge(registry, stats, "disk_capacity", "max_local_disk_size in bytes", s -> s.disk().capacityBytes());
+        gauge(registry, stats, "disk_records", "Records in the disk tier", s -> s.disk().records());
+        counter(registry, stats, "disk_hit_tokens", "Tokens retrieves loaded from disk", EngineStats::diskHitTokens);
+        counter(registry, stats, "disk_spilled_chunks", "Chunks written to disk", EngineStats::spilledChunks);
+        counter(registry, stats, "disk_read_bytes", "Bytes read from disk", s -> s.disk().readBytes());
+        counter(registry, stats, "disk_write_bytes", "Bytes written to disk", s -> s.disk().writeBytes());
+        counter(registry, stats, "disk_read_failures", "Disk reads that were misses: corrupt, truncated, vanished",
+                s -> s.disk().readFailures());
+        counter(registry, stats, "disk_write_failures", "Disk writes that failed (full disk, I/O errors)",
+                s -> s.disk().writeFailures());
+        counter(registry, stats, "disk_evictions", "Records deleted to stay under max_local_disk_size",
+                s -> s.disk().evictions());
+        functionTimer(registry, stats, "disk_read", "Disk record reads", s -> s.disk().reads(), s -> s.disk().readNanos());
+        functionTimer(registry, stats, "disk_write", "Disk record writes", s -> s.disk().writes(),
+                s -> s.disk().writeNanos());
     }
 
     @Override
@@ -96,6 +119,12 @@ public final class MicrometerEngineMetrics implements EngineMetrics {
                               ToDoubleFunction<EngineStats> f) {
         Gauge.builder(PREFIX + name, stats, s -> f.applyAsDouble(s.get())).description(help).strongReference(true)
                 .register(r);
+    }
+
+    private static void functionTimer(MeterRegistry r, Supplier<EngineStats> stats, String name, String help,
+                                      ToLongFunction<EngineStats> count, ToDoubleFunction<EngineStats> nanos) {
+        FunctionTimer.builder(PREFIX + name, stats, s -> count.applyAsLong(s.get()), s -> nanos.applyAsDouble(s.get()),
+                TimeUnit.NANOSECONDS).description(help).register(r);
     }
 
     private static Timer timer(MeterRegistry r, String name, String help) {

@@ -43,6 +43,8 @@ class MicrometerEngineMetricsTest {
             assertTrue(text.contains("lmcache:active_memory_objs_count 3.0"), text);
             assertTrue(text.contains("lmcache:time_to_store_seconds_count 1"), text);
             assertTrue(text.contains("lmcache:local_cache_usage " + (double) engine.stats().usedBytes()), text);
+            assertTrue(text.contains("lmcache:local_storage_usage 0.0"), "no disk tier: " + text);
+            assertTrue(text.contains("lmcache:disk_read_seconds_count 0"), text);
             engine.clear();
             assertEquals(0, engine.stats().leases());
             assertEquals(0, engine.stats().pagesInUse());
