@@ -67,7 +67,8 @@ public class DiskBenchmark {
     private MemorySegment page;
     private DiskTier tier;
     private final int[] tokens = new int[TOKENS];
-    private long next;
+    private long tierNext;
+    private long plainNext;
     private long readNext;
 
     @Setup(Level.Trial)
@@ -103,13 +104,13 @@ public class DiskBenchmark {
 
     @Benchmark
     public boolean tierWrite() {
-        long n = next++;
+        long n = tierNext++;
         return tier.write(key(n), key(n - 1), tokens, chunk);
     }
 
     @Benchmark
     public long channelWrite() throws IOException {
-        long n = next++;
+        long n = plainNext++;
         Path p = dir.resolve("plain").resolve(n + ".bin");
         long written;
         try (FileChannel ch = FileChannel.open(p, options(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))) {
@@ -122,7 +123,7 @@ public class DiskBenchmark {
 
     @Benchmark
     public boolean tierRead() {
-        long n = next - 1 - (readNext++ % (RING / 2));
+        long n = tierNext - 1 - (readNext++ % (RING / 2));
         ChunkKey k = key(n);
         if (!tier.beginRead(k)) {
             throw new IllegalStateException("record " + n + " is gone");

@@ -26,18 +26,29 @@ public final class HostKvTransfer implements KvTransfer {
         SlotRuns runs = SlotRuns.of(slots, from, to, caches.layout().blockSize(), caches.contiguousAcrossBlocks());
         int tokens = to - from;
         long row = chunk.rowBytes();
+        int n = runs.count;
+        int planes = chunk.planes();
+        // Offsets are the same for every layer but for a shift of the page offset: work them out once.
+        long[] cacheOff = new long[planes * n];
+        long[] pageOff = new long[planes * n];
+        long[] bytes = new long[n];
+        for (int r = 0; r < n; r++) {
+            bytes[r] = runs.length[r] * row;
+            for (int plane = 0; plane < planes; plane++) {
+                cacheOff[plane * n + r] = caches.offset(plane, runs.slotStart[r]);
+                pageOff[plane * n + r] = chunk.offset(plane, 0, runs.tokenStart[r], tokens);
+            }
+        }
+        long layerShift = chunk.offset(0, 1, 0, tokens);
         for (int layer = 0; layer < chunk.layers(); layer++) {
             MemorySegment cache = caches.layer(layer);
-            for (int plane = 0; plane < chunk.planes(); plane++) {
-                for (int r = 0; r < runs.count; r++) {
-                    long cacheOff = caches.offset(plane, runs.slotStart[r]);
-                    long pageOff = chunk.offset(plane, layer, runs.tokenStart[r], tokens);
-                    long bytes = runs.length[r] * row;
-                    if (toPage) {
-                        MemorySegment.copy(cache, cacheOff, page, pageOff, bytes);
-                    } else {
-                        MemorySegment.copy(page, pageOff, cache, cacheOff, bytes);
-                    }
+            long shift = layer * layerShift;
+            for (int i = 0; i < planes * n; i++) {
+                long len = bytes[i % n];
+                if (toPage) {
+                    MemorySegment.copy(cache, cacheOff[i], page, pageOff[i] + shift, len);
+                } else {
+                    MemorySegment.copy(page, pageOff[i] + shift, cache, cacheOff[i], len);
                 }
             }
         }
