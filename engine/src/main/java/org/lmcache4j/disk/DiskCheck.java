@@ -77,8 +77,7 @@ public final class DiskCheck {
                 throw new CorruptRecordException("file name does not match the key " + h.key());
             }
             MemorySegment payload = arena.allocate(Math.max(1, h.payloadBytes())).asSlice(0, h.payloadBytes());
-            io.readPayload(ch, h, payload);
-            if (RecordHeader.crc(payload) != h.payloadCrc()) {
+            if (io.readPayload(ch, h, payload) != h.payloadCrc()) {
                 throw new CorruptRecordException("payload checksum mismatch");
             }
             codec.decode(h.codec(), payload, arena.allocate(Math.max(1, h.rawBytes())).asSlice(0, h.rawBytes()));

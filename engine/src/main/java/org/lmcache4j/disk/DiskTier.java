@@ -185,14 +185,12 @@ public final class DiskTier implements SpillTier {
             RecordHeader h = io.readHeader(ch, ch.size());
             check(h, key, tokens, from, to, chunkOut.byteSize());
             if (h.codec() == org.lmcache4j.record.Codec.RAW) {
-                io.readPayload(ch, h, chunkOut);
-                verifyCrc(h, chunkOut);
+                verifyCrc(h, io.readPayload(ch, h, chunkOut));
             } else {
                 try (Arena arena = Arena.ofConfined()) {
                     MemorySegment payload = arena.allocate(RecordHeader.roundUp(h.payloadBytes()), RecordHeader.ALIGN)
                             .asSlice(0, h.payloadBytes());
-                    io.readPayload(ch, h, payload);
-                    verifyCrc(h, payload);
+                    verifyCrc(h, io.readPayload(ch, h, payload));
                     codec.decode(h.codec(), payload, chunkOut);
                 }
             }
@@ -212,9 +210,9 @@ public final class DiskTier implements SpillTier {
     @Override
     public boolean write(ChunkKey key, ChunkKey parent, int[] tokens, MemorySegment chunk) {
         PayloadCodec.Encoded encoded = codec.encode(chunk, elementBytes);
-        RecordHeader h = new RecordHeader(encoded.codec(), namespace, key, parent, tokens, elementBytes,
-                chunk.byteSize(), encoded.payload().byteSize(), RecordHeader.crc(encoded.payload()));
-        long size = h.fileBytes();
+        java.util.function.IntFunction<RecordHeader> headerFor = crc -> new RecordHeader(encoded.codec(), namespace,
+                key, parent, tokens, elementBytes, chunk.byteSize(), encoded.payload().byteSize(), crc);
+        long size = headerFor.apply(0).fileBytes();
         lock.lock();
         try {
             if (index.containsKey(key) || !writing.add(key)) {
@@ -234,7 +232,7 @@ public final class DiskTier implements SpillTier {
         try {
             Path path = RecordPaths.of(dir, key);
             Files.createDirectories(path.getParent());
-            io.write(path, h, encoded.payload());
+            io.write(path, headerFor, encoded.payload());
             ok = true;
             writes.increment();
             writeBytes.add(size);
@@ -318,8 +316,8 @@ public final class DiskTier implements SpillTier {
         }
     }
 
-    private static void verifyCrc(RecordHeader h, MemorySegment payload) throws CorruptRecordException {
-        if (RecordHeader.crc(payload) != h.payloadCrc()) {
+    private static void verifyCrc(RecordHeader h, int payloadCrc) throws CorruptRecordException {
+        if (payloadCrc != h.payloadCrc()) {
             throw new CorruptRecordException("payload checksum mismatch");
         }
     }

@@ -17,6 +17,8 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.IntFunction;
+import java.util.zip.CRC32C;
 
 import static org.lmcache4j.record.RecordHeader.ALIGN;
 import static org.lmcache4j.record.RecordHeader.roundUp;
@@ -35,6 +37,8 @@ import static org.lmcache4j.record.RecordHeader.roundUp;
  */
 final class RecordIo {
     static final String TMP_MARK = ".tmp-";
+    /** Payloads move and are checksummed in slices that stay in the core's cache between the two. */
+    private static final long SLICE = 512 * 1024;
 
     private final boolean direct;
     private final ThreadLocal<Bounce> bounce = ThreadLocal.withInitial(Bounce::new);
@@ -71,20 +75,27 @@ final class RecordIo {
         return direct;
     }
 
-    /** Writes a record to {@code target} through a temporary file; returns the bytes of the file. */
-    long write(Path target, RecordHeader header, MemorySegment payload) throws IOException {
+    /**
+     * Writes a record to {@code target} through a temporary file: the payload first, checksummed
+     * slice by slice as it goes out (each slice is still in cache when it is checksummed), then the
+     * header that {@code headerFor} makes from that checksum. Returns the bytes of the file.
+     */
+    long write(Path target, IntFunction<RecordHeader> headerFor, MemorySegment payload) throws IOException {
         Path tmp = target.resolveSibling(target.getFileName() + TMP_MARK
                 + Long.toHexString(ThreadLocalRandom.current().nextLong()));
         try {
+            RecordHeader header;
             try (FileChannel ch = FileChannel.open(tmp, options(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))) {
                 Bounce b = bounce.get();
-                MemorySegment head = b.header(header.headerBytes());
-                header.writeTo(head);
-                writeFully(ch, head, 0);
-                long pos = header.headerBytes();
+                long pos = headerFor.apply(0).headerBytes();
                 long size = payload.byteSize();
                 long body = directBody(payload);
-                writeFully(ch, payload.asSlice(0, body), pos);
+                CRC32C crc = new CRC32C();
+                for (long off = 0; off < body; off += SLICE) {
+                    MemorySegment slice = payload.asSlice(off, Math.min(SLICE, body - off));
+                    crc.update(slice.asByteBuffer());
+                    writeFully(ch, slice, pos + off);
+                }
                 // What is left, then zeros up to the next 4 KiB: files always end on a block boundary.
                 long rest = size - body;
                 long pad = roundUp(size) - size;
@@ -92,8 +103,13 @@ final class RecordIo {
                     MemorySegment tail = b.tail(rest + pad);
                     MemorySegment.copy(payload, body, tail, 0, rest);
                     tail.asSlice(rest).fill((byte) 0);
+                    crc.update(tail.asSlice(0, rest).asByteBuffer());
                     writeFully(ch, tail, pos + body);
                 }
+                header = headerFor.apply((int) crc.getValue());
+                MemorySegment head = b.header(header.headerBytes());
+                header.writeTo(head);
+                writeFully(ch, head, 0);
             }
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             return header.fileBytes();
@@ -121,17 +137,28 @@ final class RecordIo {
         return h;
     }
 
-    /** Reads the payload of a record whose header is {@code h} into {@code dest} ({@code h.payloadBytes()} long). */
-    void readPayload(FileChannel ch, RecordHeader h, MemorySegment dest) throws IOException {
+    /**
+     * Reads the payload of a record whose header is {@code h} into {@code dest}
+     * ({@code h.payloadBytes()} long), checksumming each slice right after it arrives; returns the
+     * CRC32C of the payload read.
+     */
+    int readPayload(FileChannel ch, RecordHeader h, MemorySegment dest) throws IOException {
         long pos = h.headerBytes();
         long body = directBody(dest);
-        readFully(ch, dest.asSlice(0, body), pos);
+        CRC32C crc = new CRC32C();
+        for (long off = 0; off < body; off += SLICE) {
+            MemorySegment slice = dest.asSlice(off, Math.min(SLICE, body - off));
+            readFully(ch, slice, pos + off);
+            crc.update(slice.asByteBuffer());
+        }
         long rest = dest.byteSize() - body;
         if (rest > 0) {
             MemorySegment tail = bounce.get().tail(roundUp(rest));
             readFully(ch, tail, pos + body);
             MemorySegment.copy(tail, 0, dest, body, rest);
+            crc.update(dest.asSlice(body, rest).asByteBuffer());
         }
+        return (int) crc.getValue();
     }
 
     FileChannel openForRead(Path p) throws IOException {

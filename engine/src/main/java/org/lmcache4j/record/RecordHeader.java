@@ -158,13 +158,6 @@ public record RecordHeader(Codec codec, byte[] namespace, ChunkKey key, ChunkKey
         return in.get(I32, OFF_HEADER_BYTES) & 0xFFFF_FFFFL;
     }
 
-    /** CRC32C of {@code payload}. */
-    public static int crc(MemorySegment payload) {
-        CRC32C crc = new CRC32C();
-        crc.update(payload.asByteBuffer());
-        return (int) crc.getValue();
-    }
-
     private static int headerCrc(MemorySegment header, int tokenCount) {
         CRC32C crc = new CRC32C();
         crc.update(header.asSlice(0, OFF_HEADER_CRC).asByteBuffer());
