@@ -2,6 +2,10 @@ package org.lmcache4j;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import org.lmcache4j.config.DiskOptions;
+import org.lmcache4j.config.RemoteOptions;
+import org.lmcache4j.remote.RedisTier;
+import org.lmcache4j.remote.RemoteTier;
+import org.lmcache4j.remote.RemoteUrl;
 import org.lmcache4j.disk.DiskTier;
 import org.lmcache4j.disk.SpillTier;
 import org.lmcache4j.keys.ChunkHasher;
@@ -79,6 +83,7 @@ public final class CacheEngine implements AutoCloseable {
     private final PinTable pins;
     private final SpillTier disk;
     private final Spiller spiller;
+    private final RemoteTier remote;
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private volatile PagedCaches caches;
     private boolean closed;
@@ -92,19 +97,22 @@ public final class CacheEngine implements AutoCloseable {
         this.transfer = b.transfer;
         this.ticker = b.ticker;
         this.pins = new PinTable(TimeUnit.SECONDS.toNanos(config.pinTimeoutSec()));
+        RemoteOptions remoteOptions = RemoteOptions.from(config);
+        RemoteUrl remoteUrl = config.remoteUrl()
+                .map(url -> RemoteUrl.parse(url, java.time.Duration.ofMillis(remoteOptions.timeoutMs()))).orElse(null);
         this.disk = openDisk(config, hasher, layout);
-        config.remoteUrl().ifPresent(url -> LOG.warn("remote_url {} is set, but this LMCache4j has no remote tier yet: "
-                + "ignored", url));
+        this.remote = remoteUrl == null ? RemoteTier.NONE
+                : RedisTier.open(remoteUrl, hasher.namespaceFingerprint(), remoteOptions);
         this.spiller = new Spiller(this, disk, pool, DiskOptions.from(config));
         this.metrics = b.registry == null ? EngineMetrics.DISABLED
                 : MicrometerEngineMetrics.bind(b.registry, this::stats);
         LOG.info("LMCache4j engine {}: cpu pool {}, chunk_size {} ({} MiB a chunk), layout {} {} {}x{}x{} block {}, "
-                        + "transfer {}, tiers [cpu{}], model {} rank {}/{}, keys {}, save_unfull_chunk {}",
+                        + "transfer {}, tiers [cpu{}{}], model {} rank {}/{}, keys {}, save_unfull_chunk {}",
                 config.instanceId(), pool.describe(), config.chunkSize(),
                 layout.chunkBytes(config.chunkSize()) >> 20, layout.format().configName(),
                 layout.dtype().torchName(), layout.numLayers(), layout.numKvHeads(), layout.headSize(),
                 layout.blockSize(), transfer.describe(),
-                disk.enabled() ? ", " + disk.describe() : "", b.model, b.workerId, b.worldSize,
+                disk.enabled() ? ", " + disk.describe() : "", remote.enabled() ? ", " + remote.describe() : "", b.model, b.workerId, b.worldSize,
                 ChunkHasher.ALGORITHM, config.saveUnfullChunk());
     }
 
@@ -226,7 +234,7 @@ public final class CacheEngine implements AutoCloseable {
         indexLock.lock();
         try {
             return counters.snapshot(index.size(), pins.pinnedChunks(), pool.stats(), spiller.spilledChunks.sum(),
-                    disk.stats());
+                    disk.stats(), remote.stats());
         } finally {
             indexLock.unlock();
         }
@@ -253,6 +261,7 @@ public final class CacheEngine implements AutoCloseable {
                 }
                 return null;
             });
+            remote.close();
             disk.close();
             pool.close();
             LOG.info("LMCache4j engine {} closed", config.instanceId());
@@ -265,7 +274,7 @@ public final class CacheEngine implements AutoCloseable {
         RequestCheck.tokens(tokens);
         long start = ticker.nanos();
         ChunkKey[] keys = hasher.keys(scope, tokens);
-        int hit = locked(() -> {
+        int local = locked(() -> {
             List<ChunkEntry> hits = leadingHits(keys, tokens, 0);
             if (pinFor != null) {
                 List<PageLease> leases = new ArrayList<>(hits.size());
@@ -279,8 +288,12 @@ public final class CacheEngine implements AutoCloseable {
             while (chunks < keys.length && disk.contains(keys[chunks], endOf(chunks, tokens.length) - chunks * config.chunkSize())) {
                 chunks++;
             }
-            return chunks == 0 ? 0 : endOf(chunks - 1, tokens.length);
+            return chunks;
         });
+        // Outside the lock: a network round trip.
+        int chunks = local + (local < keys.length
+                ? remote.leadingPresent(java.util.Arrays.asList(keys).subList(local, keys.length)) : 0);
+        int hit = chunks == 0 ? 0 : endOf(chunks - 1, tokens.length);
         counters.lookupRequests.increment();
         counters.lookupTokens.add(tokens.length);
         counters.lookupHitTokens.add(hit);
@@ -383,6 +396,10 @@ public final class CacheEngine implements AutoCloseable {
 
     Spiller spiller() {
         return spiller;
+    }
+
+    RemoteTier remote() {
+        return remote;
     }
 
     ChunkIndex index() {

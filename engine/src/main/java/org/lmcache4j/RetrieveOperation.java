@@ -2,26 +2,36 @@ package org.lmcache4j;
 
 import org.lmcache4j.keys.ChunkKey;
 import org.lmcache4j.memory.PageLease;
+import org.lmcache4j.remote.RemoteTier;
 import org.lmcache4j.transfer.PagedCaches;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * One {@link CacheEngine#retrieve}. Under the index lock: lease the leading chunks the CPU tier
- * holds, then, for the chunks after them that the disk tier holds, take a page each and index an
- * unpublished entry. Outside it: read those records in parallel, promote the ones that verified
- * (up to the first that did not: nothing after a gap is served), and copy every loaded chunk into
- * the paged caches.
+ * One {@link CacheEngine#retrieve}, walking the prefix down the tiers.
+ * <ol>
+ *   <li>Under the index lock: lease the leading chunks the CPU tier holds; for the chunks after
+ *       them that the disk tier holds, take a page each and index an unpublished entry.</li>
+ *   <li>Outside it: ask the remote tier, in one batch, how many of the chunks after those it holds;
+ *       take pages for them under the lock again.</li>
+ *   <li>Read the disk records (in parallel) and the remote records (one pipelined batch) into their
+ *       pages, verifying each; promote the leading ones that verified (nothing after a gap is
+ *       served) and drop the rest.</li>
+ *   <li>Copy every loaded chunk into the paged caches, and close the leases.</li>
+ * </ol>
  */
 final class RetrieveOperation {
     private static final Logger LOG = LoggerFactory.getLogger(CacheEngine.REQUEST_LOGGER);
 
-    /** A chunk to copy into the paged caches; {@code fromDisk} ones must be read into their page first. */
-    private record Load(ChunkEntry entry, int from, int to, PageLease lease, boolean fromDisk) {
+    private enum Source { CPU, DISK, REMOTE }
+
+    /** A chunk to copy into the paged caches; disk and remote ones must be read into their page first. */
+    private record Load(ChunkEntry entry, int from, int to, PageLease lease, Source source) {
     }
 
     private final CacheEngine engine;
@@ -30,6 +40,7 @@ final class RetrieveOperation {
     private final long[] slots;
     private final int skipLeading;
     private final int chunkSize;
+    private boolean outOfPages;
 
     RetrieveOperation(CacheEngine engine, KeyScope scope, int[] tokens, long[] slots, int skipLeading) {
         this.engine = engine;
@@ -45,17 +56,31 @@ final class RetrieveOperation {
         RequestCheck.transfer(tokens, slots, skipLeading, chunkSize, engine.layout().numSlots());
         long start = engine.ticker().nanos();
         ChunkKey[] keys = engine.hasher().keys(scope, tokens);
-        List<Load> loads = engine.locked(() -> plan(keys));
+        int first = skipLeading / chunkSize;
+        List<Load> loads = new ArrayList<>(engine.locked(() -> planLocal(keys, first)));
+        int next = first + loads.size();
+        if (engine.remote().enabled() && !outOfPages && next < keys.length) {
+            int held = engine.remote().leadingPresent(Arrays.asList(keys).subList(next, keys.length));
+            if (held > 0) {
+                loads.addAll(engine.locked(() -> planRemote(keys, next, held)));
+            }
+        }
+        int hitTokens = loads.isEmpty() ? 0 : loads.getLast().to - skipLeading;
+        if (hitTokens < engine.config().minRetrieveTokens()) {
+            engine.locked(() -> settle(loads, 0));
+            loads.forEach(l -> l.lease.close());
+            loads.clear();
+        }
         int loaded = 0;
-        int fromDisk = 0;
+        int[] bySource = new int[Source.values().length];
         long bytes = 0;
         try {
-            int usable = readFromDisk(loads);
+            int usable = readLowerTiers(loads);
             for (int i = 0; i < usable; i++) {
                 Load l = loads.get(i);
                 engine.transfer().scatter(l.lease.segment(), caches, slots, l.from, l.to);
                 loaded += l.to - l.from;
-                fromDisk += l.fromDisk ? l.to - l.from : 0;
+                bySource[l.source.ordinal()] += l.to - l.from;
                 bytes += engine.layout().chunkBytes(l.to - l.from);
             }
         } finally {
@@ -65,20 +90,21 @@ final class RetrieveOperation {
         counters.retrieveRequests.increment();
         counters.requestedTokens.add(tokens.length - skipLeading);
         counters.retrievedTokens.add(loaded);
-        counters.diskHitTokens.add(fromDisk);
+        counters.diskHitTokens.add(bySource[Source.DISK.ordinal()]);
+        counters.remoteHitTokens.add(bySource[Source.REMOTE.ordinal()]);
         engine.metrics().retrieve(tokens.length - skipLeading, loaded, bytes, engine.ticker().nanos() - start);
-        LOG.debug("retrieved {} of {} tokens (skipped {}, {} from disk)", loaded, tokens.length, skipLeading, fromDisk);
+        LOG.debug("retrieved {} of {} tokens (skipped {}; {} from disk, {} from remote)", loaded, tokens.length,
+                skipLeading, bySource[Source.DISK.ordinal()], bySource[Source.REMOTE.ordinal()]);
         return loaded;
     }
 
-    /** Caller holds the index lock. */
-    private List<Load> plan(ChunkKey[] keys) {
-        int first = skipLeading / chunkSize;
+    /** Caller holds the index lock: the CPU tier's leading chunks, then the disk tier's. */
+    private List<Load> planLocal(ChunkKey[] keys, int first) {
         List<ChunkEntry> hits = engine.leadingHits(keys, tokens, first);
         List<Load> loads = new ArrayList<>();
         int c = first;
         for (ChunkEntry e : hits) {
-            loads.add(new Load(e, c * chunkSize, engine.endOf(c, tokens.length), engine.pool().lease(e.page), false));
+            loads.add(new Load(e, c * chunkSize, engine.endOf(c, tokens.length), engine.pool().lease(e.page), Source.CPU));
             c++;
         }
         for (; c < keys.length; c++) {
@@ -87,21 +113,13 @@ final class RetrieveOperation {
             if (!engine.disk().contains(keys[c], to - from) || !engine.disk().beginRead(keys[c])) {
                 break;
             }
-            int page = engine.allocatePage();
-            if (page < 0) {
+            Load load = newEntry(keys, c, Source.DISK);
+            if (load == null) {
                 engine.disk().endRead(keys[c]);
                 break;
             }
-            ChunkKey parent = c == 0 ? engine.hasher().root(scope) : keys[c - 1];
-            ChunkEntry entry = new ChunkEntry(keys[c], parent, page, tokens, from, to);
-            entry.onDisk = true;
-            engine.index().add(entry);
-            loads.add(new Load(entry, from, to, engine.pool().lease(page), true));
-        }
-        int hitTokens = loads.isEmpty() ? 0 : loads.getLast().to - skipLeading;
-        if (hitTokens < engine.config().minRetrieveTokens()) {
-            undo(loads);
-            return List.of();
+            load.entry.onDisk = true;
+            loads.add(load);
         }
         List<ChunkEntry> touched = new ArrayList<>(loads.size());
         loads.forEach(l -> touched.add(l.entry));
@@ -109,52 +127,91 @@ final class RetrieveOperation {
         return loads;
     }
 
-    /**
-     * Reads the disk chunks in parallel and promotes the leading ones that verified; returns how
-     * many loads, from the first, are usable.
-     */
-    private int readFromDisk(List<Load> loads) {
-        List<CompletableFuture<Boolean>> reads = new ArrayList<>();
-        for (Load l : loads) {
-            reads.add(!l.fromDisk ? CompletableFuture.completedFuture(true) : CompletableFuture.supplyAsync(
-                    () -> engine.disk().read(l.entry.key, tokens, l.from, l.to,
-                            l.lease.segment().asSlice(0, engine.layout().chunkBytes(l.to - l.from))),
-                    engine.disk().io()));
+    /** Caller holds the index lock: pages for the {@code held} chunks from {@code next} that the remote tier holds. */
+    private List<Load> planRemote(ChunkKey[] keys, int next, int held) {
+        List<Load> loads = new ArrayList<>();
+        for (int c = next; c < next + held; c++) {
+            if (engine.index().get(keys[c]) != null) {
+                break; // stored meanwhile by a concurrent request: the next retrieve finds it in memory
+            }
+            Load load = newEntry(keys, c, Source.REMOTE);
+            if (load == null) {
+                break;
+            }
+            loads.add(load);
         }
+        return loads;
+    }
+
+    /** A page and an unpublished index entry for chunk {@code c}, or null when no page can be had. */
+    private Load newEntry(ChunkKey[] keys, int c, Source source) {
+        int page = engine.allocatePage();
+        if (page < 0) {
+            outOfPages = true;
+            return null;
+        }
+        int from = c * chunkSize;
+        int to = engine.endOf(c, tokens.length);
+        ChunkKey parent = c == 0 ? engine.hasher().root(scope) : keys[c - 1];
+        ChunkEntry entry = new ChunkEntry(keys[c], parent, page, tokens, from, to);
+        engine.index().add(entry);
+        return new Load(entry, from, to, engine.pool().lease(page), source);
+    }
+
+    /**
+     * Reads the disk chunks (in parallel) and the remote ones (one batch), and promotes the leading
+     * loads that verified; returns how many loads, from the first, are usable.
+     */
+    private int readLowerTiers(List<Load> loads) {
+        List<CompletableFuture<Boolean>> reads = new ArrayList<>(loads.size());
+        List<RemoteTier.Read> remoteReads = new ArrayList<>();
+        for (Load l : loads) {
+            switch (l.source) {
+                case CPU -> reads.add(CompletableFuture.completedFuture(true));
+                case DISK -> reads.add(CompletableFuture.supplyAsync(() -> engine.disk().read(l.entry.key, tokens,
+                        l.from, l.to, chunkOf(l)), engine.disk().io()));
+                case REMOTE -> remoteReads.add(new RemoteTier.Read(l.entry.key, tokens, l.from, l.to, chunkOf(l)));
+            }
+        }
+        int remoteGood = engine.remote().read(remoteReads);
+        // Loads are in prefix order: CPU, then disk, then remote; the first failure ends the prefix.
         int usable = 0;
-        while (usable < reads.size() && reads.get(usable).join()) {
+        for (Load l : loads) {
+            boolean ok = l.source == Source.REMOTE ? usable - reads.size() < remoteGood : reads.get(usable).join();
+            if (!ok) {
+                break;
+            }
             usable++;
         }
         reads.forEach(CompletableFuture::join);
-        int firstBad = usable;
-        engine.locked(() -> {
-            for (int i = 0; i < loads.size(); i++) {
-                Load l = loads.get(i);
-                if (!l.fromDisk) {
-                    continue;
-                }
-                engine.disk().endRead(l.entry.key);
-                if (i < firstBad) {
-                    l.entry.publish();
-                } else if (engine.index().remove(l.entry)) {
-                    engine.pool().release(l.entry.page);
-                }
-            }
-            return null;
-        });
+        int verified = usable;
+        engine.locked(() -> settle(loads, verified));
         return usable;
     }
 
-    /** Caller holds the index lock: forgets the disk chunks planned, and closes every lease. */
-    private void undo(List<Load> loads) {
-        for (Load l : loads) {
-            if (l.fromDisk) {
-                engine.disk().endRead(l.entry.key);
-                if (engine.index().remove(l.entry)) {
-                    engine.pool().release(l.entry.page);
-                }
+    /**
+     * Caller holds the index lock: publishes the lower-tier loads before {@code verified} (their
+     * bytes are in their pages and checked), forgets the others, and ends the disk reads.
+     */
+    private Void settle(List<Load> loads, int verified) {
+        for (int i = 0; i < loads.size(); i++) {
+            Load l = loads.get(i);
+            if (l.source == Source.CPU) {
+                continue;
             }
-            l.lease.close();
+            if (l.source == Source.DISK) {
+                engine.disk().endRead(l.entry.key);
+            }
+            if (i < verified) {
+                l.entry.publish();
+            } else if (engine.index().remove(l.entry)) {
+                engine.pool().release(l.entry.page);
+            }
         }
+        return null;
+    }
+
+    private java.lang.foreign.MemorySegment chunkOf(Load l) {
+        return l.lease.segment().asSlice(0, engine.layout().chunkBytes(l.to - l.from));
     }
 }

@@ -53,18 +53,26 @@ final class StoreOperation {
                 bytes += engine.layout().chunkBytes(p.to - p.from);
                 stored += p.to - p.from;
             }
-            engine.locked(() -> {
+            List<Pending> toRemote = engine.locked(() -> {
                 List<ChunkEntry> published = new ArrayList<>(pending.size());
+                List<Pending> shared = new ArrayList<>();
                 for (Pending p : pending) {
                     if (engine.index().contains(p.entry)) {
                         p.entry.publish();
                         published.add(p.entry);
+                        if (engine.remote().enabled()) {
+                            shared.add(new Pending(p.entry, p.from, p.to, engine.pool().lease(p.entry.page)));
+                        }
                     }
                 }
                 engine.spiller().writeThrough(published);
-                return null;
+                return shared;
             });
             engine.spiller().wake();
+            for (Pending p : toRemote) {
+                engine.remote().write(p.entry.key, p.entry.parent, p.entry.tokens(),
+                        p.lease.segment().asSlice(0, engine.layout().chunkBytes(p.to - p.from)), p.lease::close);
+            }
         } catch (RuntimeException | Error e) {
             engine.locked(() -> {
                 for (Pending p : pending) {

@@ -168,7 +168,8 @@ public final class ConfigLoader {
         });
         try {
             EngineConfig config = builder.build();
-            DiskOptions.from(config); // extra_config's disk settings fail here, with the source named
+            DiskOptions.from(config); // extra_config's tier settings fail here, with the source named
+            RemoteOptions.from(config);
             return config;
         } catch (IllegalArgumentException e) {
             throw ConfigValues.fromSource(e.getMessage(), source, e);
