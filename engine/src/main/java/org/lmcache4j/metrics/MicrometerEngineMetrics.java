@@ -56,6 +56,7 @@ public final class MicrometerEngineMetrics implements EngineMetrics {
         counter(registry, stats, "pool_growth_wait_seconds", "Time stores waited for the pool to fault in a slab",
                 s -> s.poolGrowthWaitNanos() / 1e9);
         bindDisk(registry, stats);
+        bindRemote(registry, stats);
         gauge(registry, stats, "retrieve_hit_rate", "Loaded over requested tokens", EngineStats::retrieveHitRate);
         gauge(registry, stats, "lookup_hit_rate", "Found over asked-about tokens", EngineStats::lookupHitRate);
         gauge(registry, stats, "local_cache_usage", "Bytes of CPU pool pages in use", EngineStats::usedBytes);
@@ -85,6 +86,29 @@ public final class MicrometerEngineMetrics implements EngineMetrics {
         functionTimer(registry, stats, "disk_read", "Disk record reads", s -> s.disk().reads(), s -> s.disk().readNanos());
         functionTimer(registry, stats, "disk_write", "Disk record writes", s -> s.disk().writes(),
                 s -> s.disk().writeNanos());
+    }
+
+    /** The remote tier, under LMCache's names where it has them. */
+    private static void bindRemote(MeterRegistry registry, Supplier<EngineStats> stats) {
+        counter(registry, stats, "num_remote_read_requests", "Records read from the remote tier", s -> s.remote().reads());
+        counter(registry, stats, "num_remote_read_bytes", "Bytes read from the remote tier", s -> s.remote().readBytes());
+        counter(registry, stats, "num_remote_write_requests", "Records written to the remote tier",
+                s -> s.remote().writes());
+        counter(registry, stats, "num_remote_write_bytes", "Bytes written to the remote tier",
+                s -> s.remote().writeBytes());
+        functionTimer(registry, stats, "remote_time_to_get", "Remote read batches",
+                s -> s.remote().lookups(), s -> s.remote().readNanos());
+        functionTimer(registry, stats, "remote_time_to_put", "Remote writes",
+                s -> s.remote().writes(), s -> s.remote().writeNanos());
+        counter(registry, stats, "remote_hit_tokens", "Tokens retrieves loaded from the remote tier",
+                EngineStats::remoteHitTokens);
+        counter(registry, stats, "remote_read_failures", "Remote reads that were misses: missing, corrupt, foreign",
+                s -> s.remote().readFailures());
+        counter(registry, stats, "remote_writes_dropped", "Remote writes dropped: too many in flight, or tier down",
+                s -> s.remote().writesDropped());
+        counter(registry, stats, "remote_errors", "Remote operations that failed on the connection",
+                s -> s.remote().errors());
+        gauge(registry, stats, "remote_healthy", "1 while the remote tier is usable", s -> s.remote().healthy() ? 1 : 0);
     }
 
     @Override

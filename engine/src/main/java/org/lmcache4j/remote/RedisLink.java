@@ -36,8 +36,10 @@ final class RedisLink implements AutoCloseable {
         TimeoutOptions timeouts = TimeoutOptions.enabled(timeout);
         if (url.cluster()) {
             RedisClusterClient client = RedisClusterClient.create(url.uris());
+            // Node connections open on first use, so a cluster client must accept commands while one is
+            // connecting; the timeout still bounds every command.
             client.setOptions(ClusterClientOptions.builder().autoReconnect(true).timeoutOptions(timeouts)
-                    .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS).build());
+                    .disconnectedBehavior(ClientOptions.DisconnectedBehavior.ACCEPT_COMMANDS).build());
             try {
                 StatefulRedisClusterConnection<String, RecordCodec.Outgoing> c = client.connect(RecordCodec.INSTANCE);
                 return new RedisLink(client, c, c.async());
