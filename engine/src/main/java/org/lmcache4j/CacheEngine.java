@@ -253,6 +253,7 @@ public final class CacheEngine implements AutoCloseable {
             }
             closed = true;
             spiller.close();
+            locked(pins::releaseAll); // pinned chunks are written at close too
             spiller.flush();
             locked(() -> {
                 pins.releaseAll();
@@ -263,7 +264,14 @@ public final class CacheEngine implements AutoCloseable {
             });
             remote.close();
             disk.close();
-            pool.close();
+            long stillLeased = pool.stats().leases();
+            if (stillLeased > 0) {
+                // Some I/O never finished (a hung disk or network): its memory must stay mapped, or
+                // the late copy would crash the process. Leak it rather than unmap it.
+                LOG.error("{} page leases are still open at close: leaving the pool mapped", stillLeased);
+            } else {
+                pool.close();
+            }
             LOG.info("LMCache4j engine {} closed", config.instanceId());
         } finally {
             lifecycle.writeLock().unlock();
@@ -337,7 +345,7 @@ public final class CacheEngine implements AutoCloseable {
         int page = pool.tryAllocate();
         while (page < 0) {
             // A chunk the disk tier also holds costs nothing to drop: those go first.
-            ChunkEntry victim = index.evictOldest(e -> e.onDisk && pool.refCount(e.page) == 1);
+            ChunkEntry victim = index.evictOldest(e -> pool.refCount(e.page) == 1 && clean(e));
             if (victim == null) {
                 victim = index.evictOldest(e -> pool.refCount(e.page) == 1);
             }
@@ -349,6 +357,18 @@ public final class CacheEngine implements AutoCloseable {
             page = pool.tryAllocate();
         }
         return page;
+    }
+
+    /**
+     * Whether the disk tier still holds this chunk, so that dropping it from memory loses nothing.
+     * The flag alone is not enough: the disk tier may have deleted the record since, to stay
+     * under its cap. Caller holds the index lock.
+     */
+    boolean clean(ChunkEntry e) {
+        if (e.onDisk && !disk.holds(e.key, e.tokenCount())) {
+            e.onDisk = false;
+        }
+        return e.onDisk;
     }
 
     /** Runs {@code body} under the index lock, after expiring pins whose time is up. */

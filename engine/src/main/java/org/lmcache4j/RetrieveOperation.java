@@ -58,24 +58,26 @@ final class RetrieveOperation {
         ChunkKey[] keys = engine.hasher().keys(scope, tokens);
         int first = skipLeading / chunkSize;
         List<Load> loads = new ArrayList<>(engine.locked(() -> planLocal(keys, first)));
-        int next = first + loads.size();
-        if (engine.remote().enabled() && !outOfPages && next < keys.length) {
-            int held = engine.remote().leadingPresent(Arrays.asList(keys).subList(next, keys.length));
-            if (held > 0) {
-                loads.addAll(engine.locked(() -> planRemote(keys, next, held)));
-            }
-        }
-        int hitTokens = loads.isEmpty() ? 0 : loads.getLast().to - skipLeading;
-        if (hitTokens < engine.config().minRetrieveTokens()) {
-            engine.locked(() -> settle(loads, 0));
-            loads.forEach(l -> l.lease.close());
-            loads.clear();
-        }
         int loaded = 0;
         int[] bySource = new int[Source.values().length];
         long bytes = 0;
+        int usable = 0;
+        boolean settled = false;
         try {
-            int usable = readLowerTiers(loads);
+            int next = first + loads.size();
+            if (engine.remote().enabled() && !outOfPages && next < keys.length) {
+                int held = engine.remote().leadingPresent(Arrays.asList(keys).subList(next, keys.length));
+                if (held > 0) {
+                    loads.addAll(engine.locked(() -> planRemote(keys, next, held)));
+                }
+            }
+            int hitTokens = loads.isEmpty() ? 0 : loads.getLast().to - skipLeading;
+            if (hitTokens >= engine.config().minRetrieveTokens()) {
+                usable = readLowerTiers(loads);
+            }
+            int verified = usable;
+            engine.locked(() -> settle(loads, verified));
+            settled = true;
             for (int i = 0; i < usable; i++) {
                 Load l = loads.get(i);
                 engine.transfer().scatter(l.lease.segment(), caches, slots, l.from, l.to);
@@ -84,6 +86,9 @@ final class RetrieveOperation {
                 bytes += engine.layout().chunkBytes(l.to - l.from);
             }
         } finally {
+            if (!settled) {
+                engine.locked(() -> settle(loads, 0)); // something threw: nothing of this request is published
+            }
             loads.forEach(l -> l.lease.close());
         }
         EngineCounters counters = engine.counters();
@@ -110,6 +115,9 @@ final class RetrieveOperation {
         for (; c < keys.length; c++) {
             int from = c * chunkSize;
             int to = engine.endOf(c, tokens.length);
+            if (engine.index().get(keys[c]) != null) {
+                break; // being loaded or stored by a concurrent request, not yet published
+            }
             if (!engine.disk().contains(keys[c], to - from) || !engine.disk().beginRead(keys[c])) {
                 break;
             }
@@ -159,8 +167,8 @@ final class RetrieveOperation {
     }
 
     /**
-     * Reads the disk chunks (in parallel) and the remote ones (one batch), and promotes the leading
-     * loads that verified; returns how many loads, from the first, are usable.
+     * Reads the disk chunks (in parallel) and the remote ones (one batch); returns how many loads,
+     * from the first, are usable (in memory, or read and verified).
      */
     private int readLowerTiers(List<Load> loads) {
         List<CompletableFuture<Boolean>> reads = new ArrayList<>(loads.size());
@@ -174,18 +182,18 @@ final class RetrieveOperation {
             }
         }
         int remoteGood = engine.remote().read(remoteReads);
+        // Every read has ended before anything is decided: no I/O may still write into a page
+        // that is about to be freed. (A disk read never throws; it answers false.)
+        List<Boolean> local = reads.stream().map(CompletableFuture::join).toList();
         // Loads are in prefix order: CPU, then disk, then remote; the first failure ends the prefix.
         int usable = 0;
         for (Load l : loads) {
-            boolean ok = l.source == Source.REMOTE ? usable - reads.size() < remoteGood : reads.get(usable).join();
+            boolean ok = l.source == Source.REMOTE ? usable - local.size() < remoteGood : local.get(usable);
             if (!ok) {
                 break;
             }
             usable++;
         }
-        reads.forEach(CompletableFuture::join);
-        int verified = usable;
-        engine.locked(() -> settle(loads, verified));
         return usable;
     }
 

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 
@@ -73,7 +74,7 @@ final class Spiller implements AutoCloseable {
             return;
         }
         for (ChunkEntry e : published) {
-            if (e.onDisk || e.spilling) {
+            if (engine.clean(e) || e.spilling) {
                 continue;
             }
             if (!writeThroughSlots.tryAcquire()) {
@@ -108,12 +109,17 @@ final class Spiller implements AutoCloseable {
             if (batch.isEmpty()) {
                 return;
             }
-            List<CompletableFuture<Void>> writes = new ArrayList<>();
+            List<CompletableFuture<Boolean>> writes = new ArrayList<>();
             for (Job job : batch) {
-                writes.add(CompletableFuture.supplyAsync(() -> write(job), disk.io())
-                        .thenAccept(ok -> finish(job, ok, true)));
+                writes.add(CompletableFuture.supplyAsync(() -> write(job), disk.io()).thenApply(ok -> {
+                    finish(job, ok, true);
+                    return ok;
+                }));
             }
             CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)).join();
+            if (writes.stream().noneMatch(CompletableFuture::join)) {
+                return; // the disk refuses (full, or every candidate held): try again after the idle pause
+            }
         }
     }
 
@@ -125,7 +131,7 @@ final class Spiller implements AutoCloseable {
         List<Job> jobs = new ArrayList<>();
         for (ChunkEntry e : engine.index().oldest(max, e -> e.published() && !e.spilling
                 && pool.refCount(e.page) == 1)) {
-            if (e.onDisk) {
+            if (engine.clean(e)) {
                 engine.index().remove(e);
                 pool.release(e.page);
             } else {
@@ -182,7 +188,7 @@ final class Spiller implements AutoCloseable {
         while (true) {
             List<Job> batch = engine.locked(() -> {
                 List<Job> jobs = new ArrayList<>();
-                for (ChunkEntry e : engine.index().oldest(2 * options.ioThreads(), e -> e.published() && !e.onDisk
+                for (ChunkEntry e : engine.index().oldest(2 * options.ioThreads(), e -> e.published() && !engine.clean(e)
                         && !e.spilling && pool.refCount(e.page) == 1)) {
                     jobs.add(begin(e));
                 }
@@ -191,7 +197,7 @@ final class Spiller implements AutoCloseable {
             if (batch.isEmpty()) {
                 return;
             }
-            java.util.concurrent.atomic.AtomicBoolean allWritten = new java.util.concurrent.atomic.AtomicBoolean(true);
+            AtomicBoolean allWritten = new AtomicBoolean(true);
             CompletableFuture.allOf(batch.stream().map(job -> CompletableFuture.supplyAsync(() -> write(job), disk.io())
                     .thenAccept(ok -> {
                         finish(job, ok, false);

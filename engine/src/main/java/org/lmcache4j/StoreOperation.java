@@ -43,7 +43,16 @@ final class StoreOperation {
         int storable = engine.config().saveUnfullChunk() ? tokens.length : tokens.length / chunkSize * chunkSize;
         ChunkKey[] keys = engine.hasher().keys(scope, tokens, engine.hasher().chunkCount(storable));
         cachedPrefix = skipLeading;
-        List<Pending> pending = engine.locked(() -> plan(keys));
+        List<Pending> pending = engine.locked(() -> {
+            List<Pending> planned = new ArrayList<>();
+            try {
+                plan(keys, planned);
+                return planned;
+            } catch (RuntimeException | Error e) {
+                undo(planned); // nothing of a store that failed half-planned stays behind
+                throw e;
+            }
+        });
         LOG.info("Store skips {} tokens and then stores {} tokens", cachedPrefix, tokens.length - cachedPrefix);
         long bytes = 0;
         int stored = 0;
@@ -75,11 +84,7 @@ final class StoreOperation {
             }
         } catch (RuntimeException | Error e) {
             engine.locked(() -> {
-                for (Pending p : pending) {
-                    if (engine.index().remove(p.entry)) {
-                        engine.pool().release(p.entry.page);
-                    }
-                }
+                forget(pending);
                 return null;
             });
             throw e;
@@ -93,10 +98,33 @@ final class StoreOperation {
         return stored;
     }
 
-    /** Caller holds the index lock. */
-    private List<Pending> plan(ChunkKey[] keys) {
-        List<Pending> pending = new ArrayList<>();
+    /** Caller holds the index lock: drops the planned entries from the index and frees their pages. */
+    private void forget(List<Pending> planned) {
+        for (Pending p : planned) {
+            if (engine.index().remove(p.entry)) {
+                engine.pool().release(p.entry.page);
+            }
+        }
+    }
+
+    private void undo(List<Pending> planned) {
+        forget(planned);
+        planned.forEach(p -> p.lease.close());
+    }
+
+    /** Caller holds the index lock. Fills {@code pending} as it goes, so that a failure can be undone. */
+    private void plan(ChunkKey[] keys, List<Pending> pending) {
         List<ChunkEntry> requestEntries = new ArrayList<>();
+        // Touch the chunks this prompt already has first, so that making room for its new ones
+        // never evicts its own prefix (a suffix without its prefix can never hit).
+        List<ChunkEntry> alreadyHere = new ArrayList<>();
+        for (int c = skipLeading / chunkSize; c < keys.length; c++) {
+            ChunkEntry e = engine.index().get(keys[c]);
+            if (e != null) {
+                alreadyHere.add(e);
+            }
+        }
+        engine.touchReversed(alreadyHere);
         boolean leading = true;
         for (int c = skipLeading / chunkSize; c < keys.length; c++) {
             int from = c * chunkSize;
@@ -129,7 +157,6 @@ final class StoreOperation {
             requestEntries.add(entry);
         }
         engine.touchReversed(requestEntries);
-        return pending;
     }
 
     private boolean hasHole(int from, int to) {

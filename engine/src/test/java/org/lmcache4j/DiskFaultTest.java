@@ -9,6 +9,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -44,6 +45,13 @@ class DiskFaultTest {
         assertEquals(40, stored, "the child stopped early");
         assertEquals(137, child.exitValue(), "killed by SIGKILL");
 
+        // The restart comes later: temporary files older than a minute are a crash's leftovers (younger
+        // ones could be another engine's writes in progress, and are left alone).
+        try (Stream<Path> s = Files.walk(dir, 2)) {
+            for (Path p : s.filter(p -> p.getFileName().toString().contains(".tmp-")).toList()) {
+                Files.setLastModifiedTime(p, FileTime.fromMillis(System.currentTimeMillis() - 120_000));
+            }
+        }
         EngineConfig cfg = DiskTierEngineTest.config(dir, 64, 4096, Map.of());
         try (EngineFixture f = new EngineFixture(cfg)) {
             assertTrue(countTemporary(dir) == 0, "temporary files are removed at start-up");

@@ -51,7 +51,10 @@ final class ReplayCommand {
         this.err = err;
     }
 
-    /** Runs the replay; returns the exit status (1 when any loaded byte was wrong). */
+    /**
+     * Runs the replay; returns the exit status: 1 when any loaded byte was wrong, any byte beyond
+     * the loaded prefix was written, or a lease or pin outlived the run.
+     */
     int run() {
         ChatWorkload workload = new ChatWorkload(args.integer("users", 12, 1), args.integer("rounds", 6, 1),
                 args.integer("system-tokens", 1000, 0), args.integer("question-tokens", 400, 1),
@@ -83,7 +86,12 @@ final class ReplayCommand {
                 report.put("metrics_series", MetricsProbe.countSeries(metrics.port()));
             }
             out.println(json ? Json.write(report) : Summary.of(report));
-            return run.mismatchedBytes == 0 ? 0 : 1;
+            engine.close(); // waits for the writes in flight (spills hold leases meanwhile)
+            EngineStats end = engine.stats();
+            if (end.leases() > 0 || end.pins() > 0) {
+                err.println("replay: " + end.leases() + " leases and " + end.pins() + " pins outlived the engine");
+            }
+            return run.mismatchedBytes == 0 && end.leases() == 0 && end.pins() == 0 ? 0 : 1;
         } finally {
             if (metrics != null) {
                 metrics.close();
@@ -187,6 +195,9 @@ final class ReplayCommand {
             long[] slots = serving.allocate(prompt.length);
             String requestId = "user-" + user + "-round-" + round;
             try {
+                for (long slot : slots) {
+                    kv.mark(slot);
+                }
                 long t0 = System.nanoTime();
                 engine.lookupAndPin(requestId, KeyScope.NONE, prompt);
                 int loaded = engine.retrieve(prompt, slots, 0);
@@ -194,6 +205,9 @@ final class ReplayCommand {
                 retrieveNanos += System.nanoTime() - t0;
                 for (int t = 0; t < loaded; t++) {
                     mismatchedBytes += kv.mismatchedBytes(slots[t], hashes[t]);
+                }
+                for (int t = loaded; t < prompt.length; t++) {
+                    mismatchedBytes += kv.strayBytes(slots[t]); // nothing may land beyond the loaded prefix
                 }
                 verifiedBytes += loaded * kv.tokenBytes();
                 for (int t = loaded; t < prompt.length; t++) {

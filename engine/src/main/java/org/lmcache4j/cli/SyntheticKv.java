@@ -80,6 +80,39 @@ final class SyntheticKv {
         return bad;
     }
 
+    /** A byte no model output is made of here: fresh blocks are filled with it before a request. */
+    static final byte MARKER = (byte) 0xA5;
+
+    /** Fills the rows at {@code slot} with {@link #MARKER}, as a freshly allocated block holds garbage. */
+    void mark(long slot) {
+        for (int layer = 0; layer < layout.numLayers(); layer++) {
+            MemorySegment cache = caches.layer(layer);
+            for (int plane = 0; plane < layout.format().planes(); plane++) {
+                cache.asSlice(caches.offset(plane, slot), rowBytes).fill(MARKER);
+            }
+        }
+    }
+
+    /**
+     * Bytes at {@code slot} that are no longer {@link #MARKER}: something wrote past the prefix a
+     * retrieve reported (a gap, a stray copy).
+     */
+    long strayBytes(long slot) {
+        long stray = 0;
+        for (int layer = 0; layer < layout.numLayers(); layer++) {
+            MemorySegment cache = caches.layer(layer);
+            for (int plane = 0; plane < layout.format().planes(); plane++) {
+                long base = caches.offset(plane, slot);
+                for (long b = 0; b < rowBytes; b++) {
+                    if (cache.get(ValueLayout.JAVA_BYTE, base + b) != MARKER) {
+                        stray++;
+                    }
+                }
+            }
+        }
+        return stray;
+    }
+
     /** Bytes of one token's rows: what {@link #mismatchedBytes} checks. */
     long tokenBytes() {
         return layout.tokenBytes();

@@ -18,7 +18,7 @@ import java.util.List;
  * {@code lmcache4j disk check}: reads every record of a directory whole, header and payload, and
  * sorts them into good (this namespace, every checksum right), foreign (another model, rank or
  * shape: left alone) and corrupt; with {@code repair}, removes the corrupt ones and temporary
- * files left by a crash.
+ * files left by a crash (those older than a minute: a younger one may be a write in progress).
  */
 public final class DiskCheck {
     /** What a check found; {@code corruptFiles} names each corrupt record and why. */
@@ -43,7 +43,7 @@ public final class DiskCheck {
         for (Path p : DiskScanner.list(dir)) {
             if (RecordPaths.isTemporary(p)) {
                 temporary++;
-                if (repair) {
+                if (repair && RecordPaths.staleTemporary(p)) {
                     Files.deleteIfExists(p);
                 }
                 continue;
@@ -52,7 +52,7 @@ public final class DiskCheck {
                 continue;
             }
             try {
-                RecordHeader h = verify(p, io, codec);
+                RecordHeader h = verify(dir, p, io, codec);
                 if (!Arrays.equals(h.namespace(), namespace)) {
                     foreign++;
                 } else {
@@ -69,12 +69,12 @@ public final class DiskCheck {
         return new Report(good, foreign, corrupt.size(), temporary, goodBytes, corrupt, repair);
     }
 
-    private static RecordHeader verify(Path p, RecordIo io, PayloadCodec codec)
+    private static RecordHeader verify(Path dir, Path p, RecordIo io, PayloadCodec codec)
             throws IOException, CorruptRecordException {
         try (FileChannel ch = io.openForRead(p); Arena arena = Arena.ofConfined()) {
             RecordHeader h = io.readHeader(ch, ch.size());
-            if (!RecordPaths.namedAfter(p, h.key())) {
-                throw new CorruptRecordException("file name does not match the key " + h.key());
+            if (!RecordPaths.placedFor(dir, p, h.key())) {
+                throw new CorruptRecordException("record of key " + h.key() + " is not where that key's record belongs");
             }
             MemorySegment payload = arena.allocate(Math.max(1, h.payloadBytes())).asSlice(0, h.payloadBytes());
             if (io.readPayload(ch, h, payload) != h.payloadCrc()) {

@@ -53,13 +53,13 @@ final class DiskScanner {
         long temporary = 0;
         for (Path p : list(dir)) {
             if (RecordPaths.isTemporary(p)) {
-                temporary += delete(p) ? 1 : 0;
+                temporary += RecordPaths.staleTemporary(p) && delete(p) ? 1 : 0;
             } else if (RecordPaths.isRecord(p)) {
                 records.add(p);
             }
         }
         List<Callable<Outcome>> tasks = records.stream()
-                .<Callable<Outcome>>map(p -> () -> readHeader(p, namespace, io)).toList();
+                .<Callable<Outcome>>map(p -> () -> readHeader(dir, p, namespace, io)).toList();
         List<Found> found = new ArrayList<>();
         long foreign = 0;
         long corrupt = 0;
@@ -85,11 +85,11 @@ final class DiskScanner {
         return new Result(found, foreign, corrupt, temporary);
     }
 
-    private static Outcome readHeader(Path p, byte[] namespace, RecordIo io) {
+    private static Outcome readHeader(Path dir, Path p, byte[] namespace, RecordIo io) {
         try (FileChannel ch = io.openForRead(p)) {
             RecordHeader h = io.readHeader(ch, ch.size());
-            if (!RecordPaths.namedAfter(p, h.key())) {
-                return new Outcome.Corrupt(p, "file name does not match the key " + h.key());
+            if (!RecordPaths.placedFor(dir, p, h.key())) {
+                return new Outcome.Corrupt(p, "record of key " + h.key() + " is not where that key's record belongs");
             }
             if (!Arrays.equals(h.namespace(), namespace)) {
                 return new Outcome.Foreign();

@@ -15,8 +15,10 @@ import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Set;
@@ -72,7 +74,10 @@ public final class DiskTier implements SpillTier {
     private final ExecutorService ioPool;
 
     private final ReentrantLock lock = new ReentrantLock();
+    /** Records in least-recently-used order: a get touches. */
     private final LinkedHashMap<ChunkKey, Entry> index = new LinkedHashMap<>(16, 0.75f, true);
+    /** The same records, for looking one up without touching it. */
+    private final java.util.HashMap<ChunkKey, Entry> entries = new java.util.HashMap<>();
     private final Set<ChunkKey> writing = new HashSet<>();
     private long usedBytes;
 
@@ -103,16 +108,20 @@ public final class DiskTier implements SpillTier {
             return t;
         });
         this.startup = DiskScanner.index(dir, namespace, io, ioPool);
-        for (DiskScanner.Found f : startup.found()) {
-            index.put(f.key(), new Entry(f.tokens(), f.fileBytes()));
-            usedBytes += f.fileBytes();
+        if (startup.temporaryRemoved() > 0) {
+            LOG.info("removed {} temporary files left in {} by an interrupted write", startup.temporaryRemoved(), dir);
         }
+        for (DiskScanner.Found f : startup.found()) {
+            put(f.key(), new Entry(f.tokens(), f.fileBytes()));
+        }
+        List<Path> victims;
         lock.lock();
         try {
-            makeRoom(0);
+            victims = makeRoom(0, new boolean[1]);
         } finally {
             lock.unlock();
         }
+        delete(victims);
     }
 
     /**
@@ -150,6 +159,17 @@ public final class DiskTier implements SpillTier {
     }
 
     @Override
+    public boolean holds(ChunkKey key, int tokens) {
+        lock.lock();
+        try {
+            Entry e = entries.get(key);
+            return e != null && e.tokens == tokens;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
     public boolean beginRead(ChunkKey key) {
         lock.lock();
         try {
@@ -168,7 +188,7 @@ public final class DiskTier implements SpillTier {
     public void endRead(ChunkKey key) {
         lock.lock();
         try {
-            Entry e = index.get(key);
+            Entry e = entries.get(key);
             if (e != null && e.readers > 0) {
                 e.readers--;
             }
@@ -213,19 +233,29 @@ public final class DiskTier implements SpillTier {
         java.util.function.IntFunction<RecordHeader> headerFor = crc -> new RecordHeader(encoded.codec(), namespace,
                 key, parent, tokens, elementBytes, chunk.byteSize(), encoded.payload().byteSize(), crc);
         long size = headerFor.apply(0).fileBytes();
+        boolean[] fits = new boolean[1];
+        List<Path> victims;
         lock.lock();
         try {
-            if (index.containsKey(key) || !writing.add(key)) {
+            if (entries.containsKey(key)) {
                 return true;
             }
-            if (!makeRoom(size)) {
-                writing.remove(key);
-                writesSkipped.increment();
-                return false;
+            if (!writing.add(key)) {
+                return false; // another write of this key is in flight, and it may yet fail
             }
-            usedBytes += size;
+            victims = makeRoom(size, fits);
+            if (fits[0]) {
+                usedBytes += size; // reserved until the write ends
+            } else {
+                writing.remove(key);
+            }
         } finally {
             lock.unlock();
+        }
+        delete(victims);
+        if (!fits[0]) {
+            writesSkipped.increment();
+            return false;
         }
         long start = System.nanoTime();
         boolean ok = false;
@@ -247,10 +277,9 @@ public final class DiskTier implements SpillTier {
             lock.lock();
             try {
                 writing.remove(key);
+                usedBytes -= size; // the reservation; put() counts the record
                 if (ok) {
-                    index.put(key, new Entry(tokens.length, size));
-                } else {
-                    usedBytes -= size;
+                    put(key, new Entry(tokens.length, size));
                 }
             } finally {
                 lock.unlock();
@@ -263,16 +292,12 @@ public final class DiskTier implements SpillTier {
         return ioPool;
     }
 
-    public boolean directIo() {
-        return io.direct();
-    }
-
     @Override
     public DiskStats stats() {
         lock.lock();
         try {
             return new DiskStats(true, dir.toString(), io.direct(), codec.mode().name().toLowerCase(),
-                    capacityBytes, usedBytes, index.size(), writes.sum(), writeBytes.sum(), writeNanos.sum(),
+                    capacityBytes, usedBytes, entries.size(), writes.sum(), writeBytes.sum(), writeNanos.sum(),
                     writeFailures.sum(), writesSkipped.sum(), reads.sum(), readBytes.sum(), readNanos.sum(),
                     readFailures.sum(), evictions.sum(), startup.foreign(), startup.corrupt());
         } finally {
@@ -326,10 +351,7 @@ public final class DiskTier implements SpillTier {
     private void drop(ChunkKey key, Path path, boolean corrupt) {
         lock.lock();
         try {
-            Entry e = index.remove(key);
-            if (e != null) {
-                usedBytes -= e.fileBytes;
-            }
+            remove(key);
         } finally {
             lock.unlock();
         }
@@ -342,8 +364,13 @@ public final class DiskTier implements SpillTier {
         }
     }
 
-    /** Deletes least recently used records without readers until {@code bytes} more fit. Caller holds the lock. */
-    private boolean makeRoom(long bytes) {
+    /**
+     * Forgets least recently used records without readers until {@code bytes} more fit, and returns
+     * their files, for the caller to delete once it has let go of the lock (an unlink can be slow,
+     * and the serving threads take this lock). Caller holds the lock.
+     */
+    private List<Path> makeRoom(long bytes, boolean[] fits) {
+        List<Path> victims = new ArrayList<>();
         Iterator<java.util.Map.Entry<ChunkKey, Entry>> it = index.entrySet().iterator();
         while (usedBytes + bytes > capacityBytes && it.hasNext()) {
             java.util.Map.Entry<ChunkKey, Entry> oldest = it.next();
@@ -351,15 +378,39 @@ public final class DiskTier implements SpillTier {
                 continue;
             }
             it.remove();
+            entries.remove(oldest.getKey());
             usedBytes -= oldest.getValue().fileBytes;
             evictions.increment();
+            victims.add(RecordPaths.of(dir, oldest.getKey()));
+        }
+        fits[0] = usedBytes + bytes <= capacityBytes;
+        return victims;
+    }
+
+    private void delete(List<Path> files) {
+        for (Path p : files) {
             try {
-                Files.deleteIfExists(RecordPaths.of(dir, oldest.getKey()));
+                Files.deleteIfExists(p);
             } catch (IOException e) {
-                logOnce("delete", "cannot delete disk record " + oldest.getKey() + ": " + e);
+                logOnce("delete", "cannot delete disk record " + p + ": " + e);
             }
         }
-        return usedBytes + bytes <= capacityBytes;
+    }
+
+    /** Caller holds the lock. */
+    private void put(ChunkKey key, Entry e) {
+        index.put(key, e);
+        entries.put(key, e);
+        usedBytes += e.fileBytes;
+    }
+
+    /** Caller holds the lock. */
+    private void remove(ChunkKey key) {
+        Entry e = entries.remove(key);
+        if (e != null) {
+            index.remove(key);
+            usedBytes -= e.fileBytes;
+        }
     }
 
     private void logOnce(String kind, String message) {

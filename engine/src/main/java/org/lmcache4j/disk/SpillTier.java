@@ -16,6 +16,9 @@ public interface SpillTier extends AutoCloseable {
     /** Whether a record of {@code key} holding {@code tokens} tokens is indexed (and touches it). */
     boolean contains(ChunkKey key, int tokens);
 
+    /** Whether a record of {@code key} holding {@code tokens} tokens is indexed, without touching it. */
+    boolean holds(ChunkKey key, int tokens);
+
     /** Protects {@code key}'s record from deletion until {@link #endRead}; false if it is gone. */
     boolean beginRead(ChunkKey key);
 
@@ -44,6 +47,7 @@ public interface SpillTier extends AutoCloseable {
     SpillTier NONE = new SpillTier() {
         public boolean enabled() { return false; }
         public boolean contains(ChunkKey key, int tokens) { return false; }
+        public boolean holds(ChunkKey key, int tokens) { return false; }
         public boolean beginRead(ChunkKey key) { return false; }
         public void endRead(ChunkKey key) { }
         public boolean read(ChunkKey key, int[] tokens, int from, int to, MemorySegment chunkOut) { return false; }

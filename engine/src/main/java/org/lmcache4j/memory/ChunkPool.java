@@ -38,6 +38,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * so that leases can be released without it.
  */
 public final class ChunkPool implements AutoCloseable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ChunkPool.class);
+    /** Pages start and end on 4 KiB boundaries: the unit of O_DIRECT. */
+    static final long PAGE_ALIGN = 4096;
     private final long capacityBytes;
     private final long pageBytes;
     private final int capacityPages;
@@ -56,12 +59,14 @@ public final class ChunkPool implements AutoCloseable {
     private int freeCount;
     private int publishedSlabs;
     private CompletableFuture<MemorySegment> growing;
+    /** Set when mapping a slab failed: the pool stays at the slabs it has (a store then evicts or skips). */
+    private boolean growthStopped;
     private final ExecutorService grower;
     private boolean closed;
 
     /**
      * @param capacityBytes   the most memory the pool may map
-     * @param pageBytes       bytes of one page (rounded up to 64 for aligned copies)
+     * @param pageBytes       bytes of one page (rounded up to 4 KiB, so that every page can move with O_DIRECT)
      * @param slabTargetBytes about how much to map at a time
      */
     public ChunkPool(long capacityBytes, long pageBytes, long slabTargetBytes, SlabSource source,
@@ -73,7 +78,7 @@ public final class ChunkPool implements AutoCloseable {
             throw new IllegalArgumentException("page size must be positive, got " + pageBytes);
         }
         this.capacityBytes = capacityBytes;
-        this.pageBytes = (pageBytes + 63) & -64L;
+        this.pageBytes = (pageBytes + PAGE_ALIGN - 1) & -PAGE_ALIGN;
         long pages = capacityBytes / this.pageBytes;
         if (pages > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("pool of " + capacityBytes + " bytes has too many pages of "
@@ -121,12 +126,16 @@ public final class ChunkPool implements AutoCloseable {
         lock.lock();
         try {
             requireOpen();
-            if (freeCount == 0 && publishedSlabs < slabs.length()) {
+            if (freeCount == 0 && publishedSlabs < slabs.length() && !growthStopped) {
                 // Stores outran the background grower: wait for (or fault in) the next slab.
                 long start = System.nanoTime();
                 takeGrownSlab(true);
-                if (freeCount == 0) {
-                    publish(mapSlab(publishedSlabs));
+                if (freeCount == 0 && !growthStopped) {
+                    try {
+                        publish(mapSlab(publishedSlabs));
+                    } catch (RuntimeException | OutOfMemoryError e) {
+                        stopGrowing(e);
+                    }
                 }
                 growthWaitNanos.addAndGet(System.nanoTime() - start);
             }
@@ -232,7 +241,7 @@ public final class ChunkPool implements AutoCloseable {
     }
 
     private void growIfLow() {
-        if (growing == null && freeCount < pagesPerSlab && publishedSlabs < slabs.length() && !closed) {
+        if (growing == null && freeCount < pagesPerSlab && publishedSlabs < slabs.length() && !closed && !growthStopped) {
             int index = publishedSlabs;
             growing = CompletableFuture.supplyAsync(() -> mapSlab(index), grower);
         }
@@ -245,7 +254,23 @@ public final class ChunkPool implements AutoCloseable {
         }
         CompletableFuture<MemorySegment> done = growing;
         growing = null;
-        publish(done.join());
+        try {
+            publish(done.join());
+        } catch (RuntimeException | OutOfMemoryError e) {
+            stopGrowing(e);
+        }
+    }
+
+    /**
+     * Mapping, registering or faulting a slab failed (no memory, a device refusing to pin it): the
+     * pool keeps the slabs it has rather than fail every store that would need a new one.
+     */
+    private void stopGrowing(Throwable cause) {
+        growthStopped = true;
+        Throwable root = cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null
+                ? cause.getCause() : cause;
+        LOG.error("the CPU pool cannot grow past {} of {} pages ({}): it stays at that size",
+                publishedPages(), capacityPages, root.toString());
     }
 
     private MemorySegment mapSlab(int index) {

@@ -73,7 +73,7 @@ class ChunkPoolTest {
             }
             assertEquals(pool.capacityPages(), pages.size());
             for (int p : pages) {
-                assertEquals(0, pool.page(p).address() % 64, "pages are 64-byte aligned");
+                assertEquals(0, pool.page(p).address() % 4096, "pages are 4 KiB aligned");
                 assertEquals((byte) p, pool.page(p).get(ValueLayout.JAVA_BYTE, pool.pageBytes() - 1));
                 pool.release(p);
             }
