@@ -229,6 +229,59 @@ class DiskTierEngineTest {
         assertEquals(!fs.equals("tmpfs"), f.engine.stats().disk().oDirect(), "file system " + fs);
     }
 
+    @Test
+    void concurrentRetrievesOfAPromptOnDisk_loadExactlyAndLeakNothing() throws Exception {
+        // Four I/O threads: up to 16 write-through writes wait at a time, enough for all 12 chunks.
+        open(config(dir, 32, 64, Map.of("disk_write_through", true, "disk_io_threads", 4)));
+        int[] tokens = TestCaches.randomTokens(12 * 256, rnd);
+        long[] slots = TestCaches.randomSlots(f.caches.layout, tokens.length, rnd);
+        f.engine.store(tokens, slots, 0);
+        byte[] rows = f.caches.rows(slots, 0, tokens.length);
+        await("records", () -> f.engine.stats().disk().records() == 12);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            for (int round = 0; round < 30; round++) {
+                f.engine.clear();
+                java.util.List<java.util.concurrent.Future<Integer>> both = pool.invokeAll(java.util.List.of(
+                        () -> f.engine.retrieve(tokens, slots, 0), () -> f.engine.retrieve(tokens, slots, 0)));
+                for (java.util.concurrent.Future<Integer> r : both) {
+                    int n = r.get(); // a race makes one of them stop early, never throw
+                    assertTrue(n % 256 == 0 && n <= tokens.length, "loaded " + n);
+                }
+                assertArrayEquals(rows, f.caches.rows(slots, 0, tokens.length));
+                assertEquals(0, f.engine.stats().leases());
+            }
+        } finally {
+            pool.shutdown();
+        }
+        assertEquals(0, f.engine.stats().disk().readFailures());
+    }
+
+    @Test
+    void pinnedChunks_areWrittenToDiskAtClose() {
+        EngineConfig cfg = config(dir, 16, 64, Map.of());
+        int[] tokens = TestCaches.randomTokens(512, rnd);
+        long[] slots = TestCaches.randomSlots(EngineFixture.LAYOUT, 512, rnd);
+        EngineFixture first = new EngineFixture(cfg);
+        first.engine.store(tokens, slots, 0);
+        first.engine.lookupAndPin("still-pinned", KeyScope.NONE, tokens);
+        first.engine.close(); // a graceful close writes the pool, pinned chunks included
+        first.caches.close();
+        open(cfg);
+        assertEquals(512, f.engine.lookup(tokens));
+    }
+
+    @Test
+    void aStore_neverEvictsItsOwnPrefix() {
+        open(EngineFixture.poolOfChunks(4));
+        int[] p = TestCaches.randomTokens(1024, rnd);
+        long[] slots = TestCaches.randomSlots(f.caches.layout, 1024, rnd);
+        f.engine.store(java.util.Arrays.copyOf(p, 512), java.util.Arrays.copyOf(slots, 512), 0);
+        f.engine.store(TestCaches.randomTokens(512, rnd), java.util.Arrays.copyOf(slots, 512), 0);
+        f.engine.store(p, slots, 0);
+        assertEquals(1024, f.engine.lookup(p), "the other prompt went, not this one's first chunks");
+    }
+
     /** The record file of chunk {@code c} of {@code tokens}, found through the engine's own keys. */
     static Path recordOf(EngineFixture f, int[] tokens, int c) {
         String hex = f.engine.hasher().keys(KeyScope.NONE, tokens)[c].hex();

@@ -146,6 +146,37 @@ class ChunkPoolTest {
     }
 
     @Test
+    void slabThatCannotBeMapped_stopsGrowthWithoutThrowing() {
+        SlabSource failing = new SlabSource() {
+            private final ArenaSlabSource inner = new ArenaSlabSource();
+            private int maps;
+
+            public java.lang.foreign.MemorySegment map(long bytes) {
+                if (++maps > 1) {
+                    throw new OutOfMemoryError("no more memory for slab " + maps);
+                }
+                return inner.map(bytes);
+            }
+
+            public void prefault(java.lang.foreign.MemorySegment slab) { inner.prefault(slab); }
+            public void unmap(java.lang.foreign.MemorySegment slab) { inner.unmap(slab); }
+            public String describe() { return "failing"; }
+        };
+        try (ChunkPool pool = new ChunkPool(8 * MIB, MIB, 2 * MIB, failing, SlabRegistrar.NONE)) {
+            int a = pool.tryAllocate();
+            int b = pool.tryAllocate();
+            assertTrue(a >= 0 && b >= 0, "the first slab works");
+            assertEquals(-1, pool.tryAllocate(), "the pool stays at one slab");
+            assertEquals(-1, pool.tryAllocate());
+            pool.release(a);
+            assertEquals(a, pool.tryAllocate(), "freed pages are reused");
+            pool.release(a);
+            pool.release(b);
+            assertEquals(0, pool.stats().pagesInUse());
+        }
+    }
+
+    @Test
     void zeroCapacity_neverAllocates() {
         try (ChunkPool pool = new ChunkPool(0, MIB, MIB, SlabSource.best(), SlabRegistrar.NONE)) {
             assertEquals(-1, pool.tryAllocate());
