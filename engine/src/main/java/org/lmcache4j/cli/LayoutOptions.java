@@ -34,6 +34,7 @@ final class LayoutOptions {
         args.string("chunk-size").ifPresent(s -> b.chunkSize(args.integer("chunk-size", 256, 1)));
         args.string("disk-dir").ifPresent(b::localDisk);
         args.decimal("disk-gb").ifPresent(b::maxLocalDiskSizeGb);
+        args.string("remote-url").ifPresent(b::remoteUrl);
         EngineConfig config = b.build();
         if (config.localDisk().isPresent() && config.diskBytes() == 0) {
             throw new IllegalArgumentException("a disk tier at " + config.localDisk().get()

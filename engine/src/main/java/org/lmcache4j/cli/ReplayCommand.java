@@ -3,6 +3,7 @@ package org.lmcache4j.cli;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.lmcache4j.CacheEngine;
 import org.lmcache4j.DiskStats;
+import org.lmcache4j.RemoteStats;
 import org.lmcache4j.EngineConfig;
 import org.lmcache4j.EngineStats;
 import org.lmcache4j.KeyScope;
@@ -10,6 +11,9 @@ import org.lmcache4j.KvLayout;
 import org.lmcache4j.metrics.MetricsServer;
 
 import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -28,6 +32,8 @@ final class ReplayCommand {
               --chunk-size N       tokens per chunk (default: the configuration's chunk_size)
               --disk-dir DIR       disk tier directory (local_disk); a second run on it hits from disk
               --disk-gb GB         disk tier size (max_local_disk_size)
+              --remote-url URL     remote tier: redis://host:port, redis-cluster://h:p,h:p, … (remote_url)
+              --instances N        N engines one after another, each with a cold pool, sharing the remote tier
               --config FILE        LMCache-style YAML configuration (else LMCACHE_CONFIG_FILE, LMCACHE_* variables)
               --blocks N           paged blocks per layer (default: 1.25 x the longest prompt)
               --layers N --kv-heads N --head-size N --dtype D --block-size N --format F
@@ -67,31 +73,59 @@ final class ReplayCommand {
         boolean json = args.flag("json");
         args.flag("verbose");
         Integer metricsPort = args.string("metrics-port").map(s -> args.integer("metrics-port", 0, 0)).orElse(null);
+        int instances = args.integer("instances", 1, 1);
+        if (instances > 1 && config.remoteUrl().isEmpty()) {
+            throw new IllegalArgumentException("--instances " + instances + " shares chunks through a remote tier: "
+                    + "give --remote-url (or remote_url)");
+        }
         args.finish();
 
         MetricsServer metrics = metricsPort == null ? null : MetricsServer.start("0.0.0.0", metricsPort);
         MeterRegistry registry = metrics == null ? null : metrics.registry();
-        try (HostServingEngine serving = new HostServingEngine(layout, 7);
-             CacheEngine engine = CacheEngine.builder().config(config).layout(layout).model(model)
-                     .meterRegistry(registry).open()) {
-            engine.registerKvCaches(serving.addresses());
-            if (metrics != null) {
-                err.println("serving Prometheus metrics on port " + metrics.port() + " at /metrics");
+        if (metrics != null) {
+            err.println("serving Prometheus metrics on port " + metrics.port() + " at /metrics");
+        }
+        try {
+            ReplayRun total = new ReplayRun();
+            List<EngineStats> stats = new ArrayList<>();
+            List<Map<String, Object>> perInstance = new ArrayList<>();
+            boolean clean = true;
+            for (int i = 1; i <= instances; i++) {
+                EngineConfig own = instances > 1 && config.localDisk().isPresent()
+                        ? config.toBuilder().localDisk(Path.of(config.localDisk().get(), "instance-" + i).toString()).build()
+                        : config;
+                ReplayRun run = new ReplayRun();
+                EngineStats end;
+                // Only the first instance reports to the metrics registry: meters are registered once.
+                try (HostServingEngine serving = new HostServingEngine(layout, 7L * i);
+                     CacheEngine engine = CacheEngine.builder().config(own).layout(layout).model(model)
+                             .meterRegistry(i == 1 ? registry : null).open()) {
+                    engine.registerKvCaches(serving.addresses());
+                    run.execute(workload, engine, serving, err, instances > 1 ? "instance " + i + ": " : "");
+                    if (metrics != null && i == instances) {
+                        total.metricsSeries = MetricsProbe.countSeries(metrics.port());
+                    }
+                    engine.close(); // waits for the writes in flight (spills hold leases meanwhile)
+                    end = engine.stats();
+                }
+                if (end.leases() > 0 || end.pins() > 0) {
+                    err.println("replay: " + end.leases() + " leases and " + end.pins() + " pins outlived the engine");
+                    clean = false;
+                }
+                total.add(run);
+                stats.add(end);
+                perInstance.add(instanceReport(i, run, end));
             }
-            ReplayRun run = new ReplayRun(workload, engine, serving, err);
-            run.execute();
-            Map<String, Object> report = report(workload, layout, config, engine.stats(), run);
+            Map<String, Object> report = report(workload, layout, config, stats, total);
+            if (instances > 1) {
+                report.put("instances", perInstance);
+            }
             if (metrics != null) {
                 report.put("metrics_port", metrics.port());
-                report.put("metrics_series", MetricsProbe.countSeries(metrics.port()));
+                report.put("metrics_series", total.metricsSeries);
             }
             out.println(json ? Json.write(report) : Summary.of(report));
-            engine.close(); // waits for the writes in flight (spills hold leases meanwhile)
-            EngineStats end = engine.stats();
-            if (end.leases() > 0 || end.pins() > 0) {
-                err.println("replay: " + end.leases() + " leases and " + end.pins() + " pins outlived the engine");
-            }
-            return run.mismatchedBytes == 0 && end.leases() == 0 && end.pins() == 0 ? 0 : 1;
+            return total.mismatchedBytes == 0 && clean ? 0 : 1;
         } finally {
             if (metrics != null) {
                 metrics.close();
@@ -99,23 +133,39 @@ final class ReplayCommand {
         }
     }
 
+    private static Map<String, Object> instanceReport(int i, ReplayRun run, EngineStats stats) {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("instance", i);
+        r.put("requests", run.requests);
+        r.put("hit_tokens", run.hitTokens);
+        r.put("hit_rate", run.requestedTokens == 0 ? 0.0 : (double) run.hitTokens / run.requestedTokens);
+        r.put("disk_hit_tokens", stats.diskHitTokens());
+        r.put("remote_hit_tokens", stats.remoteHitTokens());
+        r.put("mismatched_bytes", run.mismatchedBytes);
+        r.put("wall_seconds", run.wallNanos / 1e9);
+        return r;
+    }
+
+    /** The report over every instance: counts summed, the tiers' state as the last instance left them. */
     private static Map<String, Object> report(ChatWorkload w, KvLayout layout, EngineConfig config,
-                                              EngineStats stats, ReplayRun run) {
+                                              List<EngineStats> all, ReplayRun run) {
+        EngineStats stats = all.getLast();
+        long storedTokens = all.stream().mapToLong(EngineStats::storedTokens).sum();
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("requests", run.requests);
         r.put("requested_tokens", run.requestedTokens);
         r.put("hit_tokens", run.hitTokens);
         r.put("hit_rate", run.requestedTokens == 0 ? 0.0 : (double) run.hitTokens / run.requestedTokens);
-        r.put("stored_tokens", stats.storedTokens());
-        r.put("store_gbps", gbps(stats.storedTokens() * layout.tokenBytes(), run.storeNanos));
+        r.put("stored_tokens", storedTokens);
+        r.put("store_gbps", gbps(storedTokens * layout.tokenBytes(), run.storeNanos));
         r.put("retrieve_gbps", gbps(run.hitTokens * layout.tokenBytes(), run.retrieveNanos));
         r.put("verified_bytes", run.verifiedBytes);
         r.put("mismatched_bytes", run.mismatchedBytes);
-        r.put("evictions", stats.evictions());
+        r.put("evictions", all.stream().mapToLong(EngineStats::evictions).sum());
         DiskStats disk = stats.disk();
         if (disk.enabled()) {
-            r.put("disk_hit_tokens", stats.diskHitTokens());
-            r.put("spilled_chunks", stats.spilledChunks());
+            r.put("disk_hit_tokens", all.stream().mapToLong(EngineStats::diskHitTokens).sum());
+            r.put("spilled_chunks", all.stream().mapToLong(EngineStats::spilledChunks).sum());
             r.put("disk_read_gbps", disk.readGbps());
             r.put("disk_write_gbps", disk.writeGbps());
             r.put("disk_records", disk.records());
@@ -124,9 +174,19 @@ final class ReplayCommand {
             r.put("disk_write_failures", disk.writeFailures());
             r.put("disk_o_direct", disk.oDirect());
         }
-        r.put("store_skipped_chunks", stats.storeSkippedChunks());
-        r.put("leases_at_end", stats.leases());
-        r.put("pins_at_end", stats.pins());
+        RemoteStats remote = stats.remote();
+        if (remote.enabled()) {
+            r.put("remote_hit_tokens", all.stream().mapToLong(EngineStats::remoteHitTokens).sum());
+            r.put("remote_reads", all.stream().mapToLong(s -> s.remote().reads()).sum());
+            r.put("remote_writes", all.stream().mapToLong(s -> s.remote().writes()).sum());
+            r.put("remote_writes_dropped", all.stream().mapToLong(s -> s.remote().writesDropped()).sum());
+            r.put("remote_read_failures", all.stream().mapToLong(s -> s.remote().readFailures()).sum());
+            r.put("remote_errors", all.stream().mapToLong(s -> s.remote().errors()).sum());
+            r.put("remote_url", remote.url());
+        }
+        r.put("store_skipped_chunks", all.stream().mapToLong(EngineStats::storeSkippedChunks).sum());
+        r.put("leases_at_end", all.stream().mapToLong(EngineStats::leases).sum());
+        r.put("pins_at_end", all.stream().mapToLong(EngineStats::pins).sum());
         r.put("users", w.users);
         r.put("rounds", w.rounds);
         r.put("chunk_size", config.chunkSize());
@@ -137,7 +197,7 @@ final class ReplayCommand {
                 + layout.headSize() + " " + layout.dtype().torchName() + " block " + layout.blockSize());
         r.put("token_bytes", layout.tokenBytes());
         r.put("store_seconds", run.storeNanos / 1e9);
-        r.put("pool_growth_wait_seconds", stats.poolGrowthWaitNanos() / 1e9);
+        r.put("pool_growth_wait_seconds", all.stream().mapToLong(EngineStats::poolGrowthWaitNanos).sum() / 1e9);
         r.put("retrieve_seconds", run.retrieveNanos / 1e9);
         r.put("wall_seconds", run.wallNanos / 1e9);
         return r;
@@ -147,13 +207,8 @@ final class ReplayCommand {
         return nanos == 0 ? 0.0 : (double) bytes / nanos;
     }
 
-    /** The request loop and its tallies. */
+    /** The request loop, and its tallies (summed over instances by {@link #add}). */
     static final class ReplayRun {
-        private final ChatWorkload workload;
-        private final CacheEngine engine;
-        private final HostServingEngine serving;
-        private final PrintStream progress;
-        private final SyntheticKv kv;
         long requests;
         long requestedTokens;
         long hitTokens;
@@ -162,25 +217,31 @@ final class ReplayCommand {
         long storeNanos;
         long retrieveNanos;
         long wallNanos;
+        long metricsSeries;
 
-        ReplayRun(ChatWorkload workload, CacheEngine engine, HostServingEngine serving, PrintStream progress) {
-            this.workload = workload;
-            this.engine = engine;
-            this.serving = serving;
-            this.progress = progress;
-            this.kv = new SyntheticKv(serving.caches());
+        void add(ReplayRun o) {
+            requests += o.requests;
+            requestedTokens += o.requestedTokens;
+            hitTokens += o.hitTokens;
+            verifiedBytes += o.verifiedBytes;
+            mismatchedBytes += o.mismatchedBytes;
+            storeNanos += o.storeNanos;
+            retrieveNanos += o.retrieveNanos;
+            wallNanos += o.wallNanos;
         }
 
-        void execute() {
+        void execute(ChatWorkload workload, CacheEngine engine, HostServingEngine serving, PrintStream progress,
+                     String label) {
+            SyntheticKv kv = new SyntheticKv(serving.caches());
             long start = System.nanoTime();
             long lastReport = start;
             for (int round = 0; round < workload.rounds; round++) {
                 for (int user = 0; user < workload.users; user++) {
-                    request(user, round);
+                    request(workload, engine, serving, kv, user, round);
                     long now = System.nanoTime();
                     if (now - lastReport > 2_000_000_000L) {
                         lastReport = now;
-                        progress.printf("replay: round %d/%d, %d/%d requests, hit rate %.1f%%, %.1f s%n",
+                        progress.printf("replay: %sround %d/%d, %d/%d requests, hit rate %.1f%%, %.1f s%n", label,
                                 round + 1, workload.rounds, requests, workload.requests(),
                                 100.0 * hitTokens / Math.max(1, requestedTokens), (now - start) / 1e9);
                     }
@@ -189,7 +250,8 @@ final class ReplayCommand {
             wallNanos = System.nanoTime() - start;
         }
 
-        private void request(int user, int round) {
+        private void request(ChatWorkload workload, CacheEngine engine, HostServingEngine serving, SyntheticKv kv,
+                             int user, int round) {
             int[] prompt = workload.prompt(user, round);
             long[] hashes = SyntheticKv.prefixHashes(prompt);
             long[] slots = serving.allocate(prompt.length);
