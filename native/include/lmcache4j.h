@@ -29,7 +29,7 @@
  *   - Structs begin with their size (set it to sizeof), so that later versions can grow them.
  *
  * Finding Java (first call only)
- *   LMCACHE4J_JAVA_HOME   a JDK >= 25 (else JAVA_HOME, else /usr/lib/jvm/temurin-25-*, /usr/lib/jvm/*)
+ *   LMCACHE4J_JAVA_HOME   a JDK >= 25 (else JAVA_HOME, else the newest JDK under /usr/lib/jvm)
  *   LMCACHE4J_JAR         the engine jar (else next to this library, else the source tree's
  *                         engine/target/lmcache4j-engine.jar); its dependencies are read from the
  *                         lib/ folder beside it
@@ -103,8 +103,8 @@ typedef struct lmcache4j_scope {
 } lmcache4j_scope;
 
 /** A snapshot of an engine's state and counters (see EngineStats in the Java API). */
-typedef struct lmcache4j_stats {
-    uint32_t struct_size;   /* in: sizeof(lmcache4j_stats) */
+typedef struct lmcache4j_engine_stats {
+    uint32_t struct_size;   /* in: sizeof(lmcache4j_engine_stats) */
     uint32_t fields;        /* out: how many of the counters below were written */
     uint64_t chunks, pages_in_use, capacity_pages, used_bytes, capacity_bytes, mapped_bytes;
     uint64_t leases, pins, evictions, store_skipped_chunks, forced_unpins;
@@ -112,7 +112,7 @@ typedef struct lmcache4j_stats {
     uint64_t store_requests, stored_tokens;
     uint64_t retrieve_requests, requested_tokens, retrieved_tokens;
     uint64_t pool_growth_wait_nanos;
-} lmcache4j_stats;
+} lmcache4j_engine_stats;
 
 /** LMCACHE4J_ABI_VERSION of the library; needs no JVM. */
 LMCACHE4J_API int lmcache4j_abi_version(void);
@@ -169,7 +169,7 @@ LMCACHE4J_API int lmcache4j_retrieve(lmcache4j_engine engine, const lmcache4j_sc
 LMCACHE4J_API int lmcache4j_unpin(lmcache4j_engine engine, const char *request_id, int64_t *out_unpinned);
 
 /** Fills *out; set out->struct_size first. */
-LMCACHE4J_API int lmcache4j_stats(lmcache4j_engine engine, lmcache4j_stats *out);
+LMCACHE4J_API int lmcache4j_stats(lmcache4j_engine engine, lmcache4j_engine_stats *out);
 
 /**
  * The engine's effective configuration as one line of JSON with LMCache's key names, written into

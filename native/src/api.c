@@ -115,12 +115,12 @@ LMCACHE4J_API int lmcache4j_unpin(lmcache4j_engine engine, const char *request_i
     return lmc_finish(env, r, out_unpinned);
 }
 
-LMCACHE4J_API int lmcache4j_stats(lmcache4j_engine engine, lmcache4j_stats *out) {
+LMCACHE4J_API int lmcache4j_stats(lmcache4j_engine engine, lmcache4j_engine_stats *out) {
     int rc = check_out(out, "out");
     if (rc) return rc;
-    size_t first = offsetof(lmcache4j_stats, chunks);
+    size_t first = offsetof(lmcache4j_engine_stats, chunks);
     if (out->struct_size < first) {
-        return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "out->struct_size is %u: set it to sizeof(lmcache4j_stats) = %zu",
+        return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "out->struct_size is %u: set it to sizeof(lmcache4j_engine_stats) = %zu",
                         out->struct_size, sizeof *out);
     }
     ENTER(env);

@@ -7,7 +7,6 @@
  * host, or a Python process that embeds one some other way), it is joined instead; a process can
  * only ever hold one.
  */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <dlfcn.h>
 #include <limits.h>
