@@ -111,7 +111,8 @@ def infer_layout(caches: list, *, dtype: str | None = None, logical: str | None 
                                f"([2, blocks, block_size, heads, dim], [blocks, 2, ...] or [blocks, block_size, dim])")
     physical = _physical(first, roles, 0)
     size = dict(zip(roles, shape))
-    fmt = next((f for order, f in _FORMATS.items() if tuple(r for r in order if size.get(r, 1) > 1) == physical), None)
+    fmt = next((f for order, f in _FORMATS.items()
+                if set(order) == set(roles) and tuple(r for r in order if size[r] > 1) == physical), None)
     if fmt is None:
         raise UnsupportedError(f"KV caches whose dimensions lie in memory as {', '.join(physical)} "
                                f"(shape {shape}, strides {first.strides}) are not supported: a block's tokens must be "
