@@ -101,6 +101,16 @@ class Vllm:
                                  new_block_ids=[(new_blocks,)], num_computed_tokens=[request.num_computed_tokens])
         self._step([], [cached], {request.request_id: scheduled})
 
+    def run(self, request, local_hit=0):
+        """A request from its first step to its end (its prefill in one step); the tokens offered."""
+        offered = self.add(request, local_hit)
+        self.finish(request)
+        return offered
+
+    def loaded_exactly(self, request, end):
+        """Whether the request's blocks hold the model's KV for its tokens [0, end)."""
+        return np.array_equal(self.rows(request, 0, end), self.expected_rows(request, 0, end))
+
     def finish(self, request):
         self.scheduler.request_finished(request, request.block_ids)
         self.running.pop(request.request_id)

@@ -131,14 +131,12 @@ def vllm_instance(context):
 def test_a_repeated_prompt_is_loaded_byte_exact_and_its_last_token_recomputed(vllm_instance):
     v = vllm_instance()
     prompt = list(range(1000, 1512))  # two whole chunks
-    first = Request("a", prompt)
-    assert v.add(first) == 0
-    v.finish(first)
+    assert v.run(Request("a", prompt)) == 0
     second = Request("b", prompt)
     assert v.add(second) == 511, "a full hit leaves the last token to vLLM"
     load = v.plans[-1].requests[0].load
     assert (load.skip_leading, load.num_tokens) == (0, 512)
-    assert np.array_equal(v.rows(second, 0, 512), v.expected_rows(second, 0, 512))
+    assert v.loaded_exactly(second, 512)
     assert v.worker.take_failed_blocks() == set()
     v.finish(second)
 
@@ -146,33 +144,27 @@ def test_a_repeated_prompt_is_loaded_byte_exact_and_its_last_token_recomputed(vl
 def test_a_longer_prompt_loads_the_cached_chunks_and_saves_the_rest(vllm_instance):
     v = vllm_instance()
     base = list(range(5, 2005))
-    first = Request("a", base)
-    v.add(first)
-    v.finish(first)
+    v.run(Request("a", base))
     second = Request("b", base + list(range(9000, 9100)))
     assert v.add(second) == 1792, "the 7 whole chunks; the partial eighth differs"
     plan = v.plans[-1].requests[0]
     assert (plan.load.num_tokens, plan.save.skip_leading, plan.save.num_tokens) == (1792, 1792, 2100)
-    assert np.array_equal(v.rows(second, 0, 2100), v.expected_rows(second, 0, 2100))
+    assert v.loaded_exactly(second, 2100)
     v.finish(second)
-    third = Request("c", base + list(range(9000, 9100)))
-    assert v.add(third) == 2099
-    v.finish(third)
+    assert v.run(Request("c", base + list(range(9000, 9100)))) == 2099
 
 
 def test_vllms_own_hit_is_not_loaded_again(vllm_instance):
     v = vllm_instance()
     prompt = list(range(1, 801))
-    first = Request("a", prompt)
-    v.add(first)
-    v.finish(first)
+    v.run(Request("a", prompt))
     second = Request("b", prompt + [5, 6, 7])
     v._allocate(second, 512)
     v._compute(second, 0, 512)  # as if vLLM's prefix cache held 512 tokens
     assert v.add(second, local_hit=512) == 256, "768 cached (800 hold a partial chunk), 512 of them in vLLM"
     load = v.plans[-1].requests[0].load
     assert (load.skip_leading, load.num_tokens, load.vllm_cached) == (512, 768, 512)
-    assert np.array_equal(v.rows(second, 0, 803), v.expected_rows(second, 0, 803))
+    assert v.loaded_exactly(second, 803)
     v.finish(second)
 
 
@@ -194,29 +186,20 @@ def test_salts_and_adapters_keep_requests_apart(vllm_instance):
     v = vllm_instance()
     prompt = list(range(3000, 3300))
     for rid, salt, lora in [("a", "tenant-1", None), ("b", None, "sql-lora")]:
-        r = Request(rid, prompt, cache_salt=salt, lora_name=lora)
-        v.add(r)
-        v.finish(r)
-    offered = {}
-    for rid, salt, lora in [("c", None, None), ("d", "tenant-2", None), ("e", "tenant-1", None),
-                            ("f", None, "sql-lora"), ("g", "tenant-1", "sql-lora")]:
-        r = Request(rid, prompt, cache_salt=salt, lora_name=lora)
-        offered[rid] = v.add(r)
-        v.finish(r)
+        v.run(Request(rid, prompt, cache_salt=salt, lora_name=lora))
+    offered = {rid: v.run(Request(rid, prompt, cache_salt=salt, lora_name=lora))
+               for rid, salt, lora in [("c", None, None), ("d", "tenant-2", None), ("e", "tenant-1", None),
+                                       ("f", None, "sql-lora"), ("g", "tenant-1", "sql-lora")]}
     assert offered == {"c": 0, "d": 0, "e": 299, "f": 299, "g": 0}
 
 
 def test_consumers_never_save_and_producers_never_load(vllm_instance):
     consumer = vllm_instance(kv_role="kv_consumer")
-    r = Request("a", list(range(600)))
-    consumer.add(r)
-    consumer.finish(r)
+    consumer.run(Request("a", list(range(600))))
     assert consumer.worker.engine.stats().stored_tokens == 0
     producer = vllm_instance(kv_role="kv_producer")
     for rid in ("a", "b"):
-        r = Request(rid, list(range(600)))
-        assert producer.add(r) == 0
-        producer.finish(r)
+        assert producer.run(Request(rid, list(range(600)))) == 0
     assert producer.worker.engine.stats().lookup_requests == 0
 
 
@@ -225,13 +208,9 @@ def test_min_retrieve_tokens_and_unloaded_pins(context):
     worker, scheduler = WorkerSide(ctx), SchedulerSide(ctx, RankLookups(ctx.socket_paths()))
     v = Vllm(LAYOUT, scheduler, worker)
     v.register()
-    r = Request("a", list(range(600)))
-    v.add(r)
-    v.finish(r)
-    r2 = Request("b", list(range(600)) + [1, 2])
-    assert v.add(r2) == 0, "512 tokens to load < min_retrieve_tokens 600"
+    v.run(Request("a", list(range(600))))
+    assert v.run(Request("b", list(range(600)) + [1, 2])) == 0, "512 tokens to load < min_retrieve_tokens 600"
     assert worker.engine.stats().pins == 0, "the lookup's pins were released by the worker"
-    v.finish(r2)
     r3 = Request("c", list(range(600)) + [3])
     scheduler.get_num_new_matched_tokens(r3, 0)
     assert worker.engine.stats().pins > 0
@@ -244,6 +223,16 @@ def test_a_dead_worker_is_a_miss_not_a_crash(context):
     ctx = context()
     scheduler = SchedulerSide(ctx, RankLookups(ctx.socket_paths(), timeout_s=0.2), ConnectorSettings())
     assert scheduler.get_num_new_matched_tokens(Request("a", list(range(300))), 0) == (0, False)
+    never_up = SchedulerSide(ConnectorContext(**{**ctx.__dict__, "startup_timeout_s": 0.3}),
+                             RankLookups(ctx.socket_paths(), timeout_s=0.2))
+    request = Request("b", list(range(300)))
+    assert never_up.get_num_new_matched_tokens(request, 0) == (0, False)
+    never_up.update_state_after_alloc(request, 0)
+    out = SimpleNamespace(scheduled_new_reqs=[SimpleNamespace(req_id="b", prompt_token_ids=request.prompt_token_ids,
+                                                              block_ids=([0] * 19,), num_computed_tokens=0)],
+                          scheduled_cached_reqs=SimpleNamespace(req_ids=[]), num_scheduled_tokens={"b": 300},
+                          finished_req_ids=set())
+    assert never_up.build_step_plan(out).requests == []
 
 
 def test_the_context_reads_vllms_configuration():

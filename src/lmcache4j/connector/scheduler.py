@@ -46,6 +46,7 @@ class SchedulerSide:
         self.context = context
         self.lookups = lookups
         self._settings = settings
+        self._startup_wait = context.startup_timeout_s
         self._hits: dict[str, _Hit] = {}
         self._looked_up: dict[str, int] = {}     # request -> hit, until its blocks are allocated
         self._pinned: set[str] = set()
@@ -53,9 +54,16 @@ class SchedulerSide:
         self._requests: dict = {}
 
     @property
-    def settings(self) -> ConnectorSettings:
+    def settings(self) -> ConnectorSettings | None:
+        """The workers' settings, read from rank 0 once it answers (waiting for it the first time
+        only); None while it does not, and then the connector offers and saves nothing."""
         if self._settings is None:
-            self._settings = ConnectorSettings.from_config(self.lookups.config(self.context.startup_timeout_s))
+            wait, self._startup_wait = self._startup_wait, 0.0
+            try:
+                self._settings = ConnectorSettings.from_config(self.lookups.config(wait))
+            except Exception as e:
+                log.error("LMCache4j workers do not answer (%s): no loads or saves until they do", e)
+                return None
             log.info("LMCache4j connector (scheduler): %s, %s", self.context, self._settings)
         return self._settings
 
@@ -63,12 +71,13 @@ class SchedulerSide:
 
     def get_num_new_matched_tokens(self, request, num_computed_tokens: int) -> tuple[int, bool]:
         """Tokens beyond vLLM's own hit that the engines can load (loaded synchronously)."""
-        if not self.context.can_load:
+        settings = self.settings
+        if not self.context.can_load or settings is None:
             return 0, False
         rid = request.request_id
         hit = self._looked_up.get(rid)
         if hit is None:
-            tokens = np.asarray(request.all_token_ids, dtype=np.int64)
+            tokens = np.array(list(request.all_token_ids), dtype=np.int64)
             if self.context.skip_last_n_tokens > 0:
                 tokens = tokens[:-self.context.skip_last_n_tokens]
             salt, adapter = request_scope(request)
@@ -83,7 +92,7 @@ class SchedulerSide:
         need = hit - num_computed_tokens
         if hit == request.num_tokens:
             need -= 1  # the whole prompt hit: vLLM must still compute the last token
-        min_retrieve = self.settings.min_retrieve_tokens
+        min_retrieve = settings.min_retrieve_tokens
         load = need > 0 and not (min_retrieve and need < min_retrieve)
         log.info("Reqid: %s, Total tokens %d, vLLM hit tokens: %d, LMCache4j hit tokens: %d, need to load: %d",
                  rid, request.num_tokens, num_computed_tokens, hit, need if load else 0)
@@ -114,6 +123,8 @@ class SchedulerSide:
         plan = StepPlan() if plan is None else plan
         for rid in getattr(scheduler_output, "finished_req_ids", ()) or ():
             self._forget(rid)
+        if self.settings is None:
+            return plan
         scheduled = scheduler_output.num_scheduled_tokens
         for new in scheduler_output.scheduled_new_reqs:
             rid = new.req_id
