@@ -36,6 +36,9 @@
  *   LMCACHE4J_CLASSPATH   more class path entries, ':'-separated
  *   LMCACHE4J_JVM_OPTS    more JVM options, space-separated (e.g. -Xmx2g)
  *   LMCACHE4J_VERBOSE=1   print the JDK, class path and options used to stderr
+ * A missing JDK or jar, or an option the JVM rejects, is LMCACHE4J_ERR_JVM. Some start-up failures
+ * HotSpot treats as fatal (a heap it cannot commit, e.g. -Xms beyond memory): it then ends the
+ * process itself, before the library can return.
  * The JVM always runs with -Xrs (it leaves SIGINT, SIGTERM, SIGHUP and SIGQUIT to the host) and
  * --enable-native-access=ALL-UNNAMED. A host that installs its own handlers for SIGSEGV, SIGBUS,
  * SIGFPE or SIGILL after the JVM started (Python's faulthandler, pytest) must preload the JDK's
