@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Serves an engine's lookups on a Unix socket ({@link LookupProtocol}), so that vLLM's scheduler,
@@ -41,6 +42,7 @@ final class LookupServer implements AutoCloseable {
     private final Path path;
     private final ServerSocketChannel server;
     private final Thread acceptor;
+    private final Set<SocketChannel> clients = ConcurrentHashMap.newKeySet();
 
     private LookupServer(CacheEngine engine, Path path, ServerSocketChannel server) {
         this.engine = engine;
@@ -80,11 +82,15 @@ final class LookupServer implements AutoCloseable {
         return path;
     }
 
+    /** Stops accepting, ends the open connections and removes the socket file. */
     @Override
     public void close() {
         try {
             server.close();
             acceptor.join(5_000);
+            for (SocketChannel c : clients) {
+                c.close();
+            }
             Files.deleteIfExists(path);
         } catch (IOException e) {
             LOG.warn("closing the lookup socket {}: {}", path, e.toString());
@@ -97,6 +103,7 @@ final class LookupServer implements AutoCloseable {
         while (server.isOpen()) {
             try {
                 SocketChannel client = server.accept();
+                clients.add(client);
                 Thread.ofVirtual().name("lmcache4j-lookup-client").start(() -> serve(client));
             } catch (ClosedChannelException e) {
                 return;
@@ -123,6 +130,8 @@ final class LookupServer implements AutoCloseable {
             }
         } catch (IOException e) {
             LOG.debug("lookup connection on {} ended: {}", path, e.toString());
+        } finally {
+            clients.remove(client);
         }
     }
 

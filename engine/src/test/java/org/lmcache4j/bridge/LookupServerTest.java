@@ -74,6 +74,8 @@ class LookupServerTest {
             assertEquals(NativeStatus.INVALID_ARGUMENT.code, bad.status);
             assertTrue(bad.text.contains("request id"), bad.text);
             assertTrue(server.path().equals(socket));
+            server.close();
+            assertEquals(-1, client.read(ByteBuffer.allocate(1)), "open connections end with the server");
         }
         assertFalse(Files.exists(socket), "removed on close");
     }
