@@ -3,11 +3,11 @@ package org.lmcache4j.cli;
 import java.util.Map;
 
 /** Writes maps, lists, strings, numbers and booleans as one line of JSON. */
-final class Json {
+public final class Json {
     private Json() {
     }
 
-    static String write(Object value) {
+    public static String write(Object value) {
         StringBuilder sb = new StringBuilder();
         append(sb, value);
         return sb.toString();

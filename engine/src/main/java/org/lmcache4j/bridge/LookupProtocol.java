@@ -1,0 +1,125 @@
+package org.lmcache4j.bridge;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The frames of the lookup socket: a scheduler process asks a worker's engine how many leading
+ * tokens of a prompt it holds. Little-endian throughout; one request, then one response, as many
+ * times as the client likes on one connection. {@code src/lmcache4j/lookup_client.py} speaks it.
+ *
+ * <pre>
+ * request   0  4  magic "L4J1"
+ *           4  1  op: 1 lookup · 2 lookup and pin for the request id · 3 unpin the request id
+ *                     · 4 the engine's effective configuration as JSON
+ *           5  3  zero
+ *           8  4  cache_salt bytes  (S)
+ *          12  4  adapter bytes     (A)
+ *          16  4  request id bytes  (R)
+ *          20  4  token count       (N)
+ *          24     salt (UTF-8, S) · adapter (A) · request id (R) · tokens (int32, 4N)
+ *
+ * response  0  4  status: 0, or an lmcache4j_status code
+ *           4  4  text bytes (T)
+ *           8  8  value: hit tokens (ops 1, 2), chunks unpinned (op 3), 0 (op 4)
+ *          16     text (UTF-8, T): the error message, or the configuration (op 4)
+ * </pre>
+ */
+final class LookupProtocol {
+    static final int MAGIC = 0x314A344C; // "L4J1" read little-endian
+    static final int HEADER_BYTES = 24;
+    static final int RESPONSE_HEADER_BYTES = 16;
+    static final int MAX_TEXT_BYTES = 64 * 1024;
+    static final int MAX_TOKENS = 1 << 24;
+
+    enum Op {
+        LOOKUP(1), LOOKUP_AND_PIN(2), UNPIN(3), CONFIG(4);
+
+        final int code;
+
+        Op(int code) {
+            this.code = code;
+        }
+
+        static Op of(int code) {
+            for (Op op : values()) {
+                if (op.code == code) {
+                    return op;
+                }
+            }
+            throw new IllegalArgumentException("unknown lookup-socket op " + code);
+        }
+    }
+
+    record Request(Op op, String cacheSalt, String adapter, String requestId, int[] tokens) {
+    }
+
+    private LookupProtocol() {
+    }
+
+    /** The next request, or null at a clean end of stream. Bad frames throw IllegalArgumentException. */
+    static Request read(ReadableByteChannel in) throws IOException {
+        ByteBuffer h = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        if (!fill(in, h, true)) {
+            return null;
+        }
+        h.flip();
+        if (h.getInt() != MAGIC) {
+            throw new IllegalArgumentException("not an LMCache4j lookup request (bad magic)");
+        }
+        Op op = Op.of(h.get() & 0xFF);
+        h.position(8);
+        int s = length(h.getInt(), MAX_TEXT_BYTES, "cache_salt");
+        int a = length(h.getInt(), MAX_TEXT_BYTES, "adapter");
+        int r = length(h.getInt(), MAX_TEXT_BYTES, "request id");
+        int n = length(h.getInt(), MAX_TOKENS, "token count");
+        ByteBuffer body = ByteBuffer.allocate(s + a + r + 4 * n).order(ByteOrder.LITTLE_ENDIAN);
+        fill(in, body, false);
+        body.flip();
+        String salt = utf8(body, s);
+        String adapter = utf8(body, a);
+        String requestId = utf8(body, r);
+        int[] tokens = new int[n];
+        body.asIntBuffer().get(tokens);
+        return new Request(op, salt, adapter, requestId, tokens);
+    }
+
+    static void write(WritableByteChannel out, int status, long value, String text) throws IOException {
+        byte[] t = text == null ? new byte[0] : text.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = ByteBuffer.allocate(RESPONSE_HEADER_BYTES + t.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(status).putInt(t.length).putLong(value).put(t).flip();
+        while (b.hasRemaining()) {
+            out.write(b);
+        }
+    }
+
+    private static boolean fill(ReadableByteChannel in, ByteBuffer b, boolean eofAllowedAtStart) throws IOException {
+        while (b.hasRemaining()) {
+            if (in.read(b) < 0) {
+                if (eofAllowedAtStart && b.position() == 0) {
+                    return false;
+                }
+                throw new EOFException("lookup request cut short");
+            }
+        }
+        return true;
+    }
+
+    private static int length(int n, int max, String what) {
+        if (n < 0 || n > max) {
+            throw new IllegalArgumentException(what + " " + Integer.toUnsignedString(n) + " is over the limit " + max);
+        }
+        return n;
+    }
+
+    private static String utf8(ByteBuffer b, int n) {
+        byte[] bytes = new byte[n];
+        b.get(bytes);
+        return new String(bytes, StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,210 @@
+package org.lmcache4j.bridge;
+
+import org.lmcache4j.CacheEngine;
+import org.lmcache4j.EngineConfig;
+import org.lmcache4j.EngineStats;
+import org.lmcache4j.KeyScope;
+import org.lmcache4j.KvDtype;
+import org.lmcache4j.KvFormat;
+import org.lmcache4j.KvLayout;
+import org.lmcache4j.config.ConfigLoader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/**
+ * The entry points {@code liblmcache4j.so} calls through JNI, one per C ABI function. Each takes
+ * primitives and addresses, and returns a non-negative result or a negated
+ * {@link NativeStatus} code, leaving the message for {@link #takeError} on the same thread.
+ * Nothing is thrown to the caller. The JNI signatures in {@code native/src/bridge.c} must match.
+ */
+final class NativeBridge {
+    /** The C ABI version this bridge implements: {@code LMCACHE4J_ABI_VERSION} in lmcache4j.h. */
+    static final int ABI_VERSION = 1;
+
+    private static final Logger LOG = LoggerFactory.getLogger(NativeBridge.class);
+    private static final EngineHandles HANDLES = new EngineHandles();
+    private static final ThreadLocal<String> LAST_ERROR = new ThreadLocal<>();
+
+    private NativeBridge() {
+    }
+
+    static int abiVersion() {
+        return ABI_VERSION;
+    }
+
+    /** The engines opened through the bridge, for the benchmarks' Java baselines. */
+    static EngineHandles handles() {
+        return HANDLES;
+    }
+
+    static long open(long configPath, int configPathLen, long overrides, int overridesLen,
+                     int numLayers, int numKvHeads, int headSize, long dtype, int dtypeLen,
+                     int blockSize, int numBlocks, long format, int formatLen,
+                     long model, int modelLen, int worldSize, int rank) {
+        return call(0, () -> {
+            KvLayout layout = new KvLayout(numLayers, numKvHeads, headSize,
+                    KvDtype.parse(NativeMemory.text(dtype, dtypeLen, "dtype")), blockSize, numBlocks,
+                    KvFormat.parse(NativeMemory.text(format, formatLen, "kv_format")));
+            EngineConfig config = ConfigOverlay.load(NativeMemory.text(configPath, configPathLen, "config path"),
+                    NativeMemory.text(overrides, overridesLen, "settings"), System.getenv());
+            String modelName = NativeMemory.text(model, modelLen, "model");
+            CacheEngine engine = CacheEngine.builder().config(config).layout(layout)
+                    .model(modelName == null || modelName.isEmpty() ? "default" : modelName)
+                    .parallel(worldSize, rank).open();
+            return HANDLES.add(engine);
+        });
+    }
+
+    static long registerKvCaches(long handle, long addresses, int count, int device) {
+        return call(handle, () -> {
+            CacheEngine engine = HANDLES.get(handle);
+            if (device < -1) {
+                throw new IllegalArgumentException("device " + device + " is not a device id (-1 for host memory)");
+            }
+            if (device >= 0) {
+                throw new UnsupportedOperationException("paged caches on device " + device + " need the CUDA"
+                        + " transfer, which this build does not have: register host memory (device -1)");
+            }
+            engine.registerKvCaches(NativeMemory.longs(addresses, count, "layer addresses"));
+            return 0;
+        });
+    }
+
+    static long lookup(long handle, long salt, int saltLen, long adapter, int adapterLen,
+                       long tokens, int n, long requestId, int requestIdLen) {
+        return call(handle, () -> {
+            CacheEngine engine = HANDLES.get(handle);
+            KeyScope scope = scope(salt, saltLen, adapter, adapterLen);
+            int[] t = NativeMemory.ints(tokens, n, "tokens");
+            String pinFor = NativeMemory.text(requestId, requestIdLen, "request id");
+            return pinFor == null ? engine.lookup(scope, t) : engine.lookupAndPin(pinFor, scope, t);
+        });
+    }
+
+    static long store(long handle, long salt, int saltLen, long adapter, int adapterLen,
+                      long tokens, long slotMapping, int n, int skipLeading) {
+        return call(handle, () -> HANDLES.get(handle).store(scope(salt, saltLen, adapter, adapterLen),
+                NativeMemory.ints(tokens, n, "tokens"), NativeMemory.longs(slotMapping, n, "slot_mapping"),
+                skipLeading));
+    }
+
+    static long retrieve(long handle, long salt, int saltLen, long adapter, int adapterLen,
+                         long tokens, long slotMapping, int n, int skipLeading) {
+        return call(handle, () -> HANDLES.get(handle).retrieve(scope(salt, saltLen, adapter, adapterLen),
+                NativeMemory.ints(tokens, n, "tokens"), NativeMemory.longs(slotMapping, n, "slot_mapping"),
+                skipLeading));
+    }
+
+    static long unpin(long handle, long requestId, int requestIdLen) {
+        return call(handle, () -> {
+            CacheEngine engine = HANDLES.get(handle);
+            String id = NativeMemory.text(requestId, requestIdLen, "request id");
+            if (id == null || id.isEmpty()) {
+                throw new IllegalArgumentException("request id must not be empty");
+            }
+            return engine.unpin(id);
+        });
+    }
+
+    /** Writes up to {@code fields} counters, in {@code lmcache4j_stats} order; returns how many. */
+    static long stats(long handle, long out, int fields) {
+        return call(handle, () -> {
+            long[] v = statsFields(HANDLES.get(handle).stats());
+            int n = Math.max(0, Math.min(fields, v.length));
+            if (n > 0) {
+                NativeMemory.writeLongs(out, v, n);
+            }
+            return n;
+        });
+    }
+
+    /**
+     * Writes the effective configuration as JSON (LMCache's key names) into {@code capacity} bytes
+     * at {@code out}; returns its full length in bytes, which may exceed what fitted.
+     */
+    static long configJson(long handle, long out, int capacity) {
+        return call(handle, () -> {
+            String json = configJson(HANDLES.get(handle).config());
+            NativeMemory.writeText(json, out, capacity);
+            return json.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        });
+    }
+
+    static long clear(long handle) {
+        return call(handle, () -> {
+            HANDLES.get(handle).clear();
+            return 0;
+        });
+    }
+
+    static long close(long handle) {
+        return call(handle, () -> {
+            HANDLES.close(handle);
+            return 0;
+        });
+    }
+
+    /** Serves lookups for the engine on a Unix socket at {@code path} (see {@link LookupServer}). */
+    static long serveLookups(long handle, long path, int pathLen) {
+        return call(handle, () -> {
+            String p = NativeMemory.text(path, pathLen, "socket path");
+            if (p == null || p.isEmpty()) {
+                throw new IllegalArgumentException("socket path must be given");
+            }
+            HANDLES.serve(handle, Path.of(p));
+            return 0;
+        });
+    }
+
+    /**
+     * Copies the message of this thread's last failure into {@code capacity} bytes at
+     * {@code buffer} (UTF-8, NUL-terminated, cut to fit) and forgets it; returns the bytes written.
+     */
+    static int takeError(long buffer, int capacity) {
+        String message = LAST_ERROR.get();
+        LAST_ERROR.remove();
+        try {
+            return NativeMemory.writeText(message == null ? "" : message, buffer, capacity);
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    static String configJson(EngineConfig config) {
+        return org.lmcache4j.cli.Json.write(ConfigLoader.describe(config));
+    }
+
+    static long[] statsFields(EngineStats s) {
+        return new long[] {s.chunks(), s.pagesInUse(), s.capacityPages(), s.usedBytes(), s.capacityBytes(),
+                s.mappedBytes(), s.leases(), s.pins(), s.evictions(), s.storeSkippedChunks(), s.forcedUnpins(),
+                s.lookupRequests(), s.lookupTokens(), s.lookupHitTokens(), s.storeRequests(), s.storedTokens(),
+                s.retrieveRequests(), s.requestedTokens(), s.retrievedTokens(), s.poolGrowthWaitNanos()};
+    }
+
+    private static KeyScope scope(long salt, int saltLen, long adapter, int adapterLen) {
+        if (salt == 0 && adapter == 0) {
+            return KeyScope.NONE;
+        }
+        return new KeyScope(NativeMemory.text(salt, saltLen, "cache_salt"), NativeMemory.text(adapter, adapterLen, "adapter"));
+    }
+
+    /** Runs {@code body}; a failure becomes −status, with its message kept for {@link #takeError}. */
+    private static long call(long handle, Callable<? extends Number> body) {
+        try {
+            return body.call().longValue();
+        } catch (Throwable t) {
+            NativeStatus status = NativeStatus.of(t);
+            if (status == NativeStatus.STATE && handle != 0 && !HANDLES.isOpen(handle)) {
+                status = NativeStatus.CLOSED; // closed by another thread while this call ran
+            }
+            if (status == NativeStatus.INTERNAL) {
+                LOG.error("LMCache4j native call failed", t);
+            }
+            LAST_ERROR.set(NativeStatus.message(t));
+            return -status.code;
+        }
+    }
+}

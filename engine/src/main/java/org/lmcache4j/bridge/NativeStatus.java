@@ -1,0 +1,76 @@
+package org.lmcache4j.bridge;
+
+import java.util.Objects;
+
+/**
+ * The status codes of the C ABI, {@code enum lmcache4j_status} in {@code native/include/lmcache4j.h}
+ * (keep the two in step), and which exception becomes which.
+ */
+enum NativeStatus {
+    OK(0),
+    /** A value the caller passed is wrong: nothing changed. */
+    INVALID_ARGUMENT(1),
+    /** A call out of order, such as a store before the caches are registered. */
+    STATE(2),
+    /** The engine handle was closed. */
+    CLOSED(3),
+    /** No JVM: set by the C side only. */
+    JVM(4),
+    NO_MEMORY(5),
+    /** Something this build cannot do, such as caches in device memory without the CUDA transfer. */
+    UNSUPPORTED(6),
+    /** A bug: the message carries the exception. */
+    INTERNAL(7);
+
+    final int code;
+
+    NativeStatus(int code) {
+        this.code = code;
+    }
+
+    /** The status a failure maps to. */
+    static NativeStatus of(Throwable t) {
+        return switch (t) {
+            case EngineClosedException ignored -> CLOSED;
+            case IllegalArgumentException ignored -> INVALID_ARGUMENT;
+            case IllegalStateException ignored -> STATE;
+            case UnsupportedOperationException ignored -> UNSUPPORTED;
+            case OutOfMemoryError ignored -> NO_MEMORY;
+            default -> INTERNAL;
+        };
+    }
+
+    /**
+     * The message a caller sees: the exception's own for the expected kinds (they name the value),
+     * and the exception's class and first frame for the rest, which are bugs.
+     */
+    static String message(Throwable t) {
+        String own = t.getMessage();
+        if (of(t) != INTERNAL && own != null && !own.isBlank()) {
+            return own;
+        }
+        StringBuilder sb = new StringBuilder(t.toString());
+        StackTraceElement[] frames = t.getStackTrace();
+        if (frames.length > 0) {
+            sb.append(" at ").append(frames[0]);
+        }
+        return sb.toString();
+    }
+
+    /** The status with this code. */
+    static NativeStatus ofCode(int code) {
+        for (NativeStatus s : values()) {
+            if (s.code == code) {
+                return s;
+            }
+        }
+        throw new IllegalArgumentException("no status has code " + code);
+    }
+
+    /** An engine handle that was closed: reported as {@link #CLOSED}, not as a call out of order. */
+    static final class EngineClosedException extends IllegalStateException {
+        EngineClosedException(String message) {
+            super(Objects.requireNonNull(message));
+        }
+    }
+}

@@ -1,0 +1,164 @@
+package org.lmcache4j.bridge;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.lmcache4j.CacheEngine;
+import org.lmcache4j.EngineConfig;
+import org.lmcache4j.KeyScope;
+import org.lmcache4j.KvDtype;
+import org.lmcache4j.KvFormat;
+import org.lmcache4j.KvLayout;
+import org.lmcache4j.TestCaches;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The lookup socket: answers, pins, refuses strangers' directories and bad frames. */
+class LookupServerTest {
+    private static final KvLayout LAYOUT = new KvLayout(2, 1, 16, KvDtype.FLOAT16, 16, 64, KvFormat.FLASH_ATTN);
+
+    @TempDir
+    Path tmp;
+    private Path dir;
+    private TestCaches caches;
+    private CacheEngine engine;
+
+    @BeforeEach
+    void engine() throws IOException {
+        dir = Files.createDirectory(tmp.resolve("sockets"), PosixFilePermissions.asFileAttribute(
+                PosixFilePermissions.fromString("rwx------")));
+        caches = new TestCaches(LAYOUT);
+        engine = CacheEngine.builder().layout(LAYOUT).config(EngineConfig.builder().chunkSize(32)
+                .maxLocalCpuSizeGb(0.001).build()).open();
+        engine.registerKvCaches(caches.addresses());
+    }
+
+    @AfterEach
+    void close() {
+        engine.close();
+        caches.close();
+    }
+
+    @Test
+    void lookups_pinsAndConfig_overTheSocket() throws IOException {
+        int[] tokens = TestCaches.randomTokens(100, new Random(1));
+        engine.store(KeyScope.ofSalt("s"), tokens, TestCaches.randomSlots(LAYOUT, 100, new Random(2)), 0);
+        Path socket = dir.resolve("rank0.sock");
+        try (LookupServer server = LookupServer.start(engine, socket);
+             SocketChannel client = connect(socket)) {
+            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)));
+            assertEquals(0, ask(client, 1, "", "", tokens).value, "another scope sees nothing");
+            assertEquals(100, ask(client, 1, "s", "", tokens).value);
+            assertEquals(100, ask(client, 2, "s", "req", tokens).value);
+            assertEquals(4, engine.stats().pins());
+            assertEquals(4, ask(client, 3, "", "req", new int[0]).value);
+            Reply config = ask(client, 4, "", "", new int[0]);
+            assertTrue(config.text.contains("\"chunk_size\": 32"), config.text);
+            Reply bad = ask(client, 2, "s", "", tokens);
+            assertEquals(NativeStatus.INVALID_ARGUMENT.code, bad.status);
+            assertTrue(bad.text.contains("request id"), bad.text);
+            assertTrue(server.path().equals(socket));
+            server.close();
+            assertEquals(-1, client.read(ByteBuffer.allocate(1)), "open connections end with the server");
+        }
+        assertFalse(Files.exists(socket), "removed on close");
+    }
+
+    @Test
+    void aBadFrame_getsAnError_andTheConnectionEnds() throws IOException {
+        Path socket = dir.resolve("r.sock");
+        try (LookupServer ignored = LookupServer.start(engine, socket); SocketChannel client = connect(socket)) {
+            ByteBuffer junk = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN).putInt(0x12345678);
+            client.write(junk.position(0));
+            Reply r = read(client);
+            assertEquals(NativeStatus.INVALID_ARGUMENT.code, r.status);
+            assertTrue(r.text.contains("bad magic"), r.text);
+            assertEquals(-1, client.read(ByteBuffer.allocate(1)), "closed by the server");
+        }
+    }
+
+    @Test
+    void aDirectoryOthersCanEnter_isRefused() throws IOException {
+        Path open = Files.createDirectory(tmp.resolve("open"));
+        Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxr-xr-x"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> LookupServer.start(engine, open.resolve("x.sock")));
+        assertTrue(e.getMessage().contains("must be private to its owner (mode 0700), it is 0755"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> LookupServer.start(engine, tmp.resolve("missing/x.sock")));
+    }
+
+    @Test
+    void aStaleSocket_isReplaced_butAFileIsNot() throws IOException {
+        Path socket = dir.resolve("stale.sock");
+        LookupServer.start(engine, socket).close();
+        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.bind(UnixDomainSocketAddress.of(socket)); // left behind, as by a killed process
+        }
+        try (LookupServer s = LookupServer.start(engine, socket); SocketChannel c = connect(socket)) {
+            assertEquals(0, ask(c, 1, "", "", new int[] {1, 2}).value);
+            assertEquals(socket, s.path());
+        }
+        Path file = Files.writeString(dir.resolve("file.sock"), "x");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LookupServer.start(engine, file));
+        assertTrue(e.getMessage().contains("not a socket"), e.getMessage());
+    }
+
+    private record Reply(int status, long value, String text) {
+    }
+
+    private static SocketChannel connect(Path socket) throws IOException {
+        return SocketChannel.open(UnixDomainSocketAddress.of(socket));
+    }
+
+    private static Reply ask(SocketChannel ch, int op, String salt, String requestId, int[] tokens) throws IOException {
+        byte[] s = salt.getBytes(StandardCharsets.UTF_8);
+        byte[] r = requestId.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = ByteBuffer.allocate(24 + s.length + r.length + 4 * tokens.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(LookupProtocol.MAGIC).put((byte) op).put(new byte[3]).putInt(s.length).putInt(0).putInt(r.length)
+                .putInt(tokens.length).put(s).put(r);
+        for (int t : tokens) {
+            b.putInt(t);
+        }
+        b.flip();
+        while (b.hasRemaining()) {
+            ch.write(b);
+        }
+        return read(ch);
+    }
+
+    private static Reply read(SocketChannel ch) throws IOException {
+        ByteBuffer h = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(ch, h);
+        int status = h.getInt();
+        int n = h.getInt();
+        long value = h.getLong();
+        ByteBuffer text = ByteBuffer.allocate(n);
+        readFully(ch, text);
+        return new Reply(status, value, new String(text.array(), StandardCharsets.UTF_8));
+    }
+
+    private static void readFully(SocketChannel ch, ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+            if (ch.read(b) < 0) {
+                throw new IOException("closed");
+            }
+        }
+        b.flip();
+    }
+}

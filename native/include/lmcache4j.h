@@ -1,0 +1,200 @@
+/*
+ * LMCache4j C ABI, version 1.
+ *
+ * liblmcache4j.so lets a serving engine written in C, C++ or Python (through ctypes) use the
+ * LMCache4j engine in its own process. The library starts a JVM on first use (or joins the one
+ * already in the process), finds the engine jar, and forwards each call to it.
+ *
+ *   lmcache4j_layout layout = { sizeof layout, 32, 8, 128, "bfloat16", 16, 8192, "flash_attn" };
+ *   lmcache4j_engine engine;
+ *   if (lmcache4j_open(NULL, &layout, NULL, &engine) != LMCACHE4J_OK)
+ *       fprintf(stderr, "%s\n", lmcache4j_last_error());
+ *   lmcache4j_register_kv_caches(engine, layer_ptrs, 32, -1);   // host memory
+ *   lmcache4j_lookup(engine, NULL, tokens, n, "req-1", &hit);    // and pin for req-1
+ *   lmcache4j_retrieve(engine, NULL, tokens, slots, n, 0, &loaded);
+ *   lmcache4j_unpin(engine, "req-1", NULL);
+ *   ... compute tokens [loaded, n) ...
+ *   lmcache4j_store(engine, NULL, tokens, slots, n, 0, &stored);
+ *   lmcache4j_close(engine);
+ *
+ * Contract
+ *   - Every function returns an lmcache4j_status. On failure the calling thread's message is
+ *     lmcache4j_last_error(); outputs are left untouched. Nothing is ever thrown or aborted.
+ *   - Functions are thread-safe; any thread may call, and is attached to the JVM on its first
+ *     call (and detached when it exits).
+ *   - Arrays and strings are read during the call only; strings are UTF-8 and NUL-terminated.
+ *   - An engine is a handle, not a pointer: after lmcache4j_close every call on it returns
+ *     LMCACHE4J_ERR_CLOSED. Handles are never reused.
+ *   - Registered paged caches must stay valid until the engine is closed.
+ *   - Structs begin with their size (set it to sizeof), so that later versions can grow them.
+ *
+ * Finding Java (first call only)
+ *   LMCACHE4J_JAVA_HOME   a JDK >= 25 (else JAVA_HOME, else the newest JDK under /usr/lib/jvm)
+ *   LMCACHE4J_JAR         the engine jar (else next to this library, else the source tree's
+ *                         engine/target/lmcache4j-engine.jar); its dependencies are read from the
+ *                         lib/ folder beside it
+ *   LMCACHE4J_CLASSPATH   more class path entries, ':'-separated
+ *   LMCACHE4J_JVM_OPTS    more JVM options, space-separated (e.g. -Xmx2g)
+ *   LMCACHE4J_VERBOSE=1   print the JDK, class path and options used to stderr
+ * A missing JDK or jar, or an option the JVM rejects, is LMCACHE4J_ERR_JVM. Some start-up failures
+ * HotSpot treats as fatal (a heap it cannot commit, e.g. -Xms beyond memory): it then ends the
+ * process itself, before the library can return.
+ * The JVM always runs with -Xrs (it leaves SIGINT, SIGTERM, SIGHUP and SIGQUIT to the host) and
+ * --enable-native-access=ALL-UNNAMED. A host that installs its own handlers for SIGSEGV, SIGBUS,
+ * SIGFPE or SIGILL after the JVM started (Python's faulthandler, pytest) must preload the JDK's
+ * libjsig.so (LD_PRELOAD=$JAVA_HOME/lib/libjsig.so), or the JVM crashes on its first safepoint.
+ */
+#ifndef LMCACHE4J_H
+#define LMCACHE4J_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LMCACHE4J_ABI_VERSION 1
+
+#if defined(__GNUC__)
+#define LMCACHE4J_API __attribute__((visibility("default")))
+#else
+#define LMCACHE4J_API
+#endif
+
+/** Status of every call. */
+typedef enum lmcache4j_status {
+    LMCACHE4J_OK = 0,
+    LMCACHE4J_ERR_INVALID_ARGUMENT = 1, /* a value passed is wrong; nothing changed */
+    LMCACHE4J_ERR_STATE = 2,            /* a call out of order (e.g. store before registering caches) */
+    LMCACHE4J_ERR_CLOSED = 3,           /* the engine was closed */
+    LMCACHE4J_ERR_JVM = 4,              /* no JDK >= 25, no engine jar, or the JVM failed to start */
+    LMCACHE4J_ERR_NO_MEMORY = 5,
+    LMCACHE4J_ERR_UNSUPPORTED = 6,      /* not in this build (e.g. caches in device memory) */
+    LMCACHE4J_ERR_INTERNAL = 7          /* a bug: the message says where */
+} lmcache4j_status;
+
+/** An open engine; 0 is never one. */
+typedef uint64_t lmcache4j_engine;
+
+/** The serving engine's paged KV cache, identical for every layer (see docs/architecture.md). */
+typedef struct lmcache4j_layout {
+    uint32_t struct_size;   /* sizeof(lmcache4j_layout) */
+    int32_t num_layers;     /* layers, one paged cache each */
+    int32_t num_kv_heads;   /* KV heads on this worker (1 for mla) */
+    int32_t head_size;      /* elements per head (mla: the latent width, e.g. 576) */
+    const char *dtype;      /* "float16", "bfloat16", "float32", "float8_e4m3fn", "float8_e5m2" */
+    int32_t block_size;     /* tokens per block */
+    int32_t num_blocks;     /* blocks per layer */
+    const char *kv_format;  /* "flash_attn" [2,B,bs,H,D] | "blocks_first" [B,2,bs,H,D] | "mla" [B,bs,D] */
+} lmcache4j_layout;
+
+/** Optional settings of lmcache4j_open; NULL for the defaults shown. */
+typedef struct lmcache4j_options {
+    uint32_t struct_size;   /* sizeof(lmcache4j_options) */
+    const char *settings;   /* YAML or JSON mapping of LMCache keys laid over the file or
+                               environment, key by key (NULL: none), e.g. {"chunk_size": 256} */
+    const char *model;      /* enters every key (NULL: "default") */
+    int32_t world_size;     /* tensor-parallel size, enters every key (0: 1) */
+    int32_t rank;           /* this worker's rank in it */
+} lmcache4j_options;
+
+/** The scope of a request's keys: chunks stored under one scope are invisible to all others. */
+typedef struct lmcache4j_scope {
+    const char *cache_salt; /* a tenant's salt (vLLM's cache_salt), NULL or "" for none */
+    const char *adapter;    /* the LoRA adapter the KV was computed with, NULL or "" for none */
+} lmcache4j_scope;
+
+/** A snapshot of an engine's state and counters (see EngineStats in the Java API). */
+typedef struct lmcache4j_engine_stats {
+    uint32_t struct_size;   /* in: sizeof(lmcache4j_engine_stats) */
+    uint32_t fields;        /* out: how many of the counters below were written */
+    uint64_t chunks, pages_in_use, capacity_pages, used_bytes, capacity_bytes, mapped_bytes;
+    uint64_t leases, pins, evictions, store_skipped_chunks, forced_unpins;
+    uint64_t lookup_requests, lookup_tokens, lookup_hit_tokens;
+    uint64_t store_requests, stored_tokens;
+    uint64_t retrieve_requests, requested_tokens, retrieved_tokens;
+    uint64_t pool_growth_wait_nanos;
+} lmcache4j_engine_stats;
+
+/** LMCACHE4J_ABI_VERSION of the library; needs no JVM. */
+LMCACHE4J_API int lmcache4j_abi_version(void);
+
+/** A constant name for a status, such as "LMCACHE4J_ERR_CLOSED"; needs no JVM. */
+LMCACHE4J_API const char *lmcache4j_status_name(int status);
+
+/**
+ * The message of this thread's last failed call ("" if none); valid until this thread's next call.
+ */
+LMCACHE4J_API const char *lmcache4j_last_error(void);
+
+/**
+ * Opens an engine. config_path names an LMCache YAML or JSON file; NULL reads LMCACHE_CONFIG_FILE,
+ * else the LMCACHE_* variables, else the defaults. options may be NULL.
+ */
+LMCACHE4J_API int lmcache4j_open(const char *config_path, const lmcache4j_layout *layout,
+                                 const lmcache4j_options *options, lmcache4j_engine *out_engine);
+
+/**
+ * Registers the paged caches: one address per layer, each holding the layout's bytes.
+ * device is -1 for host memory (a CUDA device id needs a build with the CUDA transfer).
+ */
+LMCACHE4J_API int lmcache4j_register_kv_caches(lmcache4j_engine engine, const uint64_t *layer_addresses,
+                                               int32_t num_layers, int32_t device);
+
+/**
+ * How many leading tokens are cached (into *out_hit_tokens). With a request id, the hit chunks
+ * are also pinned for it until lmcache4j_unpin, its next lookup, or pin_timeout_sec.
+ * scope may be NULL.
+ */
+LMCACHE4J_API int lmcache4j_lookup(lmcache4j_engine engine, const lmcache4j_scope *scope,
+                                   const int32_t *tokens, size_t num_tokens, const char *pin_request_id,
+                                   int64_t *out_hit_tokens);
+
+/**
+ * Stores the chunks of tokens not cached yet, reading their KV at slot_mapping (slot = block *
+ * block_size + offset, -1 = none). The first skip_leading tokens (a multiple of chunk_size) are
+ * known to be cached and are not read. *out_stored: the tokens stored.
+ */
+LMCACHE4J_API int lmcache4j_store(lmcache4j_engine engine, const lmcache4j_scope *scope,
+                                  const int32_t *tokens, const int64_t *slot_mapping, size_t num_tokens,
+                                  size_t skip_leading, int64_t *out_stored);
+
+/**
+ * Loads the longest cached prefix of tokens into the paged caches at slot_mapping, except its
+ * first skip_leading tokens. *out_loaded: the tokens loaded beyond skip_leading.
+ */
+LMCACHE4J_API int lmcache4j_retrieve(lmcache4j_engine engine, const lmcache4j_scope *scope,
+                                     const int32_t *tokens, const int64_t *slot_mapping, size_t num_tokens,
+                                     size_t skip_leading, int64_t *out_loaded);
+
+/** Releases the pins of a request; *out_unpinned (may be NULL): the chunks that were pinned. */
+LMCACHE4J_API int lmcache4j_unpin(lmcache4j_engine engine, const char *request_id, int64_t *out_unpinned);
+
+/** Fills *out; set out->struct_size first. */
+LMCACHE4J_API int lmcache4j_stats(lmcache4j_engine engine, lmcache4j_engine_stats *out);
+
+/**
+ * The engine's effective configuration as one line of JSON with LMCache's key names, written into
+ * buf (NUL-terminated, cut to fit); *out_length (may be NULL) gets its full length in bytes.
+ */
+LMCACHE4J_API int lmcache4j_config_json(lmcache4j_engine engine, char *buf, size_t capacity, size_t *out_length);
+
+/**
+ * Serves lookups for this engine on a Unix socket at socket_path, so that another process (vLLM's
+ * scheduler) can ask what it holds. The socket's directory must exist, belong to this user and be
+ * private to it (mode 0700); the socket is made 0600. It closes with the engine.
+ */
+LMCACHE4J_API int lmcache4j_serve_lookups(lmcache4j_engine engine, const char *socket_path);
+
+/** Drops every chunk and pin. */
+LMCACHE4J_API int lmcache4j_clear(lmcache4j_engine engine);
+
+/** Closes the engine and frees its pool; the handle is dead after. */
+LMCACHE4J_API int lmcache4j_close(lmcache4j_engine engine);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LMCACHE4J_H */

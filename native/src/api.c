@@ -1,0 +1,161 @@
+/* The exported functions: check what only C can check, then one call into NativeBridge. */
+#include <stddef.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_COUNT 0x7fffffff
+
+/* A string as the bridge takes it: address and byte length; NULL and "" both mean none. */
+#define JSTR(s) (jlong)(uintptr_t)((s) && *(s) ? (s) : NULL), text_length(s)
+#define JPTR(p) (jlong)(uintptr_t)(p)
+#define SCOPE(scope) JSTR((scope) ? (scope)->cache_salt : NULL), JSTR((scope) ? (scope)->adapter : NULL)
+
+#define ENTER(env)                      \
+    JNIEnv *env;                        \
+    do {                                \
+        int entered_ = lmc_env(&env);   \
+        if (entered_) return entered_;  \
+    } while (0)
+
+static jint text_length(const char *s) {
+    if (!s) return 0;
+    size_t n = strlen(s);
+    return n > MAX_COUNT ? -1 : (jint)n;
+}
+
+static int check_count(size_t n, const char *what) {
+    if (n > MAX_COUNT) {
+        return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "%s is %zu: at most %d", what, n, MAX_COUNT);
+    }
+    return LMCACHE4J_OK;
+}
+
+static int check_out(const void *out, const char *what) {
+    return out ? LMCACHE4J_OK : lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "%s is NULL", what);
+}
+
+LMCACHE4J_API int lmcache4j_open(const char *config_path, const lmcache4j_layout *layout,
+                                 const lmcache4j_options *options, lmcache4j_engine *out_engine) {
+    int rc = check_out(out_engine, "out_engine");
+    if (!rc) rc = check_out(layout, "layout");
+    if (rc) return rc;
+    if (layout->struct_size < sizeof *layout) {
+        return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "layout->struct_size is %u: set it to sizeof(lmcache4j_layout) = %zu",
+                        layout->struct_size, sizeof *layout);
+    }
+    if (options && options->struct_size < sizeof *options) {
+        return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "options->struct_size is %u: set it to sizeof(lmcache4j_options) = %zu",
+                        options->struct_size, sizeof *options);
+    }
+    const char *settings = options ? options->settings : NULL;
+    const char *model = options ? options->model : NULL;
+    int32_t world_size = options && options->world_size ? options->world_size : 1;
+    int32_t rank = options ? options->rank : 0;
+    ENTER(env);
+    jlong handle = (*env)->CallStaticLongMethod(
+        env, lmc_java.cls, lmc_java.open, JSTR(config_path), JSTR(settings), (jint)layout->num_layers,
+        (jint)layout->num_kv_heads, (jint)layout->head_size, JSTR(layout->dtype), (jint)layout->block_size,
+        (jint)layout->num_blocks, JSTR(layout->kv_format), JSTR(model), (jint)world_size, (jint)rank);
+    int64_t h;
+    rc = lmc_finish(env, handle, &h);
+    if (!rc) *out_engine = (lmcache4j_engine)h;
+    return rc;
+}
+
+LMCACHE4J_API int lmcache4j_register_kv_caches(lmcache4j_engine engine, const uint64_t *layer_addresses,
+                                               int32_t num_layers, int32_t device) {
+    ENTER(env);
+    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.register_kv_caches, (jlong)engine,
+                                           JPTR(layer_addresses), (jint)num_layers, (jint)device);
+    return lmc_finish(env, r, NULL);
+}
+
+LMCACHE4J_API int lmcache4j_lookup(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                                   size_t num_tokens, const char *pin_request_id, int64_t *out_hit_tokens) {
+    int rc = check_out(out_hit_tokens, "out_hit_tokens");
+    if (!rc) rc = check_count(num_tokens, "num_tokens");
+    if (rc) return rc;
+    ENTER(env);
+    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.lookup, (jlong)engine, SCOPE(scope),
+                                           JPTR(tokens), (jint)num_tokens, JPTR(pin_request_id),
+                                           text_length(pin_request_id));
+    return lmc_finish(env, r, out_hit_tokens);
+}
+
+static int transfer(int retrieve, lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                    const int64_t *slot_mapping, size_t num_tokens, size_t skip_leading, int64_t *out) {
+    int rc = check_out(out, retrieve ? "out_loaded" : "out_stored");
+    if (!rc) rc = check_count(num_tokens, "num_tokens");
+    if (!rc) rc = check_count(skip_leading, "skip_leading");
+    if (rc) return rc;
+    ENTER(env);
+    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, retrieve ? lmc_java.retrieve : lmc_java.store,
+                                           (jlong)engine, SCOPE(scope), JPTR(tokens), JPTR(slot_mapping),
+                                           (jint)num_tokens, (jint)skip_leading);
+    return lmc_finish(env, r, out);
+}
+
+LMCACHE4J_API int lmcache4j_store(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                                  const int64_t *slot_mapping, size_t num_tokens, size_t skip_leading,
+                                  int64_t *out_stored) {
+    return transfer(0, engine, scope, tokens, slot_mapping, num_tokens, skip_leading, out_stored);
+}
+
+LMCACHE4J_API int lmcache4j_retrieve(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                                     const int64_t *slot_mapping, size_t num_tokens, size_t skip_leading,
+                                     int64_t *out_loaded) {
+    return transfer(1, engine, scope, tokens, slot_mapping, num_tokens, skip_leading, out_loaded);
+}
+
+LMCACHE4J_API int lmcache4j_unpin(lmcache4j_engine engine, const char *request_id, int64_t *out_unpinned) {
+    ENTER(env);
+    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.unpin, (jlong)engine, JPTR(request_id),
+                                           text_length(request_id));
+    return lmc_finish(env, r, out_unpinned);
+}
+
+LMCACHE4J_API int lmcache4j_stats(lmcache4j_engine engine, lmcache4j_engine_stats *out) {
+    int rc = check_out(out, "out");
+    if (rc) return rc;
+    size_t first = offsetof(lmcache4j_engine_stats, chunks);
+    if (out->struct_size < first) {
+        return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "out->struct_size is %u: set it to sizeof(lmcache4j_engine_stats) = %zu",
+                        out->struct_size, sizeof *out);
+    }
+    ENTER(env);
+    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.stats, (jlong)engine, JPTR(&out->chunks),
+                                           (jint)((out->struct_size - first) / sizeof(uint64_t)));
+    int64_t fields;
+    rc = lmc_finish(env, r, &fields);
+    if (!rc) out->fields = (uint32_t)fields;
+    return rc;
+}
+
+LMCACHE4J_API int lmcache4j_config_json(lmcache4j_engine engine, char *buf, size_t capacity, size_t *out_length) {
+    if (!buf && capacity) return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "buf is NULL but capacity is %zu", capacity);
+    ENTER(env);
+    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.config_json, (jlong)engine, JPTR(buf),
+                                           (jint)(capacity > MAX_COUNT ? MAX_COUNT : capacity));
+    int64_t length;
+    int rc = lmc_finish(env, r, &length);
+    if (!rc && out_length) *out_length = (size_t)length;
+    return rc;
+}
+
+LMCACHE4J_API int lmcache4j_serve_lookups(lmcache4j_engine engine, const char *socket_path) {
+    ENTER(env);
+    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.serve_lookups, (jlong)engine,
+                                           JPTR(socket_path), text_length(socket_path));
+    return lmc_finish(env, r, NULL);
+}
+
+LMCACHE4J_API int lmcache4j_clear(lmcache4j_engine engine) {
+    ENTER(env);
+    return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.clear, (jlong)engine), NULL);
+}
+
+LMCACHE4J_API int lmcache4j_close(lmcache4j_engine engine) {
+    ENTER(env);
+    return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.close, (jlong)engine), NULL);
+}

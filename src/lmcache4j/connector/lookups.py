@@ -1,0 +1,61 @@
+"""The scheduler's lookups across the workers' engines.
+
+With tensor parallelism every rank's engine holds its own shard of each chunk, so a prefix can be
+loaded only as far as every rank holds it: the answer is the smallest of the ranks' answers. An
+engine served in this process (vLLM's single-process executor) is asked directly; any other over
+its Unix socket.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ..lookup_client import LookupClient
+
+_local_lock = threading.Lock()
+_local_engines: dict = {}   # socket path -> Engine served in this process
+
+
+def publish(path: str, engine) -> None:
+    """Serves ``engine``'s lookups at ``path``, and lets this process's scheduler ask it directly."""
+    engine.serve_lookups(path)
+    with _local_lock:
+        _local_engines[path] = engine
+
+
+def withdraw(path: str) -> None:
+    with _local_lock:
+        _local_engines.pop(path, None)
+
+
+class RankLookups:
+    """Lookups, pins and the configuration of the engines of every rank."""
+
+    def __init__(self, paths: list[str], timeout_s: float = 3.0):
+        self.paths = list(paths)
+        self._clients = {p: LookupClient(p, timeout_s) for p in self.paths}
+
+    def _target(self, path: str):
+        with _local_lock:
+            return _local_engines.get(path) or self._clients[path]
+
+    def lookup(self, tokens, *, cache_salt=None, adapter=None, pin_request_id=None) -> int:
+        hits = [self._target(p).lookup(tokens, cache_salt=cache_salt, adapter=adapter,
+                                       pin_request_id=pin_request_id) for p in self.paths]
+        return min(hits) if hits else 0
+
+    def unpin(self, request_id: str) -> None:
+        for p in self.paths:
+            self._target(p).unpin(request_id)
+
+    def config(self, startup_timeout_s: float) -> dict:
+        """Rank 0's effective configuration, waiting up to ``startup_timeout_s`` for it to serve."""
+        target = self._target(self.paths[0])
+        if isinstance(target, LookupClient):
+            target.wait_until_up(startup_timeout_s)
+            return target.config()
+        return target.config
+
+    def close(self) -> None:
+        for c in self._clients.values():
+            c.close()

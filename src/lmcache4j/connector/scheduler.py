@@ -1,0 +1,203 @@
+"""The scheduler side of the connector: lookups, and each step's load and save plans."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from .context import ConnectorContext, ConnectorSettings
+from .plans import LoadPlan, RequestPlan, StepPlan
+from .tracker import RequestTracker, plan_save
+
+log = logging.getLogger("lmcache4j.connector")
+
+
+@dataclass
+class _Hit:
+    vllm_cached: int     # tokens vLLM's own prefix cache holds
+    hit: int             # tokens the engines hold
+    can_load: bool = False
+
+
+def request_scope(request) -> tuple[str | None, str | None]:
+    """The key scope of a vLLM request: its cache_salt and its LoRA adapter's name."""
+    lora = getattr(request, "lora_request", None)
+    adapter = getattr(lora, "lora_name", None) or (str(lora.lora_int_id) if lora is not None else None)
+    return getattr(request, "cache_salt", None) or None, adapter or None
+
+
+def _flat_blocks(block_ids) -> list:
+    """vLLM gives block ids as a list, or as a tuple of lists (one per KV cache group)."""
+    if block_ids is None:
+        return []
+    if isinstance(block_ids, tuple):
+        return list(block_ids[0]) if block_ids else []
+    return [b for item in block_ids for b in (item if isinstance(item, list) else [item])]
+
+
+class SchedulerSide:
+    """``get_num_new_matched_tokens``, ``update_state_after_alloc``, ``build_connector_meta`` and
+    ``request_finished`` of the connector, on objects shaped like vLLM's ``Request`` and
+    ``SchedulerOutput`` (read by attribute)."""
+
+    def __init__(self, context: ConnectorContext, lookups, settings: ConnectorSettings | None = None):
+        self.context = context
+        self.lookups = lookups
+        self._settings = settings
+        self._startup_wait = context.startup_timeout_s
+        self._hits: dict[str, _Hit] = {}
+        self._looked_up: dict[str, int] = {}     # request -> hit, until its blocks are allocated
+        self._pinned: set[str] = set()
+        self._trackers: dict[str, RequestTracker] = {}
+        self._requests: dict = {}
+
+    @property
+    def settings(self) -> ConnectorSettings | None:
+        """The workers' settings, read from rank 0 once it answers (waiting for it the first time
+        only); None while it does not, and then the connector offers and saves nothing."""
+        if self._settings is None:
+            wait, self._startup_wait = self._startup_wait, 0.0
+            try:
+                self._settings = ConnectorSettings.from_config(self.lookups.config(wait))
+            except Exception as e:
+                log.error("LMCache4j workers do not answer (%s): no loads or saves until they do", e)
+                return None
+            log.info("LMCache4j connector (scheduler): %s, %s", self.context, self._settings)
+        return self._settings
+
+    # ------------------------------------------------------------------ lookups
+
+    def get_num_new_matched_tokens(self, request, num_computed_tokens: int) -> tuple[int, bool]:
+        """Tokens beyond vLLM's own hit that the engines can load (loaded synchronously)."""
+        settings = self.settings
+        if not self.context.can_load or settings is None:
+            return 0, False
+        rid = request.request_id
+        hit = self._looked_up.get(rid)
+        if hit is None:
+            tokens = np.array(list(request.all_token_ids), dtype=np.int64)
+            if self.context.skip_last_n_tokens > 0:
+                tokens = tokens[:-self.context.skip_last_n_tokens]
+            salt, adapter = request_scope(request)
+            try:
+                hit = self.lookups.lookup(tokens, cache_salt=salt, adapter=adapter, pin_request_id=rid)
+            except Exception as e:  # a worker that is gone must not take the scheduler with it
+                log.warning("LMCache4j lookup for request %s failed, treated as a miss: %s", rid, e)
+                hit = 0
+            self._looked_up[rid] = hit
+            if hit:
+                self._pinned.add(rid)
+        need = hit - num_computed_tokens
+        if hit == request.num_tokens:
+            need -= 1  # the whole prompt hit: vLLM must still compute the last token
+        min_retrieve = settings.min_retrieve_tokens
+        load = need > 0 and not (min_retrieve and need < min_retrieve)
+        log.info("Reqid: %s, Total tokens %d, vLLM hit tokens: %d, LMCache4j hit tokens: %d, need to load: %d",
+                 rid, request.num_tokens, num_computed_tokens, hit, need if load else 0)
+        self._hits[rid] = _Hit(num_computed_tokens, hit)
+        return (need, False) if load else (0, False)
+
+    def update_state_after_alloc(self, request, num_external_tokens: int) -> None:
+        rid = request.request_id
+        self._requests[rid] = request
+        self._looked_up.pop(rid, None)
+        h = self._hits.get(rid)
+        if h is None or num_external_tokens == 0:
+            if h is not None:
+                h.can_load = False
+            return
+        expected = h.hit - h.vllm_cached - (1 if h.hit == request.num_tokens else 0)
+        if num_external_tokens != expected:
+            log.warning("request %s: vLLM allocated %d external tokens, %d were offered: not loading",
+                        rid, num_external_tokens, expected)
+            h.can_load = False
+            return
+        h.can_load = True
+
+    # ------------------------------------------------------------------ steps
+
+    def build_step_plan(self, scheduler_output, plan: StepPlan | None = None) -> StepPlan:
+        """The loads and saves of this step (the connector metadata)."""
+        plan = StepPlan() if plan is None else plan
+        for rid in getattr(scheduler_output, "finished_req_ids", ()) or ():
+            self._forget(rid)
+        if self.settings is None:
+            return plan
+        scheduled = scheduler_output.num_scheduled_tokens
+        for new in scheduler_output.scheduled_new_reqs:
+            rid = new.req_id
+            request = self._requests.get(rid, new)
+            hit = self._hits.pop(rid, None)
+            prompt = list(new.prompt_token_ids or [])
+            salt, adapter = request_scope(request)
+            tracker = RequestTracker(rid, len(prompt), prompt[:new.num_computed_tokens + scheduled[rid]],
+                                     _flat_blocks(new.block_ids), salt, adapter,
+                                     saved_tokens=hit.hit if hit else 0, skip_save=not self.context.can_save)
+            self._trackers[rid] = tracker
+            self._plan(plan, tracker, hit)
+        cached = scheduler_output.scheduled_cached_reqs
+        resumed = set(getattr(cached, "resumed_req_ids", ()) or ())
+        for i, rid in enumerate(getattr(cached, "req_ids", ())):
+            tracker, request = self._trackers.get(rid), self._requests.get(rid)
+            if tracker is None or request is None:
+                continue
+            hit = self._hits.pop(rid, None)
+            self._advance(tracker, request, scheduled[rid], _flat_blocks(cached.new_block_ids[i]),
+                          rid in resumed or bool(getattr(cached, "resumed_from_preemption", [False] * (i + 1))[i]),
+                          hit)
+            self._plan(plan, tracker, hit)
+        return plan
+
+    def request_finished(self, request, block_ids=None) -> tuple[bool, dict | None]:
+        """Saves are synchronous, so the blocks can be freed at once."""
+        rid = request.request_id
+        if rid in self._pinned:  # looked up and pinned, never loaded: release the workers' pins
+            try:
+                self.lookups.unpin(rid)
+            except Exception as e:
+                log.debug("unpinning request %s: %s (its pins expire by themselves)", rid, e)
+        self._forget(rid)
+        return False, None
+
+    # ------------------------------------------------------------------ helpers
+
+    def _advance(self, tracker: RequestTracker, request, num_new: int, new_blocks: list, resumed: bool,
+                 hit: _Hit | None) -> None:
+        computed = request.num_computed_tokens
+        all_ids = request.all_token_ids
+        if resumed:  # preempted and rescheduled: new blocks, and the tokens recomputed or loaded
+            tracker.block_ids = list(new_blocks)
+            tracker.token_ids = list(all_ids[:computed + num_new])
+            tracker.saved_tokens = hit.hit if hit else 0
+            return
+        tracker.block_ids.extend(new_blocks)
+        if len(tracker.token_ids) > computed:  # vLLM rolled the request back (failed loads)
+            del tracker.token_ids[computed:]
+            tracker.saved_tokens = min(tracker.saved_tokens, computed)
+        tracker.token_ids.extend(all_ids[len(tracker.token_ids):computed + num_new])
+
+    def _plan(self, plan: StepPlan, tracker: RequestTracker, hit: _Hit | None) -> None:
+        rid, c = tracker.request_id, self.settings.chunk_size
+        load = None
+        if hit is not None and hit.can_load:
+            load = LoadPlan(skip_leading=hit.vllm_cached // c * c, num_tokens=hit.hit, vllm_cached=hit.vllm_cached)
+        save = plan_save(tracker, self.settings, self.context.discard_partial_chunks)
+        unpin = rid in self._pinned
+        if load is None and save is None and not unpin:
+            return
+        n = max(load.num_tokens if load else 0, save.num_tokens if save else 0)
+        slots = tracker.slot_mapping(self.context.block_size, n)
+        if slots is None or n > len(tracker.token_ids):
+            log.error("request %s: %d tokens to load or save, but %d scheduled in %d blocks: skipped",
+                      rid, n, len(tracker.token_ids), len(tracker.block_ids))
+            load, save, n, slots = None, None, 0, np.zeros(0, dtype=np.int64)
+        plan.requests.append(RequestPlan(rid, np.asarray(tracker.token_ids[:n], dtype=np.int32), slots,
+                                         tracker.cache_salt, tracker.adapter, load, save, unpin))
+        self._pinned.discard(rid)  # the worker unpins it now
+
+    def _forget(self, rid: str) -> None:
+        for table in (self._hits, self._looked_up, self._trackers, self._requests):
+            table.pop(rid, None)
+        self._pinned.discard(rid)

@@ -1,0 +1,113 @@
+"""The worker side of the connector: the engine over this worker's paged caches, and each step's
+loads (before the forward pass) and saves (after it)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..engine import Engine
+from ..errors import LMCache4jError
+from . import lookups
+from .context import ConnectorContext
+from .paged import infer_layout
+from .plans import StepPlan
+
+log = logging.getLogger("lmcache4j.connector")
+
+
+class WorkerSide:
+    """``register_kv_caches``, ``start_load_kv``, ``wait_for_save``, ``get_block_ids_with_load_errors``
+    and ``shutdown`` of one worker (one tensor- or pipeline-parallel rank)."""
+
+    def __init__(self, context: ConnectorContext, rank: int = 0, logical_format: str | None = None):
+        self.context = context
+        self.rank = rank
+        self.logical_format = logical_format
+        self.engine: Engine | None = None
+        self.socket_path: str | None = None
+        self._failed_blocks: set[int] = set()
+
+    def register_kv_caches(self, kv_caches: Mapping) -> None:
+        """Opens the engine on the caches (one per layer, in the model's layer order): its layout is
+        read from their shapes and strides. Then serves lookups for the scheduler."""
+        if self.engine is not None:
+            raise LMCache4jError("KV caches are already registered")
+        layers = list(kv_caches.values())
+        found = infer_layout(layers, dtype=self.context.kv_cache_dtype, logical=self.logical_format)
+        engine = Engine(config=self.context.settings or None, layout=found.layout, model=self.context.model,
+                        world_size=self.context.world_size, rank=self.rank)
+        try:
+            engine.register_kv_cache_addresses(found.addresses, found.device, keepalive=layers)
+            self.socket_path = self.context.socket_path(self.rank)
+            lookups.publish(self.socket_path, engine)
+        except Exception:
+            engine.close()
+            raise
+        self.engine = engine
+        log.info("LMCache4j connector (worker %d): %s, lookups at %s", self.rank, found.layout, self.socket_path)
+
+    def start_load(self, plan: StepPlan) -> None:
+        """Loads what the plan says, before the forward pass; a load that falls short marks the
+        missing tokens' blocks as failed (vLLM recomputes them)."""
+        engine = self._engine()
+        for r in plan.requests:
+            try:
+                if r.load is not None:
+                    n, skip = r.load.num_tokens, r.load.skip_leading
+                    loaded = 0
+                    try:
+                        loaded = engine.retrieve(r.token_ids[:n], r.slot_mapping[:n], skip,
+                                                 cache_salt=r.cache_salt, adapter=r.adapter)
+                    except LMCache4jError as e:
+                        log.error("request %s: loading %d tokens failed: %s", r.request_id, n - skip, e)
+                    missing_from = max(skip + loaded, r.load.vllm_cached)
+                    if missing_from < n:
+                        blocks = np.unique(r.slot_mapping[missing_from:n] // self.context.block_size)
+                        self._failed_blocks.update(int(b) for b in blocks)
+                        log.warning("request %s: loaded %d of %d tokens; %d blocks will be recomputed",
+                                    r.request_id, loaded, n - skip, len(blocks))
+            finally:
+                if r.unpin:
+                    self._unpin(engine, r.request_id)
+
+    def wait_for_save(self, plan: StepPlan) -> None:
+        """Stores what the plan says, after the forward pass wrote the KV. A failed save is logged:
+        it costs a future hit, never the request."""
+        if not self.context.can_save:
+            return
+        engine = self._engine()
+        for r in plan.requests:
+            if r.save is None:
+                continue
+            n = r.save.num_tokens
+            try:
+                engine.store(r.token_ids[:n], r.slot_mapping[:n], r.save.skip_leading,
+                             cache_salt=r.cache_salt, adapter=r.adapter)
+            except LMCache4jError as e:
+                log.error("request %s: storing %d tokens failed: %s", r.request_id, n, e)
+
+    def take_failed_blocks(self) -> set[int]:
+        failed, self._failed_blocks = self._failed_blocks, set()
+        return failed
+
+    def shutdown(self) -> None:
+        if self.engine is not None:
+            if self.socket_path:
+                lookups.withdraw(self.socket_path)
+            self.engine.close()
+            self.engine = None
+
+    def _engine(self) -> Engine:
+        if self.engine is None:
+            raise LMCache4jError("no KV caches registered with the LMCache4j connector")
+        return self.engine
+
+    @staticmethod
+    def _unpin(engine: Engine, request_id: str) -> None:
+        try:
+            engine.unpin(request_id)
+        except LMCache4jError as e:
+            log.debug("unpinning %s: %s", request_id, e)

@@ -1,0 +1,222 @@
+"""Engine: one LMCache4j engine in this process, over the C ABI."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+
+from . import _native, arrays
+from .errors import EngineClosedError, InvalidArgumentError
+from .layout import KvLayout
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """A snapshot of the engine's state and counters (``lmcache4j_engine_stats``)."""
+
+    chunks: int
+    pages_in_use: int
+    capacity_pages: int
+    used_bytes: int
+    capacity_bytes: int
+    mapped_bytes: int
+    leases: int
+    pins: int
+    evictions: int
+    store_skipped_chunks: int
+    forced_unpins: int
+    lookup_requests: int
+    lookup_tokens: int
+    lookup_hit_tokens: int
+    store_requests: int
+    stored_tokens: int
+    retrieve_requests: int
+    requested_tokens: int
+    retrieved_tokens: int
+    pool_growth_wait_nanos: int
+
+
+def _text(value, what: str) -> bytes | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, not {type(value).__name__}")
+    if "\0" in value:
+        raise InvalidArgumentError(f"{what} contains a NUL character")
+    return value.encode("utf-8")
+
+
+def _close_quietly(lib, handle: int, _keepalive) -> None:
+    lib.lmcache4j_close(handle)  # the caches in _keepalive stay alive until here
+
+
+class Engine:
+    """An LMCache4j engine: a CPU pool of KV chunks keyed by token prefix, in this process.
+
+    ``config`` is None (``LMCACHE_CONFIG_FILE``, else the ``LMCACHE_*`` variables, else the
+    defaults), a path to an LMCache YAML or JSON file, or a dict of LMCache keys laid over the
+    environment's settings. ``model`` and the tensor-parallel ``world_size``/``rank`` enter every key.
+    Thread-safe: calls release the GIL, and any number of threads may call at once.
+    """
+
+    def __init__(self, config=None, layout: KvLayout | None = None, *, model: str | None = None,
+                 world_size: int = 1, rank: int = 0):
+        if not isinstance(layout, KvLayout):
+            raise TypeError("layout must be a lmcache4j.KvLayout")
+        path, settings = None, None
+        if isinstance(config, Mapping):
+            try:
+                settings = json.dumps(dict(config)).encode()
+            except (TypeError, ValueError) as e:
+                raise InvalidArgumentError(f"config is not JSON-serialisable: {e}") from e
+        elif isinstance(config, (str, os.PathLike)):
+            path = os.fsencode(config)
+        elif config is not None:
+            raise TypeError(f"config must be None, a path or a dict, not {type(config).__name__}")
+        self._lib = lib = _native.library()
+        self._layout = layout
+        c_layout = _native.Layout(ctypes.sizeof(_native.Layout), layout.num_layers, layout.num_kv_heads,
+                                  layout.head_size, layout.dtype.encode(), layout.block_size, layout.num_blocks,
+                                  layout.kv_format.encode())
+        options = _native.Options(ctypes.sizeof(_native.Options), settings, _text(model, "model"), world_size, rank)
+        handle = ctypes.c_uint64()
+        _native.before_first_engine()
+        _native.check(lib, lib.lmcache4j_open(path, ctypes.byref(c_layout), ctypes.byref(options),
+                                              ctypes.byref(handle)))
+        self._handle: int | None = handle.value
+        self._caches: list = []
+        self._finalizer = weakref.finalize(self, _close_quietly, lib, handle.value, self._caches)
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def layout(self) -> KvLayout:
+        return self._layout
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    @property
+    def config(self) -> dict:
+        """The effective configuration, by LMCache key."""
+        lib, h = self._lib, self._h()
+        length = ctypes.c_size_t()
+        _native.check(lib, lib.lmcache4j_config_json(h, None, 0, ctypes.byref(length)))
+        buf = ctypes.create_string_buffer(length.value + 1)
+        _native.check(lib, lib.lmcache4j_config_json(h, buf, len(buf), ctypes.byref(length)))
+        return json.loads(buf.value.decode())
+
+    def stats(self) -> EngineStats:
+        s = _native.Stats(struct_size=ctypes.sizeof(_native.Stats))
+        _native.check(self._lib, self._lib.lmcache4j_stats(self._h(), ctypes.byref(s)))
+        return EngineStats(**{f.name: getattr(s, f.name) for f in fields(EngineStats)})
+
+    # ------------------------------------------------------------------ caches
+
+    def register_kv_caches(self, caches) -> None:
+        """Registers the paged caches: one numpy array or torch tensor per layer (a sequence, or a
+        dict in layer order), each of the layout's shape and element size, C-contiguous. They are
+        kept alive until the engine closes."""
+        layers = list(caches.values()) if isinstance(caches, Mapping) else list(caches)
+        placed = [arrays.paged_cache(c, self._layout, i) for i, c in enumerate(layers)]
+        devices = {device for _, device in placed}
+        if len(devices) > 1:
+            raise InvalidArgumentError(f"KV caches are on several devices ({sorted(devices)}): put them on one")
+        self.register_kv_cache_addresses([a for a, _ in placed], devices.pop() if devices else -1, keepalive=layers)
+
+    def register_kv_cache_addresses(self, addresses: Sequence[int], device: int = -1, keepalive=None) -> None:
+        """Registers caches given as raw addresses (checked by the caller); ``keepalive`` is held
+        until the engine closes."""
+        addrs = (ctypes.c_uint64 * len(addresses))(*addresses)
+        _native.check(self._lib, self._lib.lmcache4j_register_kv_caches(self._h(), addrs, len(addresses), device))
+        self._caches[:] = [keepalive]
+
+    # ------------------------------------------------------------------ requests
+
+    def lookup(self, tokens, *, cache_salt: str | None = None, adapter: str | None = None,
+               pin_request_id: str | None = None) -> int:
+        """How many leading tokens are cached; with ``pin_request_id`` they stay pinned for that
+        request until :meth:`unpin`, its next lookup, or ``pin_timeout_sec``."""
+        t = arrays.tokens(tokens)
+        hit = ctypes.c_int64()
+        scope = self._scope(cache_salt, adapter)
+        _native.check(self._lib, self._lib.lmcache4j_lookup(self._h(), scope, arrays.address(t), t.shape[0],
+                                                            _text(pin_request_id, "pin_request_id"),
+                                                            ctypes.byref(hit)))
+        return hit.value
+
+    def store(self, tokens, slot_mapping, skip_leading: int = 0, *, cache_salt: str | None = None,
+              adapter: str | None = None) -> int:
+        """Stores the chunks not cached yet, reading their KV at ``slot_mapping`` (``-1``: no slot);
+        ``skip_leading`` tokens (a multiple of chunk_size) are known to be cached. Returns the
+        tokens stored."""
+        return self._transfer(self._lib.lmcache4j_store, tokens, slot_mapping, skip_leading, cache_salt, adapter)
+
+    def retrieve(self, tokens, slot_mapping, skip_leading: int = 0, *, cache_salt: str | None = None,
+                 adapter: str | None = None) -> int:
+        """Loads the longest cached prefix into the caches at ``slot_mapping``, except its first
+        ``skip_leading`` tokens; returns the tokens loaded beyond ``skip_leading``."""
+        return self._transfer(self._lib.lmcache4j_retrieve, tokens, slot_mapping, skip_leading, cache_salt, adapter)
+
+    def unpin(self, request_id: str) -> int:
+        """Releases a request's pins; returns how many chunks were pinned."""
+        n = ctypes.c_int64()
+        _native.check(self._lib, self._lib.lmcache4j_unpin(self._h(), _text(request_id, "request_id"),
+                                                           ctypes.byref(n)))
+        return n.value
+
+    def clear(self) -> None:
+        """Drops every chunk and pin."""
+        _native.check(self._lib, self._lib.lmcache4j_clear(self._h()))
+
+    def serve_lookups(self, socket_path: str | os.PathLike) -> None:
+        """Answers lookups from other processes on a Unix socket (see ``lmcache4j.lookup_client``).
+        Its directory must be private to this user (0700); the socket closes with the engine."""
+        _native.check(self._lib, self._lib.lmcache4j_serve_lookups(self._h(), os.fsencode(socket_path)))
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self) -> None:
+        """Closes the engine and frees its pool. Calls made after, from any thread, raise
+        :class:`EngineClosedError`; closing twice does nothing."""
+        if self._handle is not None:
+            self._handle = None
+            self._finalizer()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._handle is None else f"handle {self._handle}"
+        return f"Engine({self._layout}, {state})"
+
+    # ------------------------------------------------------------------ helpers
+
+    def _h(self) -> int:
+        h = self._handle
+        if h is None:
+            raise EngineClosedError("the engine is closed")
+        return h
+
+    @staticmethod
+    def _scope(cache_salt, adapter):
+        salt, name = _text(cache_salt, "cache_salt"), _text(adapter, "adapter")
+        return None if salt is None and name is None else ctypes.byref(_native.Scope(salt, name))
+
+    def _transfer(self, fn, tokens, slot_mapping, skip_leading, cache_salt, adapter) -> int:
+        t = arrays.tokens(tokens)
+        s = arrays.slot_mapping(slot_mapping, t.shape[0])
+        if isinstance(skip_leading, bool) or not isinstance(skip_leading, int) or skip_leading < 0:
+            raise InvalidArgumentError(f"skip_leading must be a non-negative integer, got {skip_leading!r}")
+        n = ctypes.c_int64()
+        _native.check(self._lib, fn(self._h(), self._scope(cache_salt, adapter), arrays.address(t),
+                                    arrays.address(s), t.shape[0], skip_leading, ctypes.byref(n)))
+        return n.value

@@ -1,0 +1,79 @@
+"""Many threads at once on one engine, and an engine closed under their feet."""
+
+import threading
+
+import numpy as np
+from conftest import random_caches, rows, zero_rows
+
+from lmcache4j import EngineClosedError, KvLayout
+
+LAYOUT = KvLayout(num_layers=2, num_kv_heads=2, head_size=16, block_size=16, num_blocks=256, dtype="bfloat16",
+                  kv_format="blocks_first")
+
+
+def run_threads(n, target):
+    errors = []
+
+    def guarded(i):
+        try:
+            target(i)
+        except BaseException as e:  # collected and re-raised in the test's thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return errors
+
+
+def test_threads_store_and_retrieve_their_own_prompts_at_once(open_engine):
+    engine = open_engine(LAYOUT)
+    caches = random_caches(LAYOUT, 5)
+    engine.register_kv_caches(caches)
+
+    def work(i):
+        rng = np.random.default_rng(i)
+        slots = np.arange(i * 512, i * 512 + 500)
+        for _ in range(8):
+            tokens = rng.integers(0, 32000, 500)
+            expected = rows(caches, LAYOUT, slots).copy()
+            assert engine.store(tokens, slots) == 500
+            assert engine.lookup(tokens, pin_request_id=f"t{i}") == 500
+            zero_rows(caches, LAYOUT, slots)
+            assert engine.retrieve(tokens, slots) == 500
+            assert engine.unpin(f"t{i}") == 2
+            assert rows(caches, LAYOUT, slots).tobytes() == expected.tobytes()
+
+    assert run_threads(8, work) == []
+    assert engine.stats().store_requests == 64
+
+
+def test_closing_while_threads_call_only_raises_engine_closed(open_engine):
+    engine = open_engine(LAYOUT)
+    engine.register_kv_caches(random_caches(LAYOUT, 6))
+    started = threading.Barrier(7)
+
+    errors = []
+
+    def work(i):
+        tokens, slots = np.arange(i, i + 300), np.arange(i * 300, i * 300 + 300)
+        started.wait()
+        try:
+            for _ in range(2000):
+                engine.store(tokens, slots)
+                engine.retrieve(tokens, slots)
+        except EngineClosedError:
+            return
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    started.wait()
+    engine.close()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and not any(t.is_alive() for t in threads)
