@@ -148,6 +148,27 @@ class MainTest {
     }
 
     @Test
+    void replay_twoInstancesOnOneRedis_secondHitsFromRemote() throws Exception {
+        String url = org.lmcache4j.remote.RedisServer.shared().url();
+        Result r = run(with(SMALL_SHAPE, "replay", "--json", "--users", "3", "--rounds", "2", "--cpu-gb", "0.05",
+                "--remote-url", url, "--instances", "2", "--seed", Long.toString(System.nanoTime() % 100000)));
+        assertEquals(0, r.status, r.err);
+        Map<String, Object> j = r.json();
+        assertEquals(0, ((Number) j.get("mismatched_bytes")).longValue());
+        assertTrue(((Number) j.get("remote_hit_tokens")).longValue() > 0, r.out);
+        @SuppressWarnings("unchecked")
+        java.util.List<Map<String, Object>> instances = (java.util.List<Map<String, Object>>) j.get("instances");
+        assertEquals(2, instances.size());
+        assertEquals(0L, ((Number) instances.get(0).get("remote_hit_tokens")).longValue(),
+                "the first instance finds nothing in Redis (a fresh seed)");
+        long secondRemote = ((Number) instances.get(1).get("remote_hit_tokens")).longValue();
+        long firstHits = ((Number) instances.get(0).get("hit_tokens")).longValue();
+        long secondHits = ((Number) instances.get(1).get("hit_tokens")).longValue();
+        assertTrue(secondRemote > 0, "the second, cold instance hits from Redis: " + r.out);
+        assertTrue(secondHits > firstHits, "and so hits more than the first: " + r.out);
+    }
+
+    @Test
     void badUsage_exitsTwoWithMessage() {
         Result unknown = run("replay", "--userz", "3");
         assertEquals(2, unknown.status);
@@ -161,6 +182,10 @@ class MainTest {
         assertEquals(2, run("frobnicate").status);
         assertEquals(2, run("replay", "--disk-dir", "/tmp/x").status, "a disk tier needs a size");
         assertEquals(2, run("disk", "check").status);
+        assertEquals(2, run("replay", "--instances", "2").status, "instances share through a remote tier");
+        Result lm = run("replay", "--remote-url", "lm://cache-server:8080");
+        assertEquals(2, lm.status);
+        assertTrue(lm.err.contains("remote_url") && lm.err.contains("lm"), lm.err);
         assertEquals(0, run("--help").status);
     }
 }
