@@ -100,6 +100,21 @@ class RemoteTierEngineTest {
     }
 
     @Test
+    void remoteTtl_setsAnExpiryOnEveryRecord() throws Exception {
+        RedisServer redis = RedisServer.shared();
+        EngineConfig cfg = EngineFixture.poolOfChunks(16).toBuilder().remoteUrl(redis.url())
+                .extraConfig(Map.of("remote_ttl_sec", 600)).build();
+        try (EngineFixture f = new EngineFixture(cfg)) {
+            int[] tokens = TestCaches.randomTokens(256, rnd);
+            f.engine.store(tokens, TestCaches.randomSlots(f.caches.layout, 256, rnd), 0);
+            awaitWrites(f, 1);
+            String key = "lmcache4j:" + f.engine.hasher().keys(KeyScope.NONE, tokens)[0].hex();
+            long ttl = Long.parseLong(redis.cli("ttl", key));
+            assertTrue(ttl > 500 && ttl <= 600, "ttl " + ttl);
+        }
+    }
+
+    @Test
     void corruptValue_isAMissThatIsDeleted() throws Exception {
         RedisServer redis = RedisServer.shared();
         int[] tokens = TestCaches.randomTokens(768, rnd);
