@@ -177,7 +177,7 @@ final class RetrieveOperation {
             switch (l.source) {
                 case CPU -> reads.add(CompletableFuture.completedFuture(true));
                 case DISK -> reads.add(CompletableFuture.supplyAsync(() -> engine.disk().read(l.entry.key, tokens,
-                        l.from, l.to, chunkOf(l)), engine.disk().io()));
+                        l.from, l.to, chunkOf(l)), engine.disk().readIo()));
                 case REMOTE -> remoteReads.add(new RemoteTier.Read(l.entry.key, tokens, l.from, l.to, chunkOf(l)));
             }
         }

@@ -72,6 +72,7 @@ public final class DiskTier implements SpillTier {
     private final RecordIo io;
     private final int elementBytes;
     private final ExecutorService ioPool;
+    private final ExecutorService readPool;
 
     private final ReentrantLock lock = new ReentrantLock();
     /** Records in least-recently-used order: a get touches. */
@@ -101,12 +102,8 @@ public final class DiskTier implements SpillTier {
         this.elementBytes = elementBytes;
         this.codec = new PayloadCodec(options.codec());
         this.io = RecordIo.probe(dir, options.oDirect());
-        AtomicInteger n = new AtomicInteger();
-        this.ioPool = Executors.newFixedThreadPool(options.ioThreads(), r -> {
-            Thread t = new Thread(r, "lmcache4j-disk-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        this.ioPool = threads("lmcache4j-disk-", options.ioThreads());
+        this.readPool = threads("lmcache4j-disk-read-", options.ioThreads());
         this.startup = DiskScanner.index(dir, namespace, io, ioPool);
         if (startup.temporaryRemoved() > 0) {
             LOG.info("removed {} temporary files left in {} by an interrupted write", startup.temporaryRemoved(), dir);
@@ -293,6 +290,20 @@ public final class DiskTier implements SpillTier {
     }
 
     @Override
+    public java.util.concurrent.Executor readIo() {
+        return readPool;
+    }
+
+    private static ExecutorService threads(String prefix, int count) {
+        AtomicInteger n = new AtomicInteger();
+        return Executors.newFixedThreadPool(count, r -> {
+            Thread t = new Thread(r, prefix + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    @Override
     public DiskStats stats() {
         lock.lock();
         try {
@@ -316,8 +327,9 @@ public final class DiskTier implements SpillTier {
     @Override
     public void close() {
         ioPool.shutdown();
+        readPool.shutdown();
         try {
-            if (!ioPool.awaitTermination(30, TimeUnit.SECONDS)) {
+            if (!ioPool.awaitTermination(30, TimeUnit.SECONDS) || !readPool.awaitTermination(30, TimeUnit.SECONDS)) {
                 LOG.warn("disk I/O still running after 30 s at close");
             }
         } catch (InterruptedException e) {

@@ -33,8 +33,11 @@ public interface SpillTier extends AutoCloseable {
     /** Writes a chunk's record; false when it could not be written (counted). */
     boolean write(ChunkKey key, ChunkKey parent, int[] tokens, MemorySegment chunk);
 
-    /** Where the tier's I/O runs, in parallel. */
+    /** Where the tier's writes run, in parallel. */
     Executor io();
+
+    /** Where the tier's reads run: threads of their own, so that a retrieve never queues behind spills. */
+    Executor readIo();
 
     DiskStats stats();
 
@@ -53,6 +56,7 @@ public interface SpillTier extends AutoCloseable {
         public boolean read(ChunkKey key, int[] tokens, int from, int to, MemorySegment chunkOut) { return false; }
         public boolean write(ChunkKey key, ChunkKey parent, int[] tokens, MemorySegment chunk) { return false; }
         public Executor io() { return Runnable::run; }
+        public Executor readIo() { return Runnable::run; }
         public DiskStats stats() { return DiskStats.NONE; }
         public String describe() { return ""; }
         public void close() { }
