@@ -92,20 +92,34 @@ public final class CacheEngine implements AutoCloseable {
         this.config = b.config;
         this.layout = Objects.requireNonNull(b.layout, "a KvLayout is required");
         this.hasher = new ChunkHasher(b.model, b.worldSize, b.workerId, config.chunkSize(), layout);
-        this.pool = new ChunkPool(config.cpuPoolBytes(), layout.chunkBytes(config.chunkSize()),
-                b.slabTargetBytes, b.slabSource, b.slabRegistrar);
         this.transfer = b.transfer;
         this.ticker = b.ticker;
         this.pins = new PinTable(TimeUnit.SECONDS.toNanos(config.pinTimeoutSec()));
+        // Everything that can refuse the configuration does so before anything is opened.
+        DiskOptions diskOptions = DiskOptions.from(config);
         RemoteOptions remoteOptions = RemoteOptions.from(config);
         RemoteUrl remoteUrl = config.remoteUrl()
                 .map(url -> RemoteUrl.parse(url, java.time.Duration.ofMillis(remoteOptions.timeoutMs()))).orElse(null);
-        this.disk = openDisk(config, hasher, layout);
-        this.remote = remoteUrl == null ? RemoteTier.NONE
-                : RedisTier.open(remoteUrl, hasher.namespaceFingerprint(), remoteOptions);
-        this.spiller = new Spiller(this, disk, pool, DiskOptions.from(config));
-        this.metrics = b.registry == null ? EngineMetrics.DISABLED
-                : MicrometerEngineMetrics.bind(b.registry, this::stats);
+        this.pool = new ChunkPool(config.cpuPoolBytes(), layout.chunkBytes(config.chunkSize()),
+                b.slabTargetBytes, b.slabSource, b.slabRegistrar);
+        SpillTier openedDisk = SpillTier.NONE;
+        RemoteTier openedRemote = RemoteTier.NONE;
+        try {
+            openedDisk = openDisk(config, hasher, layout);
+            openedRemote = remoteUrl == null ? RemoteTier.NONE
+                    : RedisTier.open(remoteUrl, hasher.namespaceFingerprint(), remoteOptions);
+            this.disk = openedDisk;
+            this.remote = openedRemote;
+            this.spiller = new Spiller(this, disk, pool, diskOptions);
+            this.metrics = b.registry == null ? EngineMetrics.DISABLED
+                    : MicrometerEngineMetrics.bind(b.registry, this::stats);
+        } catch (RuntimeException | Error e) {
+            // An engine that failed to open leaves no thread, connection or mapping behind.
+            openedRemote.close();
+            openedDisk.close();
+            pool.close();
+            throw e;
+        }
         LOG.info("LMCache4j engine {}: cpu pool {}, chunk_size {} ({} MiB a chunk), layout {} {} {}x{}x{} block {}, "
                         + "transfer {}, tiers [cpu{}{}], model {} rank {}/{}, keys {}, save_unfull_chunk {}",
                 config.instanceId(), pool.describe(), config.chunkSize(),

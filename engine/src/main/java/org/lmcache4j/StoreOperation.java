@@ -56,46 +56,63 @@ final class StoreOperation {
         LOG.info("Store skips {} tokens and then stores {} tokens", cachedPrefix, tokens.length - cachedPrefix);
         long bytes = 0;
         int stored = 0;
+        List<Pending> toRemote;
         try {
             for (Pending p : pending) {
                 engine.transfer().gather(caches, slots, p.from, p.to, p.lease.segment());
                 bytes += engine.layout().chunkBytes(p.to - p.from);
                 stored += p.to - p.from;
             }
-            List<Pending> toRemote = engine.locked(() -> {
-                List<ChunkEntry> published = new ArrayList<>(pending.size());
-                List<Pending> shared = new ArrayList<>();
-                for (Pending p : pending) {
-                    if (engine.index().contains(p.entry)) {
-                        p.entry.publish();
-                        published.add(p.entry);
-                        if (engine.remote().enabled()) {
-                            shared.add(new Pending(p.entry, p.from, p.to, engine.pool().lease(p.entry.page)));
-                        }
-                    }
-                }
-                engine.spiller().writeThrough(published);
-                return shared;
-            });
-            engine.spiller().wake();
-            for (Pending p : toRemote) {
-                engine.remote().write(p.entry.key, p.entry.parent, p.entry.tokens(),
-                        p.lease.segment().asSlice(0, engine.layout().chunkBytes(p.to - p.from)), p.lease::close);
-            }
         } catch (RuntimeException | Error e) {
             engine.locked(() -> {
-                forget(pending);
+                forget(pending); // nothing is published yet: the whole store is undone
                 return null;
             });
+            pending.forEach(p -> p.lease.close());
             throw e;
+        }
+        try {
+            toRemote = engine.locked(() -> publish(pending));
         } finally {
             pending.forEach(p -> p.lease.close());
+        }
+        engine.spiller().wake();
+        for (int i = 0; i < toRemote.size(); i++) {
+            Pending p = toRemote.get(i);
+            try {
+                engine.remote().write(p.entry.key, p.entry.parent, p.entry.tokens(),
+                        p.lease.segment().asSlice(0, engine.layout().chunkBytes(p.to - p.from)), p.lease::close);
+            } catch (RuntimeException | Error e) {
+                // The tier owns a lease once write() returns; the rest are still ours to close.
+                toRemote.subList(i, toRemote.size()).forEach(q -> q.lease.close());
+                throw e;
+            }
         }
         EngineCounters counters = engine.counters();
         counters.storeRequests.increment();
         counters.storedTokens.add(stored);
         engine.metrics().store(tokens.length, stored, bytes, engine.ticker().nanos() - start);
         return stored;
+    }
+
+    /**
+     * Caller holds the index lock: publishes the chunks still indexed (a concurrent clear may have
+     * dropped some), hands them to write-through, and leases the ones the remote tier will write.
+     */
+    private List<Pending> publish(List<Pending> pending) {
+        List<ChunkEntry> published = new ArrayList<>(pending.size());
+        List<Pending> shared = new ArrayList<>();
+        for (Pending p : pending) {
+            if (engine.index().contains(p.entry)) {
+                p.entry.publish();
+                published.add(p.entry);
+                if (engine.remote().enabled()) {
+                    shared.add(new Pending(p.entry, p.from, p.to, engine.pool().lease(p.entry.page)));
+                }
+            }
+        }
+        engine.spiller().writeThrough(published);
+        return shared;
     }
 
     /** Caller holds the index lock: drops the planned entries from the index and frees their pages. */

@@ -115,6 +115,32 @@ class RemoteTierEngineTest {
     }
 
     @Test
+    void hungRedis_answersNothing_requestsStillEndWithinTheTimeout() throws Exception {
+        try (RedisServer redis = RedisServer.start();
+             EngineFixture f = new EngineFixture(config(redis.url(), 16))) {
+            int[] cached = TestCaches.randomTokens(512, rnd);
+            long[] slots = TestCaches.randomSlots(f.caches.layout, 512, rnd);
+            f.engine.store(cached, slots, 0);
+            awaitWrites(f, 2);
+            f.engine.clear(); // only Redis has the chunks now
+            redis.pause();
+            try {
+                long start = System.nanoTime();
+                assertEquals(0, f.engine.lookup(cached), "a hung Redis is a miss");
+                assertEquals(0, f.engine.retrieve(cached, slots, 0));
+                f.engine.store(TestCaches.randomTokens(256, rnd), java.util.Arrays.copyOf(slots, 256), 0);
+                long millis = (System.nanoTime() - start) / 1_000_000;
+                assertTrue(millis < 3_000, "bounded by remote_timeout_ms (1000 ms), took " + millis + " ms");
+                assertFalse(f.engine.stats().remote().healthy());
+            } finally {
+                redis.resume();
+            }
+            DiskTierEngineTest.await("back", () -> f.engine.stats().remote().healthy());
+            assertEquals(512, f.engine.retrieve(cached, slots, 0), "served from Redis again");
+        }
+    }
+
+    @Test
     void corruptValue_isAMissThatIsDeleted() throws Exception {
         RedisServer redis = RedisServer.shared();
         int[] tokens = TestCaches.randomTokens(768, rnd);

@@ -15,14 +15,10 @@ final class LandingOutput extends CommandOutput<String, RecordCodec.Outgoing, Lo
     static final long MISSING = -1;
     static final long WRONG_SIZE = -2;
 
-    private static final int OPEN = 0;
-    private static final int LANDING = 1;
-    private static final int CLOSED = 2;
-
     private final MemorySegment page;
     private final MemorySegment trailer;
-    /** Whether bytes may still be written into the page: a read given up on must not write later. */
-    private final java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(OPEN);
+    /** A read given up on must not write into the page later. */
+    private final PageGuard guard = new PageGuard();
 
     LandingOutput(MemorySegment page, MemorySegment trailer) {
         super(RecordCodec.INSTANCE, MISSING);
@@ -35,20 +31,18 @@ final class LandingOutput extends CommandOutput<String, RecordCodec.Outgoing, Lo
      * timeout) is then dropped on the floor, and the page can be reused.
      */
     void close() {
-        while (!state.compareAndSet(OPEN, CLOSED) && state.get() != CLOSED) {
-            Thread.onSpinWait(); // a reply is being copied in right now; it takes a few milliseconds at most
-        }
+        guard.close();
     }
 
     @Override
     public void set(ByteBuffer bytes) {
-        if (!state.compareAndSet(OPEN, LANDING)) {
+        if (!guard.enter()) {
             return;
         }
         try {
             land(bytes);
         } finally {
-            state.set(CLOSED);
+            guard.exit(false);
         }
     }
 

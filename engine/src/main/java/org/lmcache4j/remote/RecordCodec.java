@@ -19,8 +19,16 @@ import java.nio.charset.StandardCharsets;
 final class RecordCodec implements RedisCodec<String, RecordCodec.Outgoing>, ToByteBufEncoder<String, RecordCodec.Outgoing> {
     static final RecordCodec INSTANCE = new RecordCodec();
 
-    /** A record to write: the chunk's bytes in a leased page, and its header. */
-    record Outgoing(MemorySegment payload, MemorySegment header) {
+    /**
+     * A record to write: the chunk's bytes in a leased page, and its header. Encoding happens on
+     * lettuce's event loop whenever the command goes out; the {@code guard} makes sure that once the
+     * write has ended (even by a timeout) the page is no longer read.
+     */
+    record Outgoing(MemorySegment payload, MemorySegment header, PageGuard guard) {
+        Outgoing(MemorySegment payload, MemorySegment header) {
+            this(payload, header, new PageGuard());
+        }
+
         long size() {
             return payload.byteSize() + header.byteSize();
         }
@@ -55,8 +63,18 @@ final class RecordCodec implements RedisCodec<String, RecordCodec.Outgoing>, ToB
 
     @Override
     public void encodeValue(Outgoing value, ByteBuf target) {
-        target.writeBytes(value.payload.asByteBuffer());
-        target.writeBytes(value.header.asByteBuffer());
+        if (!value.guard.enter()) {
+            // The write already ended (timed out) and its page may be someone else's: send zeros of the
+            // declared length, which keeps the protocol in step and can never pass a reader's checksum.
+            target.writeZero(Math.toIntExact(value.size()));
+            return;
+        }
+        try {
+            target.writeBytes(value.payload.asByteBuffer());
+            target.writeBytes(value.header.asByteBuffer());
+        } finally {
+            value.guard.exit(true);
+        }
     }
 
     @Override

@@ -140,16 +140,16 @@ public final class RedisTier implements RemoteTier {
             List<MemorySegment> trailers = new ArrayList<>(batch.size());
             List<LandingOutput> outputs = new ArrayList<>(batch.size());
             List<RedisFuture<Long>> answers = new ArrayList<>(batch.size());
-            for (Read r : batch) {
-                MemorySegment trailer = arena.allocate(RecordHeader.headerBytes(r.to() - r.from()));
-                LandingOutput output = new LandingOutput(r.page(), trailer);
-                trailers.add(trailer);
-                outputs.add(output);
-                answers.add(link.commands().dispatch(CommandType.GET, output,
-                        new CommandArgs<>(RecordCodec.INSTANCE).addKey(redisKey(r.key()))));
-            }
             int good = 0;
             try {
+                for (Read r : batch) {
+                    MemorySegment trailer = arena.allocate(RecordHeader.headerBytes(r.to() - r.from()));
+                    LandingOutput output = new LandingOutput(r.page(), trailer);
+                    trailers.add(trailer);
+                    outputs.add(output);
+                    answers.add(link.commands().dispatch(CommandType.GET, output,
+                            new CommandArgs<>(RecordCodec.INSTANCE).addKey(redisKey(r.key()))));
+                }
                 while (good < batch.size() && landed(batch.get(good), answers.get(good), trailers.get(good))) {
                     good++;
                 }
@@ -210,11 +210,20 @@ public final class RedisTier implements RemoteTier {
         }
     }
 
-    /** The answer, or null (and the tier marked down) when it failed or did not come in time. */
+    /**
+     * The answer, or null when it failed or did not come in time. A timeout or a broken connection
+     * marks the tier down; an error reply about this one key (WRONGTYPE: someone else's value under
+     * our prefix) is only this record's miss.
+     */
     private Long await(RedisFuture<Long> answer) {
         try {
             return answer.get(options.timeoutMs(), TimeUnit.MILLISECONDS);
-        } catch (ExecutionException | TimeoutException e) {
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof io.lettuce.core.RedisCommandExecutionException)) {
+                health.failed(e);
+            }
+            return null;
+        } catch (TimeoutException e) {
             health.failed(e);
             answer.cancel(false);
             return null;
@@ -254,6 +263,7 @@ public final class RedisTier implements RemoteTier {
         RecordCodec.Outgoing value = new RecordCodec.Outgoing(chunk, header);
         SetArgs args = options.ttlSec() > 0 ? SetArgs.Builder.ex(options.ttlSec()) : new SetArgs();
         link.commands().set(redisKey(key), value, args).whenComplete((ok, error) -> {
+            value.guard().close(); // from here on the page is not read, whatever lettuce still does
             try {
                 if (error != null) {
                     health.failed(error);

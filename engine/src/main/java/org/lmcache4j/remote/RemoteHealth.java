@@ -27,7 +27,7 @@ final class RemoteHealth implements AutoCloseable {
     private final AtomicLong changes = new AtomicLong();
     private final Set<String> logged = ConcurrentHashMap.newKeySet();
     private volatile RedisLink link;
-    private volatile boolean healthy;
+    private final java.util.concurrent.atomic.AtomicBoolean healthy = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile boolean closed;
     private Thread prober;
 
@@ -40,7 +40,7 @@ final class RemoteHealth implements AutoCloseable {
     void start() {
         try {
             link = connector.get();
-            healthy = true;
+            healthy.set(true);
             LOG.info("remote tier {} connected", url.redacted());
         } catch (RuntimeException e) {
             errors.incrementAndGet();
@@ -52,11 +52,11 @@ final class RemoteHealth implements AutoCloseable {
 
     /** The connection to use, or null while the tier is down. */
     RedisLink link() {
-        return healthy ? link : null;
+        return healthy.get() ? link : null;
     }
 
     boolean healthy() {
-        return healthy;
+        return healthy.get();
     }
 
     long errors() {
@@ -70,8 +70,7 @@ final class RemoteHealth implements AutoCloseable {
     /** An operation failed: the tier is down until a probe succeeds. */
     void failed(Throwable cause) {
         errors.incrementAndGet();
-        if (healthy && !closed) {
-            healthy = false;
+        if (!closed && healthy.compareAndSet(true, false)) {
             changes.incrementAndGet();
             LOG.warn("remote tier {} failed ({}): serving without it and reconnecting in the background",
                     url.redacted(), rootMessage(cause));
@@ -88,7 +87,7 @@ final class RemoteHealth implements AutoCloseable {
     private void probe() {
         long backoff = FIRST_BACKOFF_NANOS;
         while (!closed) {
-            if (healthy) {
+            if (healthy.get()) {
                 LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(1));
                 backoff = FIRST_BACKOFF_NANOS;
                 continue;
@@ -97,8 +96,8 @@ final class RemoteHealth implements AutoCloseable {
             if (closed) {
                 return;
             }
-            if (reachable()) {
-                healthy = true;
+            if (reachable() && !closed) {
+                healthy.set(true);
                 changes.incrementAndGet();
                 LOG.info("remote tier {} is back", url.redacted());
             } else {
@@ -111,8 +110,12 @@ final class RemoteHealth implements AutoCloseable {
         try {
             RedisLink current = link;
             if (current == null) {
-                link = connector.get();
-                current = link;
+                current = connector.get();
+                link = current;
+                if (closed) { // close() ran while this connected: it could not see the new link
+                    current.close();
+                    return false;
+                }
             }
             return "PONG".equals(current.commands().ping().get(5, TimeUnit.SECONDS));
         } catch (Exception e) {
@@ -135,7 +138,7 @@ final class RemoteHealth implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        healthy = false;
+        healthy.set(false);
         if (prober != null) {
             LockSupport.unpark(prober);
             try {

@@ -99,6 +99,20 @@ public final class RedisServer implements AutoCloseable {
         }
     }
 
+    /** SIGSTOP: the server keeps its connections open and answers nothing, like a hung Redis. */
+    public void pause() throws IOException, InterruptedException {
+        signal("-STOP");
+    }
+
+    /** SIGCONT: the paused server answers again (the replies it owes included). */
+    public void resume() throws IOException, InterruptedException {
+        signal("-CONT");
+    }
+
+    private void signal(String sig) throws IOException, InterruptedException {
+        new ProcessBuilder("kill", sig, Long.toString(process.pid())).start().waitFor();
+    }
+
     /** Stops the server by its pid (SIGKILL: the tests that call it simulate a crash). */
     public void kill() throws InterruptedException {
         if (process != null) {
