@@ -84,8 +84,12 @@ class LookupClient:
                 status, length, value = _RESPONSE.unpack(self._read(s, _RESPONSE.size))
                 text = self._read(s, length).decode("utf-8", "replace")
                 break
-            except OSError:
+            except socket.timeout:
+                # The worker is slow, not gone: asking again would only double the wait (and pin twice).
                 self.close()
+                raise
+            except OSError:
+                self.close()  # a dropped connection (the worker restarted): one fresh try
                 if attempt:
                     raise
         if status:

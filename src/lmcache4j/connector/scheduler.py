@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,9 @@ def _flat_blocks(block_ids) -> list:
     return [b for item in block_ids for b in (item if isinstance(item, list) else [item])]
 
 
+_SETTINGS_RETRY_S = 5.0
+
+
 class SchedulerSide:
     """``get_num_new_matched_tokens``, ``update_state_after_alloc``, ``build_connector_meta`` and
     ``request_finished`` of the connector, on objects shaped like vLLM's ``Request`` and
@@ -47,6 +51,7 @@ class SchedulerSide:
         self.lookups = lookups
         self._settings = settings
         self._startup_wait = context.startup_timeout_s
+        self._next_settings_try = 0.0
         self._hits: dict[str, _Hit] = {}
         self._looked_up: dict[str, int] = {}     # request -> hit, until its blocks are allocated
         self._pinned: set[str] = set()
@@ -58,10 +63,16 @@ class SchedulerSide:
         """The workers' settings, read from rank 0 once it answers (waiting for it the first time
         only); None while it does not, and then the connector offers and saves nothing."""
         if self._settings is None:
+            # Asked at most every few seconds: a worker whose socket hangs must not stall every
+            # scheduler step by the socket's timeout.
+            now = time.monotonic()
+            if now < self._next_settings_try:
+                return None
             wait, self._startup_wait = self._startup_wait, 0.0
             try:
                 self._settings = ConnectorSettings.from_config(self.lookups.config(wait))
             except Exception as e:
+                self._next_settings_try = time.monotonic() + _SETTINGS_RETRY_S
                 log.error("LMCache4j workers do not answer (%s): no loads or saves until they do", e)
                 return None
             log.info("LMCache4j connector (scheduler): %s, %s", self.context, self._settings)
