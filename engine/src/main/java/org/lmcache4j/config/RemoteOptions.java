@@ -13,8 +13,15 @@ import java.util.Map;
  * @param ttlSec       {@code remote_ttl_sec}: expiry of the records written, 0 for none (default 0)
  * @param maxInflight  {@code remote_max_inflight}: writes in flight at most; more are dropped and
  *                     counted, so a slow Redis never holds the pool (default 16)
+ * @param lookupTimeoutMs LMCache's {@code lookup_timeout_ms}: a lookup waits for Redis no longer
+ *                     than this either (default 3000)
  */
-public record RemoteOptions(int timeoutMs, int ttlSec, int maxInflight) {
+public record RemoteOptions(int timeoutMs, int ttlSec, int maxInflight, int lookupTimeoutMs) {
+
+    /** The options of a tier with these settings, LMCache's default lookup time limit included. */
+    public RemoteOptions(int timeoutMs, int ttlSec, int maxInflight) {
+        this(timeoutMs, ttlSec, maxInflight, 3000);
+    }
 
     public RemoteOptions {
         if (timeoutMs <= 0) {
@@ -22,6 +29,9 @@ public record RemoteOptions(int timeoutMs, int ttlSec, int maxInflight) {
         }
         if (ttlSec < 0) {
             throw new IllegalArgumentException("extra_config.remote_ttl_sec must not be negative, got " + ttlSec);
+        }
+        if (lookupTimeoutMs <= 0) {
+            throw new IllegalArgumentException("lookup_timeout_ms must be positive, got " + lookupTimeoutMs);
         }
         if (maxInflight < 1) {
             throw new IllegalArgumentException("extra_config.remote_max_inflight must be at least 1, got " + maxInflight);
@@ -31,7 +41,7 @@ public record RemoteOptions(int timeoutMs, int ttlSec, int maxInflight) {
     public static RemoteOptions from(EngineConfig config) {
         Map<String, Object> extra = config.extraConfig();
         return new RemoteOptions(get(extra, "remote_timeout_ms", 2000), get(extra, "remote_ttl_sec", 0),
-                get(extra, "remote_max_inflight", 16));
+                get(extra, "remote_max_inflight", 16), config.lookupTimeoutMs());
     }
 
     private static int get(Map<String, Object> extra, String key, int dflt) {

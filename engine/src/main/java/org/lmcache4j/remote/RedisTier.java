@@ -104,7 +104,7 @@ public final class RedisTier implements RemoteTier {
                 answers.add(link.commands().exists(redisKey(k)));
             }
             for (RedisFuture<Long> a : answers) {
-                if (a.get(options.timeoutMs(), TimeUnit.MILLISECONDS) != 1L) {
+                if (a.get(Math.min(options.timeoutMs(), options.lookupTimeoutMs()), TimeUnit.MILLISECONDS) != 1L) {
                     break;
                 }
                 present++;
