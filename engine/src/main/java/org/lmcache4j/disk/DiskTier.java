@@ -261,9 +261,6 @@ public final class DiskTier implements SpillTier {
             Files.createDirectories(path.getParent());
             io.write(path, headerFor, encoded.payload());
             ok = true;
-            writes.increment();
-            writeBytes.add(size);
-            writeNanos.add(System.nanoTime() - start);
             return true;
         } catch (IOException | RuntimeException e) {
             writeFailures.increment();
@@ -277,6 +274,10 @@ public final class DiskTier implements SpillTier {
                 usedBytes -= size; // the reservation; put() counts the record
                 if (ok) {
                     put(key, new Entry(tokens.length, size));
+                    // Counted once indexed, so that whoever sees the count also finds the record.
+                    writes.increment();
+                    writeBytes.add(size);
+                    writeNanos.add(System.nanoTime() - start);
                 }
             } finally {
                 lock.unlock();
