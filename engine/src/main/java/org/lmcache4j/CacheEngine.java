@@ -84,6 +84,7 @@ public final class CacheEngine implements AutoCloseable {
     private final SpillTier disk;
     private final Spiller spiller;
     private final RemoteTier remote;
+    private final AccessTrace trace;
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private volatile PagedCaches caches;
     private boolean closed;
@@ -94,6 +95,7 @@ public final class CacheEngine implements AutoCloseable {
         this.hasher = new ChunkHasher(b.model, b.worldSize, b.workerId, config.chunkSize(), layout);
         this.transfer = b.transfer;
         this.ticker = b.ticker;
+        this.trace = b.trace;
         this.pins = new PinTable(TimeUnit.SECONDS.toNanos(config.pinTimeoutSec()));
         // Everything that can refuse the configuration does so before anything is opened.
         DiskOptions diskOptions = DiskOptions.from(config);
@@ -306,6 +308,9 @@ public final class CacheEngine implements AutoCloseable {
                 pins.pin(pinFor, leases, ticker.nanos());
             }
             touchReversed(hits);
+            for (int c = 0; c < hits.size(); c++) {
+                trace.record(c, keys[c], hits.get(c).tokenCount(), AccessTrace.Kind.HIT);
+            }
             int chunks = hits.size();
             while (chunks < keys.length && disk.contains(keys[chunks], endOf(chunks, tokens.length) - chunks * config.chunkSize())) {
                 chunks++;
@@ -460,6 +465,10 @@ public final class CacheEngine implements AutoCloseable {
         return counters;
     }
 
+    AccessTrace trace() {
+        return trace;
+    }
+
     /** Builds an engine; only the layout is required. */
     public static final class Builder {
         private EngineConfig config = EngineConfig.defaults();
@@ -473,6 +482,7 @@ public final class CacheEngine implements AutoCloseable {
         private SlabSource slabSource = SlabSource.best();
         private SlabRegistrar slabRegistrar = SlabRegistrar.NONE;
         private long slabTargetBytes = 1L << 30;
+        private AccessTrace trace = AccessTrace.NONE;
 
         private Builder() {
         }
@@ -491,6 +501,8 @@ public final class CacheEngine implements AutoCloseable {
         public Builder slabRegistrar(SlabRegistrar v) { slabRegistrar = Objects.requireNonNull(v); return this; }
         /** About how much memory the pool maps at a time (default 1 GiB). */
         public Builder slabTargetBytes(long v) { slabTargetBytes = v; return this; }
+        /** Reports every chunk access of the CPU tier here (default: nowhere). */
+        public Builder accessTrace(AccessTrace v) { trace = Objects.requireNonNull(v); return this; }
         Builder slabSource(SlabSource v) { slabSource = Objects.requireNonNull(v); return this; }
 
         public CacheEngine open() {

@@ -110,6 +110,7 @@ final class RetrieveOperation {
         int c = first;
         for (ChunkEntry e : hits) {
             loads.add(new Load(e, c * chunkSize, engine.endOf(c, tokens.length), engine.pool().lease(e.page), Source.CPU));
+            engine.trace().record(c, keys[c], e.tokenCount(), AccessTrace.Kind.RETRIEVE);
             c++;
         }
         for (; c < keys.length; c++) {

@@ -153,6 +153,7 @@ final class StoreOperation {
                 }
                 if (present != null) {
                     requestEntries.add(present);
+                    engine.trace().record(c, keys[c], to - from, AccessTrace.Kind.TOUCH);
                 }
                 continue;
             }
@@ -170,6 +171,7 @@ final class StoreOperation {
             ChunkKey parent = c == 0 ? engine.hasher().root(scope) : keys[c - 1];
             ChunkEntry entry = new ChunkEntry(keys[c], parent, page, tokens, from, to);
             engine.index().add(entry);
+            engine.trace().record(c, keys[c], to - from, AccessTrace.Kind.STORE);
             pending.add(new Pending(entry, from, to, engine.pool().lease(page)));
             requestEntries.add(entry);
         }

@@ -1,6 +1,7 @@
 package org.lmcache4j.cli;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import org.lmcache4j.AccessTrace;
 import org.lmcache4j.CacheEngine;
 import org.lmcache4j.DiskStats;
 import org.lmcache4j.RemoteStats;
@@ -40,6 +41,7 @@ final class ReplayCommand {
                                    model shape (default Mistral-7B: 32, 8, 128, bfloat16, 16, flash_attn)
               --model NAME         model name, part of every chunk key
               --seed N             workload seed (1)
+              --dump-trace FILE    write every chunk access of the CPU tier to FILE (format: docs/benchmarks.md)
               --metrics-port P     serve Prometheus metrics on P during the run
               --json               print one JSON object instead of the summary
               --verbose            log every request (Store skips N tokens and then stores M tokens)
@@ -74,6 +76,7 @@ final class ReplayCommand {
         args.flag("verbose");
         Integer metricsPort = args.string("metrics-port").map(s -> args.integer("metrics-port", 0, 0)).orElse(null);
         int instances = args.integer("instances", 1, 1);
+        Path traceFile = args.string("dump-trace").map(Path::of).orElse(null);
         if (instances > 1 && config.remoteUrl().isEmpty()) {
             throw new IllegalArgumentException("--instances " + instances + " shares chunks through a remote tier: "
                     + "give --remote-url (or remote_url)");
@@ -85,7 +88,7 @@ final class ReplayCommand {
         if (metrics != null) {
             err.println("serving Prometheus metrics on port " + metrics.port() + " at /metrics");
         }
-        try {
+        try (TraceFile trace = traceFile == null ? null : new TraceFile(traceFile)) {
             ReplayRun total = new ReplayRun();
             List<EngineStats> stats = new ArrayList<>();
             List<Map<String, Object>> perInstance = new ArrayList<>();
@@ -95,11 +98,13 @@ final class ReplayCommand {
                         ? config.toBuilder().localDisk(Path.of(config.localDisk().get(), "instance-" + i).toString()).build()
                         : config;
                 ReplayRun run = new ReplayRun();
+                run.trace = trace;
                 EngineStats end;
                 // Only the first instance reports to the metrics registry: meters are registered once.
                 try (HostServingEngine serving = new HostServingEngine(layout, 7L * i);
                      CacheEngine engine = CacheEngine.builder().config(own).layout(layout).model(model)
-                             .meterRegistry(i == 1 ? registry : null).open()) {
+                             .meterRegistry(i == 1 ? registry : null)
+                             .accessTrace(trace == null ? AccessTrace.NONE : trace).open()) {
                     engine.registerKvCaches(serving.addresses());
                     run.execute(workload, engine, serving, err, instances > 1 ? "instance " + i + ": " : "");
                     if (metrics != null && i == instances) {
@@ -218,6 +223,7 @@ final class ReplayCommand {
         long retrieveNanos;
         long wallNanos;
         long metricsSeries;
+        TraceFile trace;
 
         void add(ReplayRun o) {
             requests += o.requests;
@@ -256,6 +262,9 @@ final class ReplayCommand {
             long[] hashes = SyntheticKv.prefixHashes(prompt);
             long[] slots = serving.allocate(prompt.length);
             String requestId = "user-" + user + "-round-" + round;
+            if (trace != null) {
+                trace.begin(requestId);
+            }
             try {
                 for (long slot : slots) {
                     kv.mark(slot);

@@ -66,6 +66,27 @@ class MainTest {
     }
 
     @Test
+    void replay_dumpTrace_writesOneLinePerChunkAccess(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("chat.trace");
+        Result r = run(with(SMALL_SHAPE, "replay", "--json", "--users", "2", "--rounds", "3", "--cpu-gb", "0.5",
+                "--dump-trace", file.toString()));
+        assertEquals(0, r.status, r.err);
+        java.util.List<String> lines = Files.readAllLines(file);
+        assertEquals("# lmcache4j access trace v1", lines.get(0));
+        java.util.List<String[]> rows = lines.stream().filter(l -> !l.startsWith("#")).map(l -> l.split(" ")).toList();
+        long hitTokens = rows.stream().filter(f -> f[4].equals("retrieve")).mapToLong(f -> Long.parseLong(f[3])).sum();
+        assertEquals(((Number) r.json().get("hit_tokens")).longValue(), hitTokens, "retrieve lines are the hits");
+        assertEquals(rows.stream().filter(f -> f[4].equals("hit")).count(),
+                rows.stream().filter(f -> f[4].equals("retrieve")).count(), "each lookup hit is retrieved");
+        long storedTokens = rows.stream().filter(f -> f[4].equals("store")).mapToLong(f -> Long.parseLong(f[3])).sum();
+        assertEquals(((Number) r.json().get("stored_tokens")).longValue(), storedTokens);
+        String[] first = rows.getFirst();
+        assertEquals("user-0-round-0", first[0]);
+        assertEquals("0", first[1]);
+        assertEquals(32, first[2].length());
+    }
+
+    @Test
     void replay_smallPool_evictsAndStillVerifies() {
         Result r = run(with(SMALL_SHAPE, "replay", "--json", "--users", "4", "--rounds", "4", "--cpu-gb", "0.01"));
         assertEquals(0, r.status, r.err);
