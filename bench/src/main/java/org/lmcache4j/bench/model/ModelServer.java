@@ -27,6 +27,14 @@ public final class ModelServer {
      */
     public record Served(float[] logits, int loadedTokens, long ttftNanos, long lookupNanos, long retrieveNanos,
                          long storeNanos) {
+        /** The logits' raw bits, to compare exactly (NaN payloads and signed zeros included). */
+        public int[] logitBits() {
+            int[] b = new int[logits.length];
+            for (int i = 0; i < logits.length; i++) {
+                b[i] = Float.floatToRawIntBits(logits[i]);
+            }
+            return b;
+        }
     }
 
     /** Serves {@code prompt} through {@code engine}, or without offloading when it is null. */
@@ -40,9 +48,10 @@ public final class ModelServer {
             long storeNanos = 0;
             if (engine != null) {
                 String id = "req-" + requestSeq++;
+                long t0 = System.nanoTime();
                 int hit = engine.lookupAndPin(id, KeyScope.NONE, prompt);
                 long looked = System.nanoTime();
-                lookupNanos = looked - start;
+                lookupNanos = looked - t0;
                 try {
                     if (hit > 0) {
                         long[] target = slots;

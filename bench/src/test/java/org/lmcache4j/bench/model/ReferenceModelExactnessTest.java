@@ -85,17 +85,9 @@ class ReferenceModelExactnessTest {
     private ModelServer.Served assertExact(int[] prompt) {
         ModelServer.Served full = server.serve(prompt, null);
         ModelServer.Served cached = server.serve(prompt, engine);
-        assertArrayEquals(bits(full.logits()), bits(cached.logits()), "logits with " + cached.loadedTokens()
+        assertArrayEquals(full.logitBits(), cached.logitBits(), "logits with " + cached.loadedTokens()
                 + " tokens from the engine differ from a full prefill");
         return cached;
-    }
-
-    static int[] bits(float[] v) {
-        int[] b = new int[v.length];
-        for (int i = 0; i < v.length; i++) {
-            b[i] = Float.floatToRawIntBits(v[i]);
-        }
-        return b;
     }
 
     @Test
@@ -160,16 +152,16 @@ class ReferenceModelExactnessTest {
     @Test
     void aWrongPrefixInTheCache_changesTheLogits_soTheComparisonIsNotVacuous() {
         int[] prompt = tokens(40);
-        float[] full = server.serve(prompt, null).logits();
+        ModelServer.Served full = server.serve(prompt, null);
         long[] slots = cache.allocate(prompt.length);
         try {
             MODEL.prefill(tokens(40), slots, 0, cache);  // another prompt's KV in the same slots
             float[] wrong = MODEL.prefill(prompt, slots, 32, cache);
-            assertFalse(Arrays.equals(bits(full), bits(wrong)));
+            assertFalse(Arrays.equals(full.logits(), wrong));
         } finally {
             cache.free(slots);
         }
-        for (float f : full) {
+        for (float f : full.logits()) {
             assertTrue(Float.isFinite(f));
         }
     }
