@@ -85,7 +85,7 @@ final class TtftPlot {
     }
 
     private static String label(double ms) {
-        return ms >= 100 ? f("%.0f", ms) : ms >= 10 ? f("%.1f", ms) : f("%.2f", ms);
+        return ms >= 100 || ms == 0 ? f("%.0f", ms) : ms >= 10 ? f("%.1f", ms) : f("%.2f", ms);
     }
 
     private static String f(String format, Object... args) {
