@@ -39,7 +39,10 @@ final class ReplayCommand {
               --blocks N           paged blocks per layer (default: 1.25 x the longest prompt)
               --layers N --kv-heads N --head-size N --dtype D --block-size N --format F
                                    model shape (default Mistral-7B: 32, 8, 128, bfloat16, 16, flash_attn)
-              --model NAME         model name, part of every chunk key
+              --model NAME         model name, part of every chunk key; 'reference' runs the reference
+                                   transformer and measures time to first token with and without the engine
+                                   (--size tiny|small|medium --workload chat|docs|both --documents N
+                                   --document-tokens N --queries N --query-tokens N --plot FILE.svg)
               --seed N             workload seed (1)
               --dump-trace FILE    write every chunk access of the CPU tier to FILE (format: docs/benchmarks.md)
               --metrics-port P     serve Prometheus metrics on P during the run
@@ -64,6 +67,10 @@ final class ReplayCommand {
      * the loaded prefix was written, or a lease or pin outlived the run.
      */
     int run() {
+        String modelName = args.string("model").orElse(DEFAULT_MODEL);
+        if (ModelReplay.wants(modelName)) {
+            return ModelReplay.run(modelName, args, out, err); // a real model: time to first token
+        }
         ChatWorkload workload = new ChatWorkload(args.integer("users", 12, 1), args.integer("rounds", 6, 1),
                 args.integer("system-tokens", 1000, 0), args.integer("question-tokens", 400, 1),
                 args.integer("answer-tokens", 150, 0), args.integer("seed", 1, 0));
