@@ -20,6 +20,9 @@ import java.util.function.DoubleUnaryOperator;
 final class RatioTable {
     static final double GOAL_TRANSFER_RATIO = 0.90;
     static final double GOAL_KEYS_MICROS = 1000;
+    static final double GOAL_OVERHEAD_MICROS = 100;
+    static final double GOAL_DISK_RATIO = 0.80;
+    static final double GOAL_REMOTE_RATIO = 0.70;
 
     private final StringBuilder out = new StringBuilder();
     /** Per method, its results in run order: entry {@code i} is round {@code i}. */
@@ -66,6 +69,22 @@ final class RatioTable {
                 out.append(String.format("  chunkKeys %.0f us per prompt, goal < %.0f us: %s%n", keys, GOAL_KEYS_MICROS,
                         keys < GOAL_KEYS_MICROS ? "met" : "MISSED"));
                 ratio("chunkKeys", "sha256OneCall", Double.NaN);
+            }
+            if (methods.containsKey("lookupHit")) {
+                for (String m : new String[]{"lookupHit", "lookupPinUnpin", "retrieveMiss"}) {
+                    double us = median(methods.get(m), s -> s);
+                    out.append(String.format("  %s %.1f us per request, goal < %.0f us: %s%n", m, us, GOAL_OVERHEAD_MICROS,
+                            us < GOAL_OVERHEAD_MICROS ? "met" : "MISSED"));
+                }
+                ratio("lookupHit2Threads", "lookupHit", Double.NaN);
+            }
+            if (methods.containsKey("tierWrite")) {
+                ratio("tierWrite", "channelWrite", GOAL_DISK_RATIO);
+                ratio("tierRead", "channelRead", GOAL_DISK_RATIO);
+            }
+            if (methods.containsKey("tierPut")) {
+                ratio("tierPut", "rawSet", GOAL_REMOTE_RATIO);
+                ratio("tierGet", "rawGet", GOAL_REMOTE_RATIO);
             }
         }
     }

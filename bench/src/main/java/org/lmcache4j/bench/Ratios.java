@@ -16,14 +16,15 @@ import java.util.List;
  * measured side by side ({@link RatioTable}).
  *
  * <pre>
- * bench/run-quick.sh [--rounds N] [JMH options]
+ * bench/run-quick.sh [--rounds N] [--tiers] [JMH options]
  * java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar org.lmcache4j.bench.Ratios [--rounds N] [JMH options]
  * </pre>
  *
  * <p>Why rounds: the machines are shared, and a neighbour's build can halve the memory bandwidth
  * for a minute. The benchmarks a ratio compares therefore run back to back, and the whole set is
  * repeated {@code --rounds} times (default 3); each ratio is taken within a round and the median
- * over rounds is reported. Key hashing and the pool, which are not ratios of bandwidths, run once.
+ * over rounds is reported. Key hashing, the pool and the index, which are not ratios of bandwidths,
+ * run once; with {@code --tiers}, so do the disk and Redis tiers against FileChannel and lettuce.
  *
  * <p>Defaults {@code -f 1 -wi 2 -w 1s -i 3 -r 1s -foe true} take about three minutes; JMH options
  * given override them ({@code -p numBlocks=4096}, {@code -i 5}, {@code -rf json -rff quick.json}),
@@ -40,7 +41,9 @@ public final class Ratios {
     private static final List<String> EACH_ROUND = List.of(
             "TransferBenchmark\\.(bareGatherLoop|contiguousColdCopy|engineStore|hostTransferGather)$",
             "TransferBenchmark\\.(bareScatterLoop|engineRetrieve|hostTransferScatter)$");
-    private static final List<String> ONCE = List.of("KeyHashBenchmark", "PoolBenchmark");
+    private static final List<String> ONCE = List.of("KeyHashBenchmark", "PoolBenchmark", "bench\\.IndexBenchmark");
+    /** The tiers against plain FileChannel and raw lettuce: with {@code --tiers} (a few minutes more). */
+    private static final List<String> TIERS = List.of("DiskBenchmark", "RemoteBenchmark");
 
     private Ratios() {
     }
@@ -48,6 +51,7 @@ public final class Ratios {
     public static void main(String[] args) throws Exception {
         List<String> jmhArgs = new ArrayList<>(List.of(args));
         int rounds = 3;
+        boolean tiers = jmhArgs.remove("--tiers");
         int at = jmhArgs.indexOf("--rounds");
         if (at >= 0) {
             rounds = Integer.parseInt(jmhArgs.get(at + 1));
@@ -62,6 +66,9 @@ public final class Ratios {
             }
         }
         for (String include : ownSet ? ONCE : List.<String>of()) {
+            results.addAll(run(given, include));
+        }
+        for (String include : ownSet && tiers ? TIERS : List.<String>of()) {
             results.addAll(run(given, include));
         }
         System.out.print(RatioTable.of(results));

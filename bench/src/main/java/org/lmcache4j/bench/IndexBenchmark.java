@@ -1,0 +1,152 @@
+package org.lmcache4j.bench;
+
+import org.lmcache4j.CacheEngine;
+import org.lmcache4j.EngineConfig;
+import org.lmcache4j.KvDtype;
+import org.lmcache4j.KvFormat;
+import org.lmcache4j.KvLayout;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Threads;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The engine's own cost per request, copies excluded, and its index under contention. The layout
+ * is tiny (a 256-token chunk is 16 KiB), so what is timed is keying, the index walk, pins and
+ * bookkeeping; the pool holds {@code prompts} prompts of {@code tokens} tokens.
+ * <ul>
+ *   <li>{@code lookupHit}: a lookup of a fully cached prompt (8k tokens: 32 chunks keyed and walked);</li>
+ *   <li>{@code lookupMiss}: a lookup that misses on its first chunk;</li>
+ *   <li>{@code lookupPinUnpin}: what a serving engine's scheduler does per request: lookup, pin, unpin;</li>
+ *   <li>{@code retrieveMiss}: a retrieve that finds nothing (validation, keys, the index);</li>
+ *   <li>the {@code 2Threads} variants run the same from two threads on one engine (time per op on each).</li>
+ * </ul>
+ * Goal: under 100 µs per request.
+ * <pre>
+ * java --enable-native-access=ALL-UNNAMED -jar bench/target/benchmarks.jar IndexBenchmark
+ * </pre>
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Fork(value = 1, jvmArgsAppend = {Ratios.NATIVE_ACCESS, Ratios.QUIET_LOGS, Ratios.SMALL_HEAP})
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+public class IndexBenchmark {
+    @Param("8192")
+    public int tokens;
+
+    @Param("32")
+    public int prompts;
+
+    private static final KvLayout LAYOUT = new KvLayout(2, 1, 8, KvDtype.FLOAT16, 16, 4096, KvFormat.FLASH_ATTN);
+
+    private Arena arena;
+    private CacheEngine engine;
+    private int[][] cached;
+    private int[][] unseen;
+    private long[] slots;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        arena = Arena.ofShared();
+        List<MemorySegment> layers = new ArrayList<>();
+        for (int l = 0; l < LAYOUT.numLayers(); l++) {
+            layers.add(arena.allocate(LAYOUT.layerCacheBytes(), 64));
+        }
+        long chunks = (long) prompts * tokens / 256 + 64;
+        engine = CacheEngine.builder().layout(LAYOUT).model("index-bench")
+                .config(EngineConfig.builder().maxLocalCpuSizeGb(chunks * LAYOUT.chunkBytes(256) / (double) EngineConfig.GB)
+                        .build())
+                .open();
+        engine.registerKvCaches(layers);
+        slots = new long[tokens];
+        for (int t = 0; t < tokens; t++) {
+            slots[t] = t % LAYOUT.numSlots();
+        }
+        Random rnd = new Random(3);
+        cached = new int[prompts][];
+        unseen = new int[prompts][];
+        for (int p = 0; p < prompts; p++) {
+            cached[p] = tokens(rnd);
+            unseen[p] = tokens(rnd);
+            engine.store(cached[p], slots, 0);
+        }
+        if (engine.lookup(cached[0]) != tokens) {
+            throw new IllegalStateException("the pool does not hold the prompts");
+        }
+    }
+
+    private int[] tokens(Random rnd) {
+        int[] t = new int[tokens];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = rnd.nextInt(32000);
+        }
+        return t;
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        if (engine.stats().leases() != 0 || engine.stats().pins() != 0) {
+            throw new IllegalStateException("leases or pins left: " + engine.stats());
+        }
+        engine.close();
+        arena.close();
+    }
+
+    private int[] any(int[][] set) {
+        return set[ThreadLocalRandom.current().nextInt(set.length)];
+    }
+
+    @Benchmark
+    public int lookupHit() {
+        return engine.lookup(any(cached));
+    }
+
+    @Benchmark
+    @Threads(2)
+    public int lookupHit2Threads() {
+        return engine.lookup(any(cached));
+    }
+
+    @Benchmark
+    public int lookupMiss() {
+        return engine.lookup(any(unseen));
+    }
+
+    @Benchmark
+    public int lookupPinUnpin() {
+        String id = "r" + Thread.currentThread().threadId();
+        int hit = engine.lookupAndPin(id, org.lmcache4j.KeyScope.NONE, any(cached));
+        return hit + engine.unpin(id);
+    }
+
+    @Benchmark
+    @Threads(2)
+    public int lookupPinUnpin2Threads() {
+        return lookupPinUnpin();
+    }
+
+    @Benchmark
+    public int retrieveMiss() {
+        return engine.retrieve(any(unseen), slots, 0);
+    }
+}
