@@ -25,7 +25,7 @@ import java.util.concurrent.CompletableFuture;
  *   <li>Copy every loaded chunk into the paged caches, and close the leases.</li>
  * </ol>
  */
-final class RetrieveOperation {
+final class RetrieveOperation extends RequestOperation {
     private static final Logger LOG = LoggerFactory.getLogger(CacheEngine.REQUEST_LOGGER);
 
     private enum Source { CPU, DISK, REMOTE }
@@ -34,26 +34,14 @@ final class RetrieveOperation {
     private record Load(ChunkEntry entry, int from, int to, PageLease lease, Source source) {
     }
 
-    private final CacheEngine engine;
-    private final KeyScope scope;
-    private final int[] tokens;
-    private final long[] slots;
-    private final int skipLeading;
-    private final int chunkSize;
     private boolean outOfPages;
 
     RetrieveOperation(CacheEngine engine, KeyScope scope, int[] tokens, long[] slots, int skipLeading) {
-        this.engine = engine;
-        this.scope = scope;
-        this.tokens = tokens;
-        this.slots = slots;
-        this.skipLeading = skipLeading;
-        this.chunkSize = engine.config().chunkSize();
+        super(engine, scope, tokens, slots, skipLeading);
     }
 
     int run() {
-        PagedCaches caches = engine.requireCaches();
-        RequestCheck.transfer(tokens, slots, skipLeading, chunkSize, engine.layout().numSlots());
+        PagedCaches caches = validated();
         long start = engine.ticker().nanos();
         ChunkKey[] keys = engine.hasher().keys(scope, tokens);
         int first = skipLeading / chunkSize;
@@ -161,7 +149,7 @@ final class RetrieveOperation {
         }
         int from = c * chunkSize;
         int to = engine.endOf(c, tokens.length);
-        ChunkKey parent = c == 0 ? engine.hasher().root(scope) : keys[c - 1];
+        ChunkKey parent = parentOf(keys, c);
         ChunkEntry entry = new ChunkEntry(keys[c], parent, page, tokens, from, to);
         engine.index().add(entry);
         return new Load(entry, from, to, engine.pool().lease(page), source);

@@ -13,32 +13,20 @@ import java.util.List;
  * One {@link CacheEngine#store}: plan under the index lock (which chunks are new, a page and a
  * lease for each, evicting if the pool is full), copy outside it, publish under it again.
  */
-final class StoreOperation {
+final class StoreOperation extends RequestOperation {
     private static final Logger LOG = LoggerFactory.getLogger(CacheEngine.REQUEST_LOGGER);
 
     private record Pending(ChunkEntry entry, int from, int to, PageLease lease) {
     }
 
-    private final CacheEngine engine;
-    private final KeyScope scope;
-    private final int[] tokens;
-    private final long[] slots;
-    private final int skipLeading;
-    private final int chunkSize;
     private int cachedPrefix;
 
     StoreOperation(CacheEngine engine, KeyScope scope, int[] tokens, long[] slots, int skipLeading) {
-        this.engine = engine;
-        this.scope = scope;
-        this.tokens = tokens;
-        this.slots = slots;
-        this.skipLeading = skipLeading;
-        this.chunkSize = engine.config().chunkSize();
+        super(engine, scope, tokens, slots, skipLeading);
     }
 
     int run() {
-        PagedCaches caches = engine.requireCaches();
-        RequestCheck.transfer(tokens, slots, skipLeading, chunkSize, engine.layout().numSlots());
+        PagedCaches caches = validated();
         long start = engine.ticker().nanos();
         int storable = engine.config().saveUnfullChunk() ? tokens.length : tokens.length / chunkSize * chunkSize;
         ChunkKey[] keys = engine.hasher().keys(scope, tokens, engine.hasher().chunkCount(storable));
@@ -168,7 +156,7 @@ final class StoreOperation {
                 LOG.debug("pool full of leased chunks: not storing the last {} chunks", keys.length - c);
                 break;
             }
-            ChunkKey parent = c == 0 ? engine.hasher().root(scope) : keys[c - 1];
+            ChunkKey parent = parentOf(keys, c);
             ChunkEntry entry = new ChunkEntry(keys[c], parent, page, tokens, from, to);
             engine.index().add(entry);
             engine.trace().record(c, keys[c], to - from, AccessTrace.Kind.STORE);
