@@ -17,17 +17,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntFunction;
 
 /**
  * The disk tier: one record file per chunk in a directory, an in-memory index of them in
@@ -53,18 +52,6 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class DiskTier implements SpillTier {
     private static final Logger LOG = LoggerFactory.getLogger(DiskTier.class);
 
-    /** An indexed record. Guarded by the tier's lock. */
-    static final class Entry {
-        final int tokens;
-        final long fileBytes;
-        int readers;
-
-        Entry(int tokens, long fileBytes) {
-            this.tokens = tokens;
-            this.fileBytes = fileBytes;
-        }
-    }
-
     private final Path dir;
     private final long capacityBytes;
     private final byte[] namespace;
@@ -74,13 +61,7 @@ public final class DiskTier implements SpillTier {
     private final ExecutorService ioPool;
     private final ExecutorService readPool;
 
-    private final ReentrantLock lock = new ReentrantLock();
-    /** Records in least-recently-used order: a get touches. */
-    private final LinkedHashMap<ChunkKey, Entry> index = new LinkedHashMap<>(16, 0.75f, true);
-    /** The same records, for looking one up without touching it. */
-    private final java.util.HashMap<ChunkKey, Entry> entries = new java.util.HashMap<>();
-    private final Set<ChunkKey> writing = new HashSet<>();
-    private long usedBytes;
+    private final DiskIndex index;
 
     private final LongAdder writes = new LongAdder();
     private final LongAdder writeBytes = new LongAdder();
@@ -91,14 +72,14 @@ public final class DiskTier implements SpillTier {
     private final LongAdder readBytes = new LongAdder();
     private final LongAdder readNanos = new LongAdder();
     private final LongAdder readFailures = new LongAdder();
-    private final LongAdder evictions = new LongAdder();
     private final DiskScanner.Result startup;
-    private final Set<String> logged = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final Set<String> logged = ConcurrentHashMap.newKeySet();
 
     private DiskTier(Path dir, long capacityBytes, byte[] namespace, int elementBytes, DiskOptions options) {
         this.dir = dir;
         this.capacityBytes = capacityBytes;
         this.namespace = namespace.clone();
+        this.index = new DiskIndex(capacityBytes);
         this.elementBytes = elementBytes;
         this.codec = new PayloadCodec(options.codec());
         this.io = RecordIo.probe(dir, options.oDirect());
@@ -109,16 +90,9 @@ public final class DiskTier implements SpillTier {
             LOG.info("removed {} temporary files left in {} by an interrupted write", startup.temporaryRemoved(), dir);
         }
         for (DiskScanner.Found f : startup.found()) {
-            put(f.key(), new Entry(f.tokens(), f.fileBytes()));
+            index.add(f.key(), f.tokens(), f.fileBytes());
         }
-        List<Path> victims;
-        lock.lock();
-        try {
-            victims = makeRoom(0, new boolean[1]);
-        } finally {
-            lock.unlock();
-        }
-        delete(victims);
+        delete(index.shrinkToCapacity());
     }
 
     /**
@@ -146,52 +120,22 @@ public final class DiskTier implements SpillTier {
 
     @Override
     public boolean contains(ChunkKey key, int tokens) {
-        lock.lock();
-        try {
-            Entry e = index.get(key);
-            return e != null && e.tokens == tokens;
-        } finally {
-            lock.unlock();
-        }
+        return index.contains(key, tokens);
     }
 
     @Override
     public boolean holds(ChunkKey key, int tokens) {
-        lock.lock();
-        try {
-            Entry e = entries.get(key);
-            return e != null && e.tokens == tokens;
-        } finally {
-            lock.unlock();
-        }
+        return index.holds(key, tokens);
     }
 
     @Override
     public boolean beginRead(ChunkKey key) {
-        lock.lock();
-        try {
-            Entry e = index.get(key);
-            if (e == null) {
-                return false;
-            }
-            e.readers++;
-            return true;
-        } finally {
-            lock.unlock();
-        }
+        return index.beginRead(key);
     }
 
     @Override
     public void endRead(ChunkKey key) {
-        lock.lock();
-        try {
-            Entry e = entries.get(key);
-            if (e != null && e.readers > 0) {
-                e.readers--;
-            }
-        } finally {
-            lock.unlock();
-        }
+        index.endRead(key);
     }
 
     @Override
@@ -227,32 +171,26 @@ public final class DiskTier implements SpillTier {
     @Override
     public boolean write(ChunkKey key, ChunkKey parent, int[] tokens, MemorySegment chunk) {
         PayloadCodec.Encoded encoded = codec.encode(chunk, elementBytes);
-        java.util.function.IntFunction<RecordHeader> headerFor = crc -> new RecordHeader(encoded.codec(), namespace,
+        IntFunction<RecordHeader> headerFor = crc -> new RecordHeader(encoded.codec(), namespace,
                 key, parent, tokens, elementBytes, chunk.byteSize(), encoded.payload().byteSize(), crc);
         long size = headerFor.apply(0).fileBytes();
-        boolean[] fits = new boolean[1];
-        List<Path> victims;
-        lock.lock();
-        try {
-            if (entries.containsKey(key)) {
+        List<ChunkKey> evicted = new ArrayList<>();
+        DiskIndex.Reservation reservation = index.reserve(key, size, evicted);
+        delete(evicted);
+        switch (reservation) {
+            case PRESENT -> {
                 return true;
             }
-            if (!writing.add(key)) {
-                return false; // another write of this key is in flight, and it may yet fail
+            case IN_FLIGHT -> {
+                return false;
             }
-            victims = makeRoom(size, fits);
-            if (fits[0]) {
-                usedBytes += size; // reserved until the write ends
-            } else {
-                writing.remove(key);
+            case NO_ROOM -> {
+                writesSkipped.increment();
+                return false;
             }
-        } finally {
-            lock.unlock();
-        }
-        delete(victims);
-        if (!fits[0]) {
-            writesSkipped.increment();
-            return false;
+            case RESERVED -> {
+                // below
+            }
         }
         long start = System.nanoTime();
         boolean ok = false;
@@ -268,30 +206,23 @@ public final class DiskTier implements SpillTier {
                     + " (further write failures are counted in lmcache:disk_write_failures, not logged)");
             return false;
         } finally {
-            lock.lock();
-            try {
-                writing.remove(key);
-                usedBytes -= size; // the reservation; put() counts the record
-                if (ok) {
-                    put(key, new Entry(tokens.length, size));
-                    // Counted once indexed, so that whoever sees the count also finds the record.
-                    writes.increment();
-                    writeBytes.add(size);
-                    writeNanos.add(System.nanoTime() - start);
-                }
-            } finally {
-                lock.unlock();
+            index.finishWrite(key, tokens.length, size, ok);
+            if (ok) {
+                // Counted once indexed, so that whoever sees the count also finds the record.
+                writes.increment();
+                writeBytes.add(size);
+                writeNanos.add(System.nanoTime() - start);
             }
         }
     }
 
     @Override
-    public java.util.concurrent.Executor io() {
+    public Executor io() {
         return ioPool;
     }
 
     @Override
-    public java.util.concurrent.Executor readIo() {
+    public Executor readIo() {
         return readPool;
     }
 
@@ -306,15 +237,10 @@ public final class DiskTier implements SpillTier {
 
     @Override
     public DiskStats stats() {
-        lock.lock();
-        try {
-            return new DiskStats(true, dir.toString(), io.direct(), codec.mode().name().toLowerCase(),
-                    capacityBytes, usedBytes, entries.size(), writes.sum(), writeBytes.sum(), writeNanos.sum(),
-                    writeFailures.sum(), writesSkipped.sum(), reads.sum(), readBytes.sum(), readNanos.sum(),
-                    readFailures.sum(), evictions.sum(), startup.foreign(), startup.corrupt());
-        } finally {
-            lock.unlock();
-        }
+        return new DiskStats(true, dir.toString(), io.direct(), codec.mode().name().toLowerCase(),
+                capacityBytes, index.usedBytes(), index.records(), writes.sum(), writeBytes.sum(), writeNanos.sum(),
+                writeFailures.sum(), writesSkipped.sum(), reads.sum(), readBytes.sum(), readNanos.sum(),
+                readFailures.sum(), index.evictions(), startup.foreign(), startup.corrupt());
     }
 
     @Override
@@ -362,12 +288,7 @@ public final class DiskTier implements SpillTier {
 
     /** Removes a record that failed to read from the index, and deletes it if it is corrupt. */
     private void drop(ChunkKey key, Path path, boolean corrupt) {
-        lock.lock();
-        try {
-            remove(key);
-        } finally {
-            lock.unlock();
-        }
+        index.remove(key);
         if (corrupt) {
             try {
                 Files.deleteIfExists(path);
@@ -377,52 +298,15 @@ public final class DiskTier implements SpillTier {
         }
     }
 
-    /**
-     * Forgets least recently used records without readers until {@code bytes} more fit, and returns
-     * their files, for the caller to delete once it has let go of the lock (an unlink can be slow,
-     * and the serving threads take this lock). Caller holds the lock.
-     */
-    private List<Path> makeRoom(long bytes, boolean[] fits) {
-        List<Path> victims = new ArrayList<>();
-        Iterator<java.util.Map.Entry<ChunkKey, Entry>> it = index.entrySet().iterator();
-        while (usedBytes + bytes > capacityBytes && it.hasNext()) {
-            java.util.Map.Entry<ChunkKey, Entry> oldest = it.next();
-            if (oldest.getValue().readers > 0) {
-                continue;
-            }
-            it.remove();
-            entries.remove(oldest.getKey());
-            usedBytes -= oldest.getValue().fileBytes;
-            evictions.increment();
-            victims.add(RecordPaths.of(dir, oldest.getKey()));
-        }
-        fits[0] = usedBytes + bytes <= capacityBytes;
-        return victims;
-    }
-
-    private void delete(List<Path> files) {
-        for (Path p : files) {
+    /** Deletes the files of records the index evicted (outside its lock: an unlink can be slow). */
+    private void delete(List<ChunkKey> evicted) {
+        for (ChunkKey k : evicted) {
+            Path p = RecordPaths.of(dir, k);
             try {
                 Files.deleteIfExists(p);
             } catch (IOException e) {
                 logOnce("delete", "cannot delete disk record " + p + ": " + e);
             }
-        }
-    }
-
-    /** Caller holds the lock. */
-    private void put(ChunkKey key, Entry e) {
-        index.put(key, e);
-        entries.put(key, e);
-        usedBytes += e.fileBytes;
-    }
-
-    /** Caller holds the lock. */
-    private void remove(ChunkKey key) {
-        Entry e = entries.remove(key);
-        if (e != null) {
-            index.remove(key);
-            usedBytes -= e.fileBytes;
         }
     }
 
