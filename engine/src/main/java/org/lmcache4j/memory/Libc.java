@@ -31,6 +31,8 @@ final class Libc {
     /** Linux 5.14+: fault pages in writable without changing their contents. */
     static final int MADV_POPULATE_WRITE = 23;
     static final long MAP_FAILED = -1L;
+    /** errno of an advice the kernel does not know. */
+    static final int EINVAL = 22;
 
     private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO =

@@ -41,11 +41,15 @@ final class MmapSlabSource implements SlabSource {
 
     @Override
     public void prefault(MemorySegment slab) {
-        if (!populateUnsupported.get()
-                && libc.advise(slab.address(), slab.byteSize(), Libc.MADV_POPULATE_WRITE) == 0) {
-            return;
+        if (!populateUnsupported.get()) {
+            int errno = libc.advise(slab.address(), slab.byteSize(), Libc.MADV_POPULATE_WRITE);
+            if (errno == 0) {
+                return;
+            }
+            if (errno == Libc.EINVAL) {
+                populateUnsupported.set(true); // a kernel before 5.14: touch pages from now on
+            }
         }
-        populateUnsupported.set(true);
         for (long off = 0; off < slab.byteSize(); off += SMALL_PAGE) {
             slab.set(java.lang.foreign.ValueLayout.JAVA_BYTE, off, (byte) 0);
         }
