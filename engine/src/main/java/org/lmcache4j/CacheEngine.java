@@ -250,7 +250,7 @@ public final class CacheEngine implements AutoCloseable {
         indexLock.lock();
         try {
             return counters.snapshot(index.size(), pins.pinnedChunks(), pool.stats(), spiller.spilledChunks.sum(),
-                    disk.stats(), remote.stats());
+                    spiller.writeThroughSkipped.sum(), disk.stats(), remote.stats());
         } finally {
             indexLock.unlock();
         }

@@ -20,13 +20,13 @@ final class EngineCounters {
     final LongAdder diskHitTokens = new LongAdder();
     final LongAdder remoteHitTokens = new LongAdder();
 
-    EngineStats snapshot(long chunks, long pins, PoolStats pool, long spilledChunks, DiskStats disk,
-                         RemoteStats remote) {
+    EngineStats snapshot(long chunks, long pins, PoolStats pool, long spilledChunks, long writeThroughSkipped,
+                         DiskStats disk, RemoteStats remote) {
         return new EngineStats(chunks, pool.pagesInUse(), pool.capacityPages(), pool.usedBytes(),
                 pool.capacityBytes(), pool.mappedBytes(), pool.leases(), pins, evictions.sum(),
                 storeSkippedChunks.sum(), forcedUnpins.sum(), lookupRequests.sum(), lookupTokens.sum(),
                 lookupHitTokens.sum(), storeRequests.sum(), storedTokens.sum(), retrieveRequests.sum(),
                 requestedTokens.sum(), retrievedTokens.sum(), pool.growthWaitNanos(), diskHitTokens.sum(),
-                spilledChunks, disk, remoteHitTokens.sum(), remote);
+                spilledChunks, disk, remoteHitTokens.sum(), remote, writeThroughSkipped);
     }
 }

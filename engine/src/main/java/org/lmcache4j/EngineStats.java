@@ -28,13 +28,15 @@ package org.lmcache4j;
  * @param disk               the disk tier, {@link DiskStats#NONE} without one
  * @param remoteHitTokens    tokens retrieves loaded from the remote tier
  * @param remote             the remote tier, {@link RemoteStats#NONE} without one
+ * @param writeThroughSkipped chunks {@code disk_write_through} left to write-behind: too many waited
  */
 public record EngineStats(long chunks, long pagesInUse, long capacityPages, long usedBytes, long capacityBytes,
                           long mappedBytes, long leases, long pins, long evictions, long storeSkippedChunks,
                           long forcedUnpins, long lookupRequests, long lookupTokens, long lookupHitTokens,
                           long storeRequests, long storedTokens, long retrieveRequests, long requestedTokens,
                           long retrievedTokens, long poolGrowthWaitNanos, long diskHitTokens,
-                          long spilledChunks, DiskStats disk, long remoteHitTokens, RemoteStats remote) {
+                          long spilledChunks, DiskStats disk, long remoteHitTokens, RemoteStats remote,
+                          long writeThroughSkipped) {
 
     /** Retrieved over requested tokens; 0 before any retrieve. */
     public double retrieveHitRate() {

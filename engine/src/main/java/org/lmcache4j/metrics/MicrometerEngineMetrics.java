@@ -75,6 +75,8 @@ public final class MicrometerEngineMetrics implements EngineMetrics {
         gauge(registry, stats, "disk_records", "Records in the disk tier", s -> s.disk().records());
         counter(registry, stats, "disk_hit_tokens", "Tokens retrieves loaded from disk", EngineStats::diskHitTokens);
         counter(registry, stats, "disk_spilled_chunks", "Chunks written to disk", EngineStats::spilledChunks);
+        counter(registry, stats, "disk_write_through_skipped", "Chunks write-through left to write-behind",
+                EngineStats::writeThroughSkipped);
         counter(registry, stats, "disk_read_bytes", "Bytes read from disk", s -> s.disk().readBytes());
         counter(registry, stats, "disk_write_bytes", "Bytes written to disk", s -> s.disk().writeBytes());
         counter(registry, stats, "disk_read_failures", "Disk reads that were misses: corrupt, truncated, vanished",
