@@ -52,7 +52,8 @@ final class RetrieveOperation {
     }
 
     int run() {
-        PagedCaches caches = engine.requireCaches();
+        CacheEngine.Registered registered = engine.requireCaches();
+        PagedCaches caches = registered.caches();
         RequestCheck.transfer(tokens, slots, skipLeading, chunkSize, engine.layout().numSlots());
         long start = engine.ticker().nanos();
         ChunkKey[] keys = engine.hasher().keys(scope, tokens);
@@ -80,7 +81,7 @@ final class RetrieveOperation {
             settled = true;
             for (int i = 0; i < usable; i++) {
                 Load l = loads.get(i);
-                engine.transfer().scatter(l.lease.segment(), caches, slots, l.from, l.to);
+                registered.transfer().scatter(l.lease.segment(), caches, slots, l.from, l.to);
                 loaded += l.to - l.from;
                 bySource[l.source.ordinal()] += l.to - l.from;
                 bytes += engine.layout().chunkBytes(l.to - l.from);

@@ -37,7 +37,8 @@ final class StoreOperation {
     }
 
     int run() {
-        PagedCaches caches = engine.requireCaches();
+        CacheEngine.Registered registered = engine.requireCaches();
+        PagedCaches caches = registered.caches();
         RequestCheck.transfer(tokens, slots, skipLeading, chunkSize, engine.layout().numSlots());
         long start = engine.ticker().nanos();
         int storable = engine.config().saveUnfullChunk() ? tokens.length : tokens.length / chunkSize * chunkSize;
@@ -59,7 +60,7 @@ final class StoreOperation {
         List<Pending> toRemote;
         try {
             for (Pending p : pending) {
-                engine.transfer().gather(caches, slots, p.from, p.to, p.lease.segment());
+                registered.transfer().gather(caches, slots, p.from, p.to, p.lease.segment());
                 bytes += engine.layout().chunkBytes(p.to - p.from);
                 stored += p.to - p.from;
             }
