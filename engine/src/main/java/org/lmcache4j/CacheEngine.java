@@ -16,6 +16,8 @@ import org.lmcache4j.memory.SlabRegistrar;
 import org.lmcache4j.memory.SlabSource;
 import org.lmcache4j.metrics.EngineMetrics;
 import org.lmcache4j.metrics.MicrometerEngineMetrics;
+import org.lmcache4j.cuda.CudaProbe;
+import org.lmcache4j.cuda.CudaRuntime;
 import org.lmcache4j.cuda.TransferSelector;
 import org.lmcache4j.transfer.KvTransfer;
 import org.lmcache4j.transfer.PagedCaches;
@@ -100,7 +102,7 @@ public final class CacheEngine implements AutoCloseable {
         this.layout = Objects.requireNonNull(b.layout, "a KvLayout is required");
         this.hasher = new ChunkHasher(b.model, b.worldSize, b.workerId, config.chunkSize(), layout);
         this.fixedTransfer = b.transfer;
-        this.selector = b.transfer == null ? TransferSelector.forSystem() : null;
+        this.selector = b.transfer == null ? CudaRuntime.selector(CudaProbe.system(), config.extraConfig()) : null;
         this.ticker = b.ticker;
         this.trace = b.trace;
         this.pins = new PinTable(TimeUnit.SECONDS.toNanos(config.pinTimeoutSec()));
@@ -110,7 +112,8 @@ public final class CacheEngine implements AutoCloseable {
         RemoteUrl remoteUrl = config.remoteUrl()
                 .map(url -> RemoteUrl.parse(url, java.time.Duration.ofMillis(remoteOptions.timeoutMs()))).orElse(null);
         this.pool = new ChunkPool(config.cpuPoolBytes(), layout.chunkBytes(config.chunkSize()),
-                b.slabTargetBytes, b.slabSource, b.slabRegistrar);
+                b.slabTargetBytes, b.slabSource,
+                b.slabRegistrar != null ? b.slabRegistrar : CudaRuntime.slabRegistrar(CudaProbe.system()));
         SpillTier openedDisk = SpillTier.NONE;
         RemoteTier openedRemote = RemoteTier.NONE;
         try {
@@ -486,7 +489,8 @@ public final class CacheEngine implements AutoCloseable {
         /** Null: chosen by {@link TransferSelector} when the caches are registered. */
         private KvTransfer transfer;
         private SlabSource slabSource = SlabSource.best();
-        private SlabRegistrar slabRegistrar = SlabRegistrar.NONE;
+        /** Null: page-locked with CUDA where the probe sees a device, plain otherwise. */
+        private SlabRegistrar slabRegistrar;
         private long slabTargetBytes = 1L << 30;
         private AccessTrace trace = AccessTrace.NONE;
 

@@ -39,16 +39,6 @@ public final class TransferSelector {
         this.cuda = Objects.requireNonNull(cuda);
     }
 
-    /** The selector of this process: its driver, and no CUDA transfer built in yet. */
-    public static TransferSelector forSystem() {
-        return new TransferSelector(CudaProbe.system(), TransferSelector::noCudaTransfer);
-    }
-
-    static KvTransfer noCudaTransfer() {
-        throw new IllegalStateException("the KV caches are CUDA device memory, but this build of LMCache4j has"
-                + " no CUDA transfer: use host caches or a build with CudaKvTransfer");
-    }
-
     /**
      * What to use for caches at these base addresses, one per layer, or for caches handed over as
      * Java segments ({@code addresses == null}), which are host memory by construction.

@@ -82,10 +82,12 @@ class TransferSelectorTest {
     }
 
     @Test
-    void withoutCudaTransfer_deviceCachesAreRefusedClearly() throws Exception {
-        TransferSelector s = new TransferSelector(CudaProbe.probe(StubDriver.build(dir, 1, 0).toString()),
-                TransferSelector::noCudaTransfer);
+    void cudaTransferThatCannotBeBuilt_failsTheRegistrationClearly() throws Exception {
+        TransferSelector s = new TransferSelector(CudaProbe.probe(StubDriver.build(dir, 1, 0).toString()), () -> {
+            throw new IllegalStateException("no kernels were found");
+        });
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> s.select(new long[]{StubDriver.DEVICE_BASE}));
-        assertTrue(e.getMessage().contains("no CUDA transfer"), e.getMessage());
+        assertTrue(e.getMessage().contains("no kernels"), e.getMessage());
+        assertEquals(TransferSelector.Kind.HOST, s.choose(new long[]{4096}).kind(), "host caches still work");
     }
 }
