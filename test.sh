@@ -21,6 +21,15 @@ make -C native -s JAVA_HOME="$JAVA_HOME" test
 echo "== native: the C tests under AddressSanitizer and UBSan"
 make -C native -s JAVA_HOME="$JAVA_HOME" asan-test
 
+echo "== native: CUDA kernels (a fatbin; no GPU needed to build it)"
+if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
+  make -C native -s JAVA_HOME="$JAVA_HOME" cuda kv-host
+  echo "built native/build/kv_transfer.fatbin ($(stat -c %s native/build/kv_transfer.fatbin) bytes)"
+else
+  echo "NOTE: no nvcc on this machine: the CUDA kernels were NOT built (their index arithmetic is still" \
+    "tested on the CPU by KvIndexHostTest)."
+fi
+
 echo "== python: lmcache4j over the C ABI"
 python3 -c 'import numpy, pytest' 2>/dev/null || {
   echo "The Python stage needs python3 with numpy and pytest (pip install numpy pytest); not skipping it." >&2

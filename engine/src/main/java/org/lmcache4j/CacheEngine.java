@@ -16,7 +16,9 @@ import org.lmcache4j.memory.SlabRegistrar;
 import org.lmcache4j.memory.SlabSource;
 import org.lmcache4j.metrics.EngineMetrics;
 import org.lmcache4j.metrics.MicrometerEngineMetrics;
-import org.lmcache4j.transfer.HostKvTransfer;
+import org.lmcache4j.cuda.CudaProbe;
+import org.lmcache4j.cuda.CudaRuntime;
+import org.lmcache4j.cuda.TransferSelector;
 import org.lmcache4j.transfer.KvTransfer;
 import org.lmcache4j.transfer.PagedCaches;
 import org.slf4j.Logger;
@@ -74,7 +76,9 @@ public final class CacheEngine implements AutoCloseable {
     private final KvLayout layout;
     private final ChunkHasher hasher;
     private final ChunkPool pool;
-    private final KvTransfer transfer;
+    /** Picks the transfer when caches are registered; null where the builder fixed one. */
+    private final TransferSelector selector;
+    private final KvTransfer fixedTransfer;
     private final Ticker ticker;
     private final EngineMetrics metrics;
     private final EngineCounters counters = new EngineCounters();
@@ -86,14 +90,19 @@ public final class CacheEngine implements AutoCloseable {
     private final RemoteTier remote;
     private final AccessTrace trace;
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
-    private volatile PagedCaches caches;
+    /** The caches and the transfer chosen for them, published together so no store mixes them. */
+    record Registered(PagedCaches caches, KvTransfer transfer) {
+    }
+
+    private volatile Registered registered;
     private boolean closed;
 
     private CacheEngine(Builder b) {
         this.config = b.config;
         this.layout = Objects.requireNonNull(b.layout, "a KvLayout is required");
         this.hasher = new ChunkHasher(b.model, b.worldSize, b.workerId, config.chunkSize(), layout);
-        this.transfer = b.transfer;
+        this.fixedTransfer = b.transfer;
+        this.selector = b.transfer == null ? CudaRuntime.selector(CudaProbe.system(), config.extraConfig()) : null;
         this.ticker = b.ticker;
         this.trace = b.trace;
         this.pins = new PinTable(TimeUnit.SECONDS.toNanos(config.pinTimeoutSec()));
@@ -103,7 +112,8 @@ public final class CacheEngine implements AutoCloseable {
         RemoteUrl remoteUrl = config.remoteUrl()
                 .map(url -> RemoteUrl.parse(url, java.time.Duration.ofMillis(remoteOptions.timeoutMs()))).orElse(null);
         this.pool = new ChunkPool(config.cpuPoolBytes(), layout.chunkBytes(config.chunkSize()),
-                b.slabTargetBytes, b.slabSource, b.slabRegistrar);
+                b.slabTargetBytes, b.slabSource,
+                b.slabRegistrar != null ? b.slabRegistrar : CudaRuntime.slabRegistrar(CudaProbe.system()));
         SpillTier openedDisk = SpillTier.NONE;
         RemoteTier openedRemote = RemoteTier.NONE;
         try {
@@ -127,7 +137,7 @@ public final class CacheEngine implements AutoCloseable {
                 config.instanceId(), pool.describe(), config.chunkSize(),
                 layout.chunkBytes(config.chunkSize()) >> 20, layout.format().configName(),
                 layout.dtype().torchName(), layout.numLayers(), layout.numKvHeads(), layout.headSize(),
-                layout.blockSize(), transfer.describe(),
+                layout.blockSize(), selector == null ? fixedTransfer.describe() : selector.describe(),
                 disk.enabled() ? ", " + disk.describe() : "", remote.enabled() ? ", " + remote.describe() : "", b.model, b.workerId, b.worldSize,
                 ChunkHasher.ALGORITHM, config.saveUnfullChunk());
     }
@@ -169,17 +179,19 @@ public final class CacheEngine implements AutoCloseable {
 
     /** Registers the serving engine's paged caches, one host address per layer (a {@code data_ptr}). */
     public void registerKvCaches(long[] layerAddresses) {
-        register(() -> PagedCaches.ofAddresses(layout, layerAddresses));
+        register(() -> PagedCaches.ofAddresses(layout, layerAddresses), layerAddresses);
     }
 
     /** Registers the paged caches as segments, one per layer, each checked against the layout. */
     public void registerKvCaches(List<MemorySegment> layerCaches) {
-        register(() -> PagedCaches.of(layout, layerCaches));
+        register(() -> PagedCaches.of(layout, layerCaches), null);
     }
 
-    private void register(Supplier<PagedCaches> caches) {
+    private void register(Supplier<PagedCaches> caches, long[] addresses) {
         guarded(() -> {
-            this.caches = caches.get();
+            PagedCaches c = caches.get();
+            KvTransfer t = selector == null ? fixedTransfer : selector.select(addresses);
+            this.registered = new Registered(c, t);
             pool.prepareGrowth();
             return null;
         });
@@ -417,8 +429,8 @@ public final class CacheEngine implements AutoCloseable {
         }
     }
 
-    PagedCaches requireCaches() {
-        PagedCaches c = caches;
+    Registered requireCaches() {
+        Registered c = registered;
         if (c == null) {
             throw new IllegalStateException("no KV caches registered: call registerKvCaches first");
         }
@@ -449,10 +461,6 @@ public final class CacheEngine implements AutoCloseable {
         return pool;
     }
 
-    KvTransfer transfer() {
-        return transfer;
-    }
-
     Ticker ticker() {
         return ticker;
     }
@@ -478,9 +486,11 @@ public final class CacheEngine implements AutoCloseable {
         private int workerId = 0;
         private MeterRegistry registry;
         private Ticker ticker = Ticker.SYSTEM;
-        private KvTransfer transfer = new HostKvTransfer();
+        /** Null: chosen by {@link TransferSelector} when the caches are registered. */
+        private KvTransfer transfer;
         private SlabSource slabSource = SlabSource.best();
-        private SlabRegistrar slabRegistrar = SlabRegistrar.NONE;
+        /** Null: page-locked with CUDA where the probe sees a device, plain otherwise. */
+        private SlabRegistrar slabRegistrar;
         private long slabTargetBytes = 1L << 30;
         private AccessTrace trace = AccessTrace.NONE;
 

@@ -1,7 +1,6 @@
 package org.lmcache4j;
 
 import org.lmcache4j.keys.ChunkKey;
-import org.lmcache4j.transfer.PagedCaches;
 
 /**
  * What a store and a retrieve share: the request's arguments, their validation, and how a chunk's
@@ -24,11 +23,14 @@ abstract sealed class RequestOperation permits StoreOperation, RetrieveOperation
         this.chunkSize = engine.config().chunkSize();
     }
 
-    /** The registered caches, once the arguments are known good (nothing has changed yet if they are not). */
-    PagedCaches validated() {
-        PagedCaches caches = engine.requireCaches();
+    /**
+     * The registered caches and their transfer, once the arguments are known good (nothing has
+     * changed yet if they are not).
+     */
+    CacheEngine.Registered validated() {
+        CacheEngine.Registered registered = engine.requireCaches();
         RequestCheck.transfer(tokens, slots, skipLeading, chunkSize, engine.layout().numSlots());
-        return caches;
+        return registered;
     }
 
     /** The key chunk {@code c} chains from: the previous chunk's, or the scope's root for chunk 0. */

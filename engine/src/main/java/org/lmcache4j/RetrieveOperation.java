@@ -41,7 +41,8 @@ final class RetrieveOperation extends RequestOperation {
     }
 
     int run() {
-        PagedCaches caches = validated();
+        CacheEngine.Registered registered = validated();
+        PagedCaches caches = registered.caches();
         long start = engine.ticker().nanos();
         ChunkKey[] keys = engine.hasher().keys(scope, tokens);
         int first = skipLeading / chunkSize;
@@ -68,7 +69,7 @@ final class RetrieveOperation extends RequestOperation {
             settled = true;
             for (int i = 0; i < usable; i++) {
                 Load l = loads.get(i);
-                engine.transfer().scatter(l.lease.segment(), caches, slots, l.from, l.to);
+                registered.transfer().scatter(l.lease.segment(), caches, slots, l.from, l.to);
                 loaded += l.to - l.from;
                 bySource[l.source.ordinal()] += l.to - l.from;
                 bytes += engine.layout().chunkBytes(l.to - l.from);

@@ -26,7 +26,8 @@ final class StoreOperation extends RequestOperation {
     }
 
     int run() {
-        PagedCaches caches = validated();
+        CacheEngine.Registered registered = validated();
+        PagedCaches caches = registered.caches();
         long start = engine.ticker().nanos();
         int storable = engine.config().saveUnfullChunk() ? tokens.length : tokens.length / chunkSize * chunkSize;
         ChunkKey[] keys = engine.hasher().keys(scope, tokens, engine.hasher().chunkCount(storable));
@@ -47,7 +48,7 @@ final class StoreOperation extends RequestOperation {
         List<Pending> toRemote;
         try {
             for (Pending p : pending) {
-                engine.transfer().gather(caches, slots, p.from, p.to, p.lease.segment());
+                registered.transfer().gather(caches, slots, p.from, p.to, p.lease.segment());
                 bytes += engine.layout().chunkBytes(p.to - p.from);
                 stored += p.to - p.from;
             }
