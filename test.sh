@@ -25,6 +25,15 @@ echo "== native: CUDA kernels (a fatbin; no GPU needed to build it)"
 if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
   make -C native -s JAVA_HOME="$JAVA_HOME" cuda kv-host
   echo "built native/build/kv_transfer.fatbin ($(stat -c %s native/build/kv_transfer.fatbin) bytes)"
+  echo "== gpu: bench/gpu/check.sh packs the GPU check (a JRE, the jars, the fatbin) and runs it"
+  bench/gpu/check.sh pack
+  gpu_status=0
+  bench/gpu/check.sh run || gpu_status=$?
+  # 3 = no GPU here, said by the check itself; 0 = a GPU, and every transfer exact.
+  if [ "$gpu_status" -ne 0 ] && [ "$gpu_status" -ne 3 ]; then
+    echo "the GPU check failed (exit $gpu_status)" >&2
+    exit 1
+  fi
 else
   echo "NOTE: no nvcc on this machine: the CUDA kernels were NOT built (their index arithmetic is still" \
     "tested on the CPU by KvIndexHostTest)."
