@@ -203,7 +203,7 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     public int lookup(KeyScope scope, int[] tokens) {
-        return guarded(() -> doLookup(null, scope, tokens));
+        return guarded(() -> new LookupOperation(this, null, scope, tokens).run());
     }
 
     /**
@@ -213,7 +213,7 @@ public final class CacheEngine implements AutoCloseable {
      */
     public int lookupAndPin(String requestId, KeyScope scope, int[] tokens) {
         RequestCheck.requestId(requestId);
-        return guarded(() -> doLookup(requestId, scope, tokens));
+        return guarded(() -> new LookupOperation(this, requestId, scope, tokens).run());
     }
 
     /** Releases the pins of {@code requestId}; returns how many chunks were pinned. */
@@ -304,40 +304,6 @@ public final class CacheEngine implements AutoCloseable {
         } finally {
             lifecycle.writeLock().unlock();
         }
-    }
-
-    private int doLookup(String pinFor, KeyScope scope, int[] tokens) {
-        RequestCheck.tokens(tokens);
-        long start = ticker.nanos();
-        ChunkKey[] keys = hasher.keys(scope, tokens);
-        int local = locked(() -> {
-            List<ChunkEntry> hits = leadingHits(keys, tokens, 0);
-            if (pinFor != null) {
-                List<PageLease> leases = new ArrayList<>(hits.size());
-                for (ChunkEntry e : hits) {
-                    leases.add(pool.lease(e.page));
-                }
-                pins.pin(pinFor, leases, ticker.nanos());
-            }
-            touchReversed(hits);
-            for (int c = 0; c < hits.size(); c++) {
-                trace.record(c, keys[c], hits.get(c).tokenCount(), AccessTrace.Kind.HIT);
-            }
-            int chunks = hits.size();
-            while (chunks < keys.length && disk.contains(keys[chunks], endOf(chunks, tokens.length) - chunks * config.chunkSize())) {
-                chunks++;
-            }
-            return chunks;
-        });
-        // Outside the lock: a network round trip.
-        int chunks = local + (local < keys.length
-                ? remote.leadingPresent(java.util.Arrays.asList(keys).subList(local, keys.length)) : 0);
-        int hit = chunks == 0 ? 0 : endOf(chunks - 1, tokens.length);
-        counters.lookupRequests.increment();
-        counters.lookupTokens.add(tokens.length);
-        counters.lookupHitTokens.add(hit);
-        metrics.lookup(tokens.length, hit, ticker.nanos() - start);
-        return hit;
     }
 
     /**
@@ -455,6 +421,10 @@ public final class CacheEngine implements AutoCloseable {
 
     ChunkIndex index() {
         return index;
+    }
+
+    PinTable pins() {
+        return pins;
     }
 
     ChunkPool pool() {
