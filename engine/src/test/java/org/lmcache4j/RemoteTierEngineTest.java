@@ -68,6 +68,15 @@ class RemoteTierEngineTest {
     }
 
     @Test
+    void twoEngines_throughSentinel_shareChunksByteExact() throws Exception {
+        try (RedisServer master = RedisServer.start();
+             RedisServer sentinel = RedisServer.sentinel(master, "lmcache-master")) {
+            shareThrough("redis-sentinel://127.0.0.1:" + sentinel.port + "#lmcache-master");
+            assertTrue(Long.parseLong(master.cli("dbsize").trim()) >= 3, "the chunks are on the master");
+        }
+    }
+
+    @Test
     void redisKilledMidRun_engineKeepsServing_andReconnects() throws Exception {
         RedisServer redis = RedisServer.start();
         int port = redis.port;

@@ -59,6 +59,24 @@ public final class RedisServer implements AutoCloseable {
         return server;
     }
 
+    /**
+     * A Sentinel on loopback watching {@code master} under the name {@code name}: the
+     * {@code redis-sentinel://} tier resolves the master through it.
+     */
+    public static RedisServer sentinel(RedisServer master, String name) throws IOException {
+        int port = freePort();
+        Path dir = Files.createTempDirectory("lmcache4j-sentinel");
+        Path conf = dir.resolve("sentinel.conf");
+        Files.writeString(conf, "port " + port + "\nbind 127.0.0.1\nprotected-mode no\ndir " + dir + "\n"
+                + "sentinel monitor " + name + " 127.0.0.1 " + master.port + " 1\n"
+                + "sentinel down-after-milliseconds " + name + " 5000\n");
+        Process p = new ProcessBuilder("redis-server", conf.toString(), "--sentinel").redirectErrorStream(true)
+                .redirectOutput(dir.resolve("log").toFile()).start();
+        RedisServer sentinel = new RedisServer(port, p, dir);
+        sentinel.awaitPing();
+        return sentinel;
+    }
+
     /** Runs {@code redis-cli -p PORT args…} and returns its output. */
     public String cli(String... args) throws IOException, InterruptedException {
         return cli(port, args);
