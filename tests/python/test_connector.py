@@ -311,3 +311,20 @@ def test_tensor_parallel_lookups_reach_every_rank_and_the_smallest_hit_wins(tmp_
         rank0.communicate("\n", timeout=60)
     assert rank0.returncode == 0
     assert not os.path.exists(path0), "the socket is removed when its engine closes"
+
+
+def test_a_rank_that_fails_mid_lookup_leaves_no_pins_on_the_others(tmp_path):
+    ctx = ConnectorContext(block_size=16, model="m", instance_id=f"half{os.getpid()}", world_size=2,
+                           socket_dir=str(tmp_path / "tp"), kv_cache_dtype="bfloat16", settings=dict(SETTINGS))
+    rank0 = WorkerSide(ctx, rank=0)  # in this process; rank 1 never started, so its socket is missing
+    caches = [np.zeros((2, 256, 16, 2, 8), np.uint16) for _ in range(2)]
+    rank0.register_kv_caches({"l0": caches[0], "l1": caches[1]})
+    rank0.engine.store(np.arange(512), np.arange(512))
+    lookups = RankLookups(ctx.socket_paths(), timeout_s=0.2)
+    try:
+        with pytest.raises(OSError):
+            lookups.lookup(np.arange(600), pin_request_id="r")
+        assert rank0.engine.stats().pins == 0, "rank 0's pins were released when rank 1 failed"
+    finally:
+        lookups.close()
+        rank0.shutdown()

@@ -40,8 +40,21 @@ class RankLookups:
             return _local_engines.get(path) or self._clients[path]
 
     def lookup(self, tokens, *, cache_salt=None, adapter=None, pin_request_id=None) -> int:
-        hits = [self._target(p).lookup(tokens, cache_salt=cache_salt, adapter=adapter,
-                                       pin_request_id=pin_request_id) for p in self.paths]
+        hits = []
+        try:
+            for p in self.paths:
+                hits.append(self._target(p).lookup(tokens, cache_salt=cache_salt, adapter=adapter,
+                                                   pin_request_id=pin_request_id))
+        except Exception:
+            # One rank failed: the ranks before it have pinned the request; release those pins now
+            # rather than leave them to pin_timeout_sec (best effort: the failing rank may be gone).
+            if pin_request_id is not None:
+                for p in self.paths[:len(hits)]:
+                    try:
+                        self._target(p).unpin(pin_request_id)
+                    except Exception:
+                        pass
+            raise
         return min(hits) if hits else 0
 
     def unpin(self, request_id: str) -> None:
