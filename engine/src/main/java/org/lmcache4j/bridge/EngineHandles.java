@@ -45,6 +45,9 @@ final class EngineHandles {
     Path serve(long handle, Path socket) throws IOException {
         Open e = entry(handle);
         synchronized (e) {
+            if (open.get(handle) != e) {
+                throw closedOrUnknown(handle); // closed between entry() and here: serve nothing for it
+            }
             if (e.server != null) {
                 throw new IllegalStateException("engine " + handle + " already serves lookups at " + e.server.path());
             }

@@ -6,6 +6,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -117,9 +119,18 @@ final class LookupProtocol {
         return n;
     }
 
+    /**
+     * Strict UTF-8, as the C ABI reads it: a lenient decoder would map two different malformed salts
+     * to the same replacement characters, and so to the same keys.
+     */
     private static String utf8(ByteBuffer b, int n) {
-        byte[] bytes = new byte[n];
-        b.get(bytes);
-        return new String(bytes, StandardCharsets.UTF_8);
+        ByteBuffer slice = b.slice(b.position(), n);
+        b.position(b.position() + n);
+        try {
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(slice).toString();
+        } catch (CharacterCodingException e) {
+            throw new IllegalArgumentException("a cache_salt, adapter or request id is not valid UTF-8");
+        }
     }
 }

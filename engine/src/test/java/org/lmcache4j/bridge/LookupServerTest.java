@@ -94,6 +94,23 @@ class LookupServerTest {
     }
 
     @Test
+    void aSaltThatIsNotUtf8_isRefused() throws IOException {
+        Path socket = dir.resolve("u.sock");
+        try (LookupServer ignored = LookupServer.start(engine, socket); SocketChannel client = connect(socket)) {
+            byte[] salt = {(byte) 0xC3, (byte) 0x28}; // an invalid two-byte sequence
+            ByteBuffer b = ByteBuffer.allocate(24 + salt.length + 4).order(ByteOrder.LITTLE_ENDIAN);
+            b.putInt(LookupProtocol.MAGIC).put((byte) 1).put(new byte[3]).putInt(salt.length).putInt(0).putInt(0)
+                    .putInt(1).put(salt).putInt(7).flip();
+            while (b.hasRemaining()) {
+                client.write(b);
+            }
+            Reply r = read(client);
+            assertEquals(NativeStatus.INVALID_ARGUMENT.code, r.status);
+            assertTrue(r.text.contains("UTF-8"), r.text);
+        }
+    }
+
+    @Test
     void aDirectoryOthersCanEnter_isRefused() throws IOException {
         Path open = Files.createDirectory(tmp.resolve("open"));
         Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxr-xr-x"));
