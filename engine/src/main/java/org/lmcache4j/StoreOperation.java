@@ -164,7 +164,17 @@ final class StoreOperation extends RequestOperation {
             pending.add(new Pending(entry, from, to, engine.pool().lease(page)));
             requestEntries.add(entry);
         }
-        engine.touchReversed(requestEntries);
+        // The skipped prefix is this prompt's too: listed first, it is touched last and ends the most
+        // recently used, so a stored suffix never outlives its own prefix.
+        List<ChunkEntry> wholePrompt = new ArrayList<>();
+        for (int c = 0; c < skipLeading / chunkSize && c < keys.length; c++) {
+            ChunkEntry prefix = engine.index().get(keys[c]);
+            if (prefix != null) {
+                wholePrompt.add(prefix);
+            }
+        }
+        wholePrompt.addAll(requestEntries);
+        engine.touchReversed(wholePrompt);
     }
 
     private boolean hasHole(int from, int to) {

@@ -282,6 +282,19 @@ class DiskTierEngineTest {
         assertEquals(1024, f.engine.lookup(p), "the other prompt went, not this one's first chunks");
     }
 
+    @Test
+    void aStoreWithSkipLeading_keepsThePrefixMoreRecentThanTheSuffix() {
+        open(EngineFixture.poolOfChunks(4));
+        int[] p = TestCaches.randomTokens(768, rnd);
+        long[] slots = TestCaches.randomSlots(f.caches.layout, 768, rnd);
+        f.engine.store(java.util.Arrays.copyOf(p, 256), java.util.Arrays.copyOf(slots, 256), 0);
+        f.engine.store(p, slots, 256); // the caller (vLLM) knows chunk 0 is cached: stores 1 and 2
+        f.engine.store(TestCaches.randomTokens(512, rnd), java.util.Arrays.copyOf(slots, 512), 0);
+        // 5 chunks in 4 pages: one had to go, the prompt's last (its prefix was touched after it).
+        assertEquals(512, f.engine.lookup(p), "chunks 0 and 1 survive, chunk 2 went");
+        assertEquals(1, f.engine.stats().evictions());
+    }
+
     /** The record file of chunk {@code c} of {@code tokens}, found through the engine's own keys. */
     static Path recordOf(EngineFixture f, int[] tokens, int c) {
         String hex = f.engine.hasher().keys(KeyScope.NONE, tokens)[c].hex();

@@ -88,6 +88,10 @@ final class ReplayCommand {
             throw new IllegalArgumentException("--instances " + instances + " shares chunks through a remote tier: "
                     + "give --remote-url (or remote_url)");
         }
+        if (instances > 1 && traceFile != null) {
+            // Every instance replays the same request ids: one trace file would fold them together.
+            throw new IllegalArgumentException("--dump-trace records one engine: it cannot be combined with --instances");
+        }
         args.finish();
 
         MetricsServer metrics = metricsPort == null ? null : MetricsServer.start("0.0.0.0", metricsPort);

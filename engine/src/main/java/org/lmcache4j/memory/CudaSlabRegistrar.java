@@ -1,5 +1,7 @@
 package org.lmcache4j.memory;
 
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.JCudaDriver;
 
@@ -17,18 +19,31 @@ public final class CudaSlabRegistrar implements SlabRegistrar {
     static final int CU_MEMHOSTREGISTER_PORTABLE = 0x01;
     static final int CU_MEMHOSTREGISTER_DEVICEMAP = 0x02;
 
-    public CudaSlabRegistrar() {
+    /** Registration needs a current context, and the pool registers from its own grower thread. */
+    private final CUcontext context = new CUcontext();
+
+    /** Registers with device {@code device}'s primary context (the one the serving engine's runtime uses). */
+    public CudaSlabRegistrar(int device) {
         JCudaDriver.setExceptionsEnabled(true);
+        CUdevice d = new CUdevice();
+        JCudaDriver.cuDeviceGet(d, device);
+        JCudaDriver.cuDevicePrimaryCtxRetain(context, d);
+    }
+
+    public CudaSlabRegistrar() {
+        this(0);
     }
 
     @Override
     public void register(MemorySegment slab) {
+        JCudaDriver.cuCtxSetCurrent(context);
         JCudaDriver.cuMemHostRegister(pointer(slab), slab.byteSize(),
                 CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP);
     }
 
     @Override
     public void unregister(MemorySegment slab) {
+        JCudaDriver.cuCtxSetCurrent(context);
         JCudaDriver.cuMemHostUnregister(pointer(slab));
     }
 

@@ -153,11 +153,14 @@ public final class CudaKvTransfer implements KvTransfer {
         deviceLayers = new CUdeviceptr();
         JCudaDriver.cuMemAlloc(deviceLayers, 8L * n);
         JCudaDriver.cuMemcpyHtoD(deviceLayers, Pointer.to(addresses), 8L * n);
+        JCudaDriver.cuCtxSynchronize(); // once per registration: the addresses must have landed before any kernel
         layersOf = caches;
     }
 
     /**
-     * The chunk's slots, copied synchronously: 2 KiB for a 256-token chunk, and the previous call
+     * The chunk's slots, 2 KiB for a 256-token chunk, copied on the transfer's own stream so that
+     * the kernel after it sees them: a synchronous copy from pageable memory may return before the
+     * bytes reach the device, and a non-blocking stream is not ordered after it. The previous call
      * has finished (each call waits for its event), so the buffer is free to overwrite.
      */
     private void uploadSlots(long[] slots, int from, int tokens) {
@@ -169,8 +172,9 @@ public final class CudaKvTransfer implements KvTransfer {
             JCudaDriver.cuMemAlloc(deviceSlots, 8L * tokens);
             slotCapacity = tokens;
         }
-        long[] chunkSlots = java.util.Arrays.copyOfRange(slots, from, from + tokens);
-        JCudaDriver.cuMemcpyHtoD(deviceSlots, Pointer.to(chunkSlots), 8L * tokens);
+        java.nio.ByteBuffer staging = java.nio.ByteBuffer.allocateDirect(8 * tokens).order(java.nio.ByteOrder.nativeOrder());
+        staging.asLongBuffer().put(slots, from, tokens);
+        JCudaDriver.cuMemcpyHtoDAsync(deviceSlots, Pointer.to(staging), 8L * tokens, stream);
     }
 
     private static CUdeviceptr address(long address) {

@@ -75,7 +75,22 @@ public final class PagedKvCache implements AutoCloseable {
     /** Returns a finished request's blocks. */
     public void free(long[] slots) {
         for (int t = 0; t < slots.length; t += layout.blockSize()) {
-            freeBlocks.addLast((int) (slots[t] / layout.blockSize()));
+            int block = (int) (slots[t] / layout.blockSize());
+            poison(block);
+            freeBlocks.addLast(block);
+        }
+    }
+
+    /**
+     * Fills a freed block with NaN: a later request that gets it must write every row it reads, so
+     * a retrieve that forgot a row can never pass the exactness check on a previous request's KV.
+     */
+    private void poison(int block) {
+        for (MemorySegment layer : layers) {
+            for (int plane = 0; plane < layout.format().planes(); plane++) {
+                long first = caches.offset(plane, (long) block * layout.blockSize());
+                layer.asSlice(first, layout.blockSize() * layout.rowBytes()).fill((byte) 0xFF); // 0xFFFFFFFF is a NaN
+            }
         }
     }
 
