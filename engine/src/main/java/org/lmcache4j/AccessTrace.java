@@ -15,7 +15,7 @@ public interface AccessTrace {
         HIT,
         /** {@code retrieve} loads the chunk from the CPU tier. */
         RETRIEVE,
-        /** {@code store} added a new chunk. */
+        /** {@code store} added a new chunk, or {@code retrieve} promoted one from the disk or remote tier. */
         STORE,
         /** {@code store} found the chunk already in the CPU tier (after a gap, or stored meanwhile). */
         TOUCH;

@@ -202,6 +202,8 @@ final class RetrieveOperation extends RequestOperation {
             }
             if (i < verified) {
                 l.entry.publish();
+                // Promoted into the CPU tier: for its eviction policy (and a trace of it), a new chunk.
+                engine.trace().record(l.from / chunkSize, l.entry.key, l.to - l.from, AccessTrace.Kind.STORE);
             } else if (engine.index().remove(l.entry)) {
                 engine.pool().release(l.entry.page);
             }
