@@ -292,6 +292,9 @@ public final class CacheEngine implements AutoCloseable {
             });
             remote.close();
             disk.close();
+            if (selector != null) {
+                selector.close(); // the transfers it made; one given to the builder stays its owner's
+            }
             long stillLeased = pool.stats().leases();
             if (stillLeased > 0) {
                 // Some I/O never finished (a hung disk or network): its memory must stay mapped, or

@@ -82,6 +82,14 @@ public final class TransferSelector {
         return cudaTransfer;
     }
 
+    /** Closes the CUDA transfer if one was made (the host transfer holds nothing). */
+    public synchronized void close() {
+        if (cudaTransfer != null) {
+            cudaTransfer.close();
+            cudaTransfer = null;
+        }
+    }
+
     /** For the start-up log, before any caches are registered. */
     public String describe() {
         return "auto (" + probe.reason() + ")";

@@ -52,6 +52,8 @@ public final class CudaKvTransfer implements KvTransfer {
     private int slotCapacity;
     private CUdeviceptr deviceLayers;
     private PagedCaches layersOf;
+    /** The device whose primary context this transfer retained, or null if it used the caller's. */
+    private CUdevice retained;
 
     /** Loads the kernels from {@code fatbin} into the calling thread's context (device 0's primary one if none). */
     public CudaKvTransfer(Mode mode, byte[] fatbin) {
@@ -62,6 +64,7 @@ public final class CudaKvTransfer implements KvTransfer {
             CUdevice device = new CUdevice();
             JCudaDriver.cuDeviceGet(device, 0);
             JCudaDriver.cuDevicePrimaryCtxRetain(context, device);
+            retained = device;
         }
         JCudaDriver.cuCtxSetCurrent(context);
         JCudaDriver.cuModuleLoadData(module, fatbin);
@@ -184,5 +187,27 @@ public final class CudaKvTransfer implements KvTransfer {
     @Override
     public String describe() {
         return "cuda-" + mode.name().toLowerCase();
+    }
+
+    /** Waits for the stream, then frees the buffers, the event, the stream and the module. */
+    @Override
+    public synchronized void close() {
+        JCudaDriver.cuCtxSetCurrent(context);
+        JCudaDriver.cuStreamSynchronize(stream);
+        if (deviceSlots != null) {
+            JCudaDriver.cuMemFree(deviceSlots);
+            deviceSlots = null;
+        }
+        if (deviceLayers != null) {
+            JCudaDriver.cuMemFree(deviceLayers);
+            deviceLayers = null;
+        }
+        JCudaDriver.cuEventDestroy(done);
+        JCudaDriver.cuStreamDestroy(stream);
+        JCudaDriver.cuModuleUnload(module);
+        if (retained != null) {
+            JCudaDriver.cuDevicePrimaryCtxRelease(retained);
+            retained = null;
+        }
     }
 }

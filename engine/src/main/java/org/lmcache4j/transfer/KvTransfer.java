@@ -8,7 +8,7 @@ import java.lang.foreign.MemorySegment;
  * ({@code block_id * block_size + offset}), and a slot of {@code -1} means "not there": its row
  * is neither read nor written. Callers validate slots against the layout first.
  */
-public interface KvTransfer {
+public interface KvTransfer extends AutoCloseable {
     /** Copies the chunk's rows from the paged caches into {@code page}, in {@link ChunkFormat}. */
     void gather(PagedCaches caches, long[] slots, int from, int to, MemorySegment page);
 
@@ -17,4 +17,9 @@ public interface KvTransfer {
 
     /** One word for logs: {@code host}, {@code cuda}. */
     String describe();
+
+    /** Frees what the transfer holds (device streams, modules, buffers); the host transfer holds nothing. */
+    @Override
+    default void close() {
+    }
 }
