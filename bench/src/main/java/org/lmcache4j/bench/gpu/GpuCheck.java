@@ -47,12 +47,13 @@ public final class GpuCheck {
         List<String> table = new ArrayList<>();
         long mismatches = 0;
         for (CudaKvTransfer.Mode mode : CudaKvTransfer.Mode.values()) {
-            CudaKvTransfer cuda = new CudaKvTransfer(mode, fatbin);
-            for (KvFormat format : KvFormat.values()) {
-                long bad = roundTrips(cuda, format, new Random(format.ordinal() * 7L + mode.ordinal()));
-                mismatches += bad;
-                table.add(String.format("exact     %-5s %-12s %s", mode, format.configName(),
-                        bad == 0 ? "ok" : bad + " mismatched bytes"));
+            try (CudaKvTransfer cuda = new CudaKvTransfer(mode, fatbin)) {
+                for (KvFormat format : KvFormat.values()) {
+                    long bad = roundTrips(cuda, format, new Random(format.ordinal() * 7L + mode.ordinal()));
+                    mismatches += bad;
+                    table.add(String.format("exact     %-5s %-12s %s", mode, format.configName(),
+                            bad == 0 ? "ok" : bad + " mismatched bytes"));
+                }
             }
         }
         table.addAll(Bandwidth.measure(fatbin, BANDWIDTH_ITERATIONS));
@@ -117,13 +118,14 @@ public final class GpuCheck {
                 lines.add(String.format("bandwidth cuMemcpy D->H pinned %6.1f GB/s   (baseline for store)", dtoh));
                 lines.add(String.format("bandwidth cuMemcpy H->D pinned %6.1f GB/s   (baseline for retrieve)", htod));
                 for (CudaKvTransfer.Mode mode : CudaKvTransfer.Mode.values()) {
-                    CudaKvTransfer cuda = new CudaKvTransfer(mode, fatbin);
-                    double store = gbps(bytes, iterations, () -> cuda.gather(devView, slots, 0, 256, page));
-                    double retrieve = gbps(bytes, iterations, () -> cuda.scatter(page, devView, slots, 0, 256));
-                    lines.add(String.format("bandwidth %-6s store    %6.1f GB/s = %.2f of cuMemcpy (goal >= 0.80)",
-                            mode, store, store / dtoh));
-                    lines.add(String.format("bandwidth %-6s retrieve %6.1f GB/s = %.2f of cuMemcpy (goal >= 0.80)",
-                            mode, retrieve, retrieve / htod));
+                    try (CudaKvTransfer cuda = new CudaKvTransfer(mode, fatbin)) {
+                        double store = gbps(bytes, iterations, () -> cuda.gather(devView, slots, 0, 256, page));
+                        double retrieve = gbps(bytes, iterations, () -> cuda.scatter(page, devView, slots, 0, 256));
+                        lines.add(String.format("bandwidth %-6s store    %6.1f GB/s = %.2f of cuMemcpy (goal >= 0.80)",
+                                mode, store, store / dtoh));
+                        lines.add(String.format("bandwidth %-6s retrieve %6.1f GB/s = %.2f of cuMemcpy (goal >= 0.80)",
+                                mode, retrieve, retrieve / htod));
+                    }
                 }
                 JCudaDriver.cuMemFree(contiguous);
                 Device.unpin(page);
