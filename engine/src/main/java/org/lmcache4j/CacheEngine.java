@@ -344,8 +344,9 @@ public final class CacheEngine implements AutoCloseable {
     int allocatePage() {
         int page = pool.tryAllocate();
         while (page < 0) {
-            // A chunk the disk tier also holds costs nothing to drop: those go first.
-            ChunkEntry victim = index.evictOldest(e -> pool.refCount(e.page) == 1 && clean(e));
+            // A chunk the disk tier also holds costs nothing to drop: those go first. Without a disk
+            // tier no chunk is, and that pass would only walk the whole list for nothing.
+            ChunkEntry victim = disk.enabled() ? index.evictOldest(e -> pool.refCount(e.page) == 1 && clean(e)) : null;
             if (victim == null) {
                 victim = index.evictOldest(e -> pool.refCount(e.page) == 1);
             }

@@ -3,6 +3,7 @@ package org.lmcache4j.cli;
 import org.lmcache4j.KvLayout;
 import org.lmcache4j.transfer.PagedCaches;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -20,12 +21,15 @@ final class SyntheticKv {
     private final KvLayout layout;
     private final long rowBytes;
     private final long rowWords;
+    /** One row of {@link #MARKER}, to compare rows against in bulk. */
+    private final MemorySegment markerRow;
 
     SyntheticKv(PagedCaches caches) {
         this.caches = caches;
         this.layout = caches.layout();
         this.rowBytes = layout.rowBytes();
         this.rowWords = rowBytes / Long.BYTES;
+        this.markerRow = Arena.ofAuto().allocate(rowBytes).fill(MARKER);
     }
 
     /** {@code h[t]}: a hash of tokens {@code [0, t]}. */
@@ -102,9 +106,12 @@ final class SyntheticKv {
         for (int layer = 0; layer < layout.numLayers(); layer++) {
             MemorySegment cache = caches.layer(layer);
             for (int plane = 0; plane < layout.format().planes(); plane++) {
-                long base = caches.offset(plane, slot);
+                MemorySegment row = cache.asSlice(caches.offset(plane, slot), rowBytes);
+                if (row.mismatch(markerRow) < 0) {
+                    continue; // the common case, compared in bulk
+                }
                 for (long b = 0; b < rowBytes; b++) {
-                    if (cache.get(ValueLayout.JAVA_BYTE, base + b) != MARKER) {
+                    if (row.get(ValueLayout.JAVA_BYTE, b) != MARKER) {
                         stray++;
                     }
                 }
