@@ -1,5 +1,6 @@
 /*
- * LMCache4j C ABI, version 1.
+ * LMCache4j C ABI, version 2 (version 1 plus device caches' streams: lmcache4j_store_on_stream,
+ * lmcache4j_retrieve_on_stream, lmcache4j_wait_transfers; every version 1 call still answers).
  *
  * liblmcache4j.so lets a serving engine written in C, C++ or Python (through ctypes) use the
  * LMCache4j engine in its own process. The library starts a JVM on first use (or joins the one
@@ -9,7 +10,7 @@
  *   lmcache4j_engine engine;
  *   if (lmcache4j_open(NULL, &layout, NULL, &engine) != LMCACHE4J_OK)
  *       fprintf(stderr, "%s\n", lmcache4j_last_error());
- *   lmcache4j_register_kv_caches(engine, layer_ptrs, 32, -1);   // host memory
+ *   lmcache4j_register_kv_caches(engine, layer_ptrs, 32, -1);   // host memory (a CUDA device id for GPU caches)
  *   lmcache4j_lookup(engine, NULL, tokens, n, "req-1", &hit);    // and pin for req-1
  *   lmcache4j_retrieve(engine, NULL, tokens, slots, n, 0, &loaded);
  *   lmcache4j_unpin(engine, "req-1", NULL);
@@ -26,6 +27,10 @@
  *   - An engine is a handle, not a pointer: after lmcache4j_close every call on it returns
  *     LMCACHE4J_ERR_CLOSED. Handles are never reused.
  *   - Registered paged caches must stay valid until the engine is closed.
+ *   - Device caches (CUDA): every store and retrieve is ordered with the caller's CUDA stream
+ *     (the *_on_stream calls; the others use the legacy default stream, handle 0). The copies start
+ *     after the work already queued on that stream, and the stream waits for them; the calls return
+ *     once the copies are queued, without waiting for the device. lmcache4j_wait_transfers waits.
  *   - Structs begin with their size (set it to sizeof), so that later versions can grow them.
  *
  * Finding Java (first call only)
@@ -54,7 +59,11 @@
 extern "C" {
 #endif
 
-#define LMCACHE4J_ABI_VERSION 1
+#define LMCACHE4J_ABI_VERSION 2
+
+/* lmcache4j_register_kv_caches' device: host memory, or "ask the driver" (a CUDA device id otherwise). */
+#define LMCACHE4J_DEVICE_HOST (-1)
+#define LMCACHE4J_DEVICE_AUTO (-2)
 
 #if defined(__GNUC__)
 #define LMCACHE4J_API __attribute__((visibility("default")))
@@ -70,7 +79,7 @@ typedef enum lmcache4j_status {
     LMCACHE4J_ERR_CLOSED = 3,           /* the engine was closed */
     LMCACHE4J_ERR_JVM = 4,              /* no JDK >= 25, no engine jar, or the JVM failed to start */
     LMCACHE4J_ERR_NO_MEMORY = 5,
-    LMCACHE4J_ERR_UNSUPPORTED = 6,      /* not in this build (e.g. caches in device memory) */
+    LMCACHE4J_ERR_UNSUPPORTED = 6,      /* not supported (e.g. a paged layout the engine cannot copy) */
     LMCACHE4J_ERR_INTERNAL = 7          /* a bug: the message says where */
 } lmcache4j_status;
 
@@ -136,8 +145,12 @@ LMCACHE4J_API int lmcache4j_open(const char *config_path, const lmcache4j_layout
                                  const lmcache4j_options *options, lmcache4j_engine *out_engine);
 
 /**
- * Registers the paged caches: one address per layer, each holding the layout's bytes.
- * device is -1 for host memory (a CUDA device id needs a build with the CUDA transfer).
+ * Registers the paged caches: one address per layer, each holding the layout's bytes. device is
+ * LMCACHE4J_DEVICE_HOST (-1) for host memory, a CUDA device id for device memory (copied by the
+ * CUDA transfer; the engine's CPU pool is then page-locked for that device), or
+ * LMCACHE4J_DEVICE_AUTO (-2) to let the driver say. A device that does not exist, caches on two
+ * devices, a device that is not where the memory is, or device caches without a CUDA driver are
+ * LMCACHE4J_ERR_INVALID_ARGUMENT, and nothing is registered.
  */
 LMCACHE4J_API int lmcache4j_register_kv_caches(lmcache4j_engine engine, const uint64_t *layer_addresses,
                                                int32_t num_layers, int32_t device);
@@ -167,6 +180,29 @@ LMCACHE4J_API int lmcache4j_store(lmcache4j_engine engine, const lmcache4j_scope
 LMCACHE4J_API int lmcache4j_retrieve(lmcache4j_engine engine, const lmcache4j_scope *scope,
                                      const int32_t *tokens, const int64_t *slot_mapping, size_t num_tokens,
                                      size_t skip_leading, int64_t *out_loaded);
+
+/**
+ * lmcache4j_store and lmcache4j_retrieve ordered with the caller's CUDA stream (a CUstream value,
+ * e.g. torch.cuda.current_stream().cuda_stream; 0 for the legacy default stream). On device
+ * caches the copies run after the work already queued on cuda_stream, and cuda_stream cannot run
+ * past them until they have landed; the call itself does not wait for the device. A stream of
+ * another context than the caches', or one that is not a live stream, is
+ * LMCACHE4J_ERR_INVALID_ARGUMENT. Host caches take only 0.
+ */
+LMCACHE4J_API int lmcache4j_store_on_stream(lmcache4j_engine engine, const lmcache4j_scope *scope,
+                                            const int32_t *tokens, const int64_t *slot_mapping, size_t num_tokens,
+                                            size_t skip_leading, uint64_t cuda_stream, int64_t *out_stored);
+
+LMCACHE4J_API int lmcache4j_retrieve_on_stream(lmcache4j_engine engine, const lmcache4j_scope *scope,
+                                               const int32_t *tokens, const int64_t *slot_mapping, size_t num_tokens,
+                                               size_t skip_leading, uint64_t cuda_stream, int64_t *out_loaded);
+
+/**
+ * Returns once every device copy queued so far has landed and what waited for it has run (stored
+ * chunks are then served, the pool pages a retrieve read are released). Host copies end in their
+ * call; then this returns at once.
+ */
+LMCACHE4J_API int lmcache4j_wait_transfers(lmcache4j_engine engine);
 
 /** Releases the pins of a request; *out_unpinned (may be NULL): the chunks that were pinned. */
 LMCACHE4J_API int lmcache4j_unpin(lmcache4j_engine engine, const char *request_id, int64_t *out_unpinned);

@@ -84,7 +84,8 @@ LMCACHE4J_API int lmcache4j_lookup(lmcache4j_engine engine, const lmcache4j_scop
 }
 
 static int transfer(int retrieve, lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
-                    const int64_t *slot_mapping, size_t num_tokens, size_t skip_leading, int64_t *out) {
+                    const int64_t *slot_mapping, size_t num_tokens, size_t skip_leading, uint64_t cuda_stream,
+                    int64_t *out) {
     int rc = check_out(out, retrieve ? "out_loaded" : "out_stored");
     if (!rc) rc = check_count(num_tokens, "num_tokens");
     if (!rc) rc = check_count(skip_leading, "skip_leading");
@@ -92,20 +93,38 @@ static int transfer(int retrieve, lmcache4j_engine engine, const lmcache4j_scope
     ENTER(env);
     jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, retrieve ? lmc_java.retrieve : lmc_java.store,
                                            (jlong)engine, SCOPE(scope), JPTR(tokens), JPTR(slot_mapping),
-                                           (jint)num_tokens, (jint)skip_leading);
+                                           (jint)num_tokens, (jint)skip_leading, (jlong)cuda_stream);
     return lmc_finish(env, r, out);
 }
 
 LMCACHE4J_API int lmcache4j_store(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
                                   const int64_t *slot_mapping, size_t num_tokens, size_t skip_leading,
                                   int64_t *out_stored) {
-    return transfer(0, engine, scope, tokens, slot_mapping, num_tokens, skip_leading, out_stored);
+    return transfer(0, engine, scope, tokens, slot_mapping, num_tokens, skip_leading, 0, out_stored);
+}
+
+LMCACHE4J_API int lmcache4j_store_on_stream(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                                            const int64_t *slot_mapping, size_t num_tokens, size_t skip_leading,
+                                            uint64_t cuda_stream, int64_t *out_stored) {
+    return transfer(0, engine, scope, tokens, slot_mapping, num_tokens, skip_leading, cuda_stream, out_stored);
 }
 
 LMCACHE4J_API int lmcache4j_retrieve(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
                                      const int64_t *slot_mapping, size_t num_tokens, size_t skip_leading,
                                      int64_t *out_loaded) {
-    return transfer(1, engine, scope, tokens, slot_mapping, num_tokens, skip_leading, out_loaded);
+    return transfer(1, engine, scope, tokens, slot_mapping, num_tokens, skip_leading, 0, out_loaded);
+}
+
+LMCACHE4J_API int lmcache4j_retrieve_on_stream(lmcache4j_engine engine, const lmcache4j_scope *scope,
+                                               const int32_t *tokens, const int64_t *slot_mapping, size_t num_tokens,
+                                               size_t skip_leading, uint64_t cuda_stream, int64_t *out_loaded) {
+    return transfer(1, engine, scope, tokens, slot_mapping, num_tokens, skip_leading, cuda_stream, out_loaded);
+}
+
+LMCACHE4J_API int lmcache4j_wait_transfers(lmcache4j_engine engine) {
+    ENTER(env);
+    return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.wait_transfers, (jlong)engine),
+                      NULL);
 }
 
 LMCACHE4J_API int lmcache4j_unpin(lmcache4j_engine engine, const char *request_id, int64_t *out_unpinned) {

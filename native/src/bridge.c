@@ -48,13 +48,14 @@ int lmc_bind_bridge(JNIEnv *env) {
     if (!rc) rc = method(env, &lmc_java.open, "open", "(JIJIIIIJIIIJIJIII)J");
     if (!rc) rc = method(env, &lmc_java.register_kv_caches, "registerKvCaches", "(JJII)J");
     if (!rc) rc = method(env, &lmc_java.lookup, "lookup", "(JJIJIJIJI)J");
-    if (!rc) rc = method(env, &lmc_java.store, "store", "(JJIJIJJII)J");
-    if (!rc) rc = method(env, &lmc_java.retrieve, "retrieve", "(JJIJIJJII)J");
+    if (!rc) rc = method(env, &lmc_java.store, "store", "(JJIJIJJIIJ)J");
+    if (!rc) rc = method(env, &lmc_java.retrieve, "retrieve", "(JJIJIJJIIJ)J");
     if (!rc) rc = method(env, &lmc_java.unpin, "unpin", "(JJI)J");
     if (!rc) rc = method(env, &lmc_java.stats, "stats", "(JJI)J");
     if (!rc) rc = method(env, &lmc_java.config_json, "configJson", "(JJI)J");
     if (!rc) rc = method(env, &lmc_java.clear, "clear", "(J)J");
     if (!rc) rc = method(env, &lmc_java.close, "close", "(J)J");
+    if (!rc) rc = method(env, &lmc_java.wait_transfers, "waitTransfers", "(J)J");
     if (!rc) rc = method(env, &lmc_java.serve_lookups, "serveLookups", "(JJI)J");
     if (!rc) rc = method(env, &lmc_java.take_error, "takeError", "(JI)I");
     if (rc) return rc;

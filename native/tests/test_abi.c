@@ -210,9 +210,11 @@ static void error_paths(void) {
     EXPECT_STATUS(lmcache4j_register_kv_caches(e, c.address, LAYERS - 1, -1), LMCACHE4J_ERR_INVALID_ARGUMENT,
                   "expected 4 layer caches, got 3");
     EXPECT_STATUS(lmcache4j_register_kv_caches(e, NULL, LAYERS, -1), LMCACHE4J_ERR_INVALID_ARGUMENT, "layer addresses is NULL");
-    EXPECT_STATUS(lmcache4j_register_kv_caches(e, c.address, LAYERS, 0), LMCACHE4J_ERR_UNSUPPORTED, "CUDA");
-    EXPECT_STATUS(lmcache4j_register_kv_caches(e, c.address, LAYERS, -2), LMCACHE4J_ERR_INVALID_ARGUMENT, "device -2");
-    EXPECT_OK(lmcache4j_register_kv_caches(e, c.address, LAYERS, -1));
+    EXPECT_STATUS(lmcache4j_register_kv_caches(e, c.address, LAYERS, 0), LMCACHE4J_ERR_INVALID_ARGUMENT,
+                  "CUDA device 0 need a CUDA driver");
+    EXPECT_STATUS(lmcache4j_register_kv_caches(e, c.address, LAYERS, -3), LMCACHE4J_ERR_INVALID_ARGUMENT, "device -3");
+    EXPECT_OK(lmcache4j_register_kv_caches(e, c.address, LAYERS, LMCACHE4J_DEVICE_AUTO)); /* the driver (none) says host */
+    EXPECT_OK(lmcache4j_register_kv_caches(e, c.address, LAYERS, LMCACHE4J_DEVICE_HOST));
     CHECK(lmcache4j_last_error()[0] == '\0', "a success left the message '%s'", lmcache4j_last_error());
 
     EXPECT_STATUS(lmcache4j_lookup(e, NULL, NULL, 5, NULL, &n), LMCACHE4J_ERR_INVALID_ARGUMENT, "tokens is NULL");
@@ -249,9 +251,17 @@ static void error_paths(void) {
     CHECK(stat(socket, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600, "socket mode %o", st.st_mode);
     EXPECT_STATUS(lmcache4j_serve_lookups(e, socket), LMCACHE4J_ERR_STATE, "already serves lookups");
 
+    EXPECT_STATUS(lmcache4j_store_on_stream(e, NULL, tokens, slots, 300, 0, 0x5000, &n), LMCACHE4J_ERR_INVALID_ARGUMENT,
+                  "the KV caches are host memory");
+    EXPECT_STATUS(lmcache4j_retrieve_on_stream(e, NULL, tokens, slots, 300, 0, 0x5000, &n),
+                  LMCACHE4J_ERR_INVALID_ARGUMENT, "CUDA stream 0x5000 was given");
+
     /* Bad input changed nothing: the engine still works, and closing removes the socket. */
     EXPECT_OK(lmcache4j_store(e, NULL, tokens, slots, 300, 0, &n));
     CHECK(n == 300, "stored %lld", (long long)n);
+    EXPECT_OK(lmcache4j_wait_transfers(e));
+    EXPECT_OK(lmcache4j_retrieve_on_stream(e, NULL, tokens, slots, 300, 0, 0, &n)); /* the default stream: host is fine */
+    CHECK(n == 300, "retrieved %lld on the default stream", (long long)n);
     EXPECT_OK(lmcache4j_close(e));
     CHECK(stat(socket, &st) != 0, "the socket outlived its engine");
     rmdir(dir);
@@ -259,6 +269,7 @@ static void error_paths(void) {
     EXPECT_STATUS(lmcache4j_lookup(e, NULL, tokens, 5, NULL, &n), LMCACHE4J_ERR_CLOSED, "is closed");
     EXPECT_STATUS(lmcache4j_store(e, NULL, tokens, slots, 300, 0, &n), LMCACHE4J_ERR_CLOSED, "is closed");
     EXPECT_STATUS(lmcache4j_retrieve(e, NULL, tokens, slots, 300, 0, &n), LMCACHE4J_ERR_CLOSED, "is closed");
+    EXPECT_STATUS(lmcache4j_wait_transfers(e), LMCACHE4J_ERR_CLOSED, "is closed");
     EXPECT_STATUS(lmcache4j_register_kv_caches(e, c.address, LAYERS, -1), LMCACHE4J_ERR_CLOSED, "is closed");
     EXPECT_STATUS(lmcache4j_unpin(e, "r", &n), LMCACHE4J_ERR_CLOSED, "is closed");
     s.struct_size = sizeof s;

@@ -10,7 +10,8 @@ from pathlib import Path
 from . import jsig
 from .errors import NativeLibraryError, error_for
 
-ABI_VERSION = 1
+ABI_VERSION = 2
+DEVICE_HOST, DEVICE_AUTO = -1, -2
 LIBRARY_NAME = "liblmcache4j.so"
 
 c_u32, c_i32, c_u64, c_i64, c_char_p, c_void_p, c_size_t = (
@@ -55,6 +56,11 @@ _SIGNATURES = {
                          ctypes.POINTER(c_i64)], ctypes.c_int),
     "lmcache4j_retrieve": ([c_u64, ctypes.POINTER(Scope), c_void_p, c_void_p, c_size_t, c_size_t,
                             ctypes.POINTER(c_i64)], ctypes.c_int),
+    "lmcache4j_store_on_stream": ([c_u64, ctypes.POINTER(Scope), c_void_p, c_void_p, c_size_t, c_size_t, c_u64,
+                                   ctypes.POINTER(c_i64)], ctypes.c_int),
+    "lmcache4j_retrieve_on_stream": ([c_u64, ctypes.POINTER(Scope), c_void_p, c_void_p, c_size_t, c_size_t, c_u64,
+                                      ctypes.POINTER(c_i64)], ctypes.c_int),
+    "lmcache4j_wait_transfers": ([c_u64], ctypes.c_int),
     "lmcache4j_unpin": ([c_u64, c_char_p, ctypes.POINTER(c_i64)], ctypes.c_int),
     "lmcache4j_stats": ([c_u64, ctypes.POINTER(Stats)], ctypes.c_int),
     "lmcache4j_config_json": ([c_u64, c_char_p, c_size_t, ctypes.POINTER(c_size_t)], ctypes.c_int),

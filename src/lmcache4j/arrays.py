@@ -1,6 +1,6 @@
-"""Token ids, slot mappings and paged KV caches as the C ABI takes them: numpy arrays (or torch
-tensors) in memory the engine may read during a call, checked first, so that a wrong dtype, shape
-or stride is a Python exception and never a bad read."""
+"""Token ids, slot mappings, paged KV caches and CUDA streams as the C ABI takes them: numpy arrays,
+torch tensors (or anything with the torch tensor interface), objects with the CUDA array interface,
+checked first, so that a wrong dtype, shape or stride is a Python exception and never a bad read."""
 
 from __future__ import annotations
 
@@ -12,15 +12,53 @@ from .layout import KV_FORMATS, KvLayout
 _INT32 = np.iinfo(np.int32)
 
 
-def is_torch(x) -> bool:
-    return type(x).__module__.split(".")[0] == "torch"
+_TENSOR_METHODS = ("data_ptr", "stride", "element_size", "is_contiguous")
+
+
+def is_tensor(x) -> bool:
+    """A torch tensor, or an object with the torch tensor interface (shape, dtype, device and the
+    methods data_ptr, stride, element_size, is_contiguous)."""
+    if type(x).__module__.split(".")[0] == "torch":
+        return True
+    return all(callable(getattr(x, m, None)) for m in _TENSOR_METHODS) and hasattr(x, "device") and hasattr(x, "shape")
+
+
+def tensor_device(x, what: str) -> int:
+    """-1 for a tensor in host memory, the CUDA device index for one on a GPU."""
+    dev = x.device
+    if dev.type == "cpu":
+        return -1
+    if dev.type == "cuda":
+        return dev.index if dev.index is not None else 0
+    raise InvalidArgumentError(f"{what} is on {dev}: host memory or a CUDA device only")
+
+
+def cuda_array(x) -> dict | None:
+    """The CUDA array interface of ``x`` (CuPy, Numba, ...), or None."""
+    cai = getattr(x, "__cuda_array_interface__", None)
+    return cai if isinstance(cai, dict) else None
+
+
+def stream_handle(stream) -> int:
+    """A CUDA stream as the C ABI takes it: None or 0 (the legacy default stream), a CUstream
+    value, a torch.cuda.Stream (``cuda_stream``), or an object with ``__cuda_stream__``."""
+    if stream is None:
+        return 0
+    if hasattr(stream, "__cuda_stream__"):
+        stream = stream.__cuda_stream__()[1]
+    elif hasattr(stream, "cuda_stream"):
+        stream = stream.cuda_stream
+    if isinstance(stream, bool) or not isinstance(stream, int) or not 0 <= stream < 1 << 64:
+        raise InvalidArgumentError(f"stream must be a CUDA stream (a CUstream value, torch.cuda.Stream or an object "
+                                   f"with __cuda_stream__), not {stream!r}")
+    return stream
 
 
 def _as_numpy(x, what: str) -> np.ndarray:
     """A numpy view (torch CPU tensors share their memory) or a fresh array of a sequence."""
     if isinstance(x, np.ndarray):
         return x
-    if is_torch(x):
+    if is_tensor(x):
         if x.device.type != "cpu":
             raise InvalidArgumentError(f"{what} is on {x.device}: pass it in CPU memory")
         return x.detach().numpy()
@@ -66,20 +104,28 @@ def address(a: np.ndarray) -> int:
 
 
 def paged_cache(x, layout: KvLayout, index: int) -> tuple[int, int]:
-    """The address and device (-1: host) of layer ``index``'s cache, checked against the layout."""
+    """The address and device of layer ``index``'s cache, checked against the layout: -1 for host
+    memory, a CUDA device index, or -2 (DEVICE_AUTO) for CUDA array interface memory, whose device
+    the driver tells."""
     what = f"KV cache {index}"
-    if is_torch(x):
+    cai = None if is_tensor(x) else cuda_array(x)
+    if is_tensor(x):
         shape, contiguous, itemsize = tuple(x.shape), x.is_contiguous(), x.element_size()
-        kind_ok = x.dtype.is_floating_point or not x.dtype.is_complex and x.dtype != _torch_bool()
-        device = -1 if x.device.type == "cpu" else (x.device.index if x.device.type == "cuda" else None)
-        if device is None:
-            raise InvalidArgumentError(f"{what} is on {x.device}: host memory or a CUDA device only")
+        kind_ok = x.dtype.is_floating_point or not x.dtype.is_complex and str(x.dtype) != "torch.bool"
+        device = tensor_device(x, what)
         writeable, dtype, ptr = True, x.dtype, x.data_ptr()
+    elif cai is not None:
+        dt = np.dtype(cai["typestr"])
+        shape, itemsize, dtype = tuple(cai["shape"]), dt.itemsize, dt
+        dense = tuple(int(np.prod(shape[i + 1:], dtype=np.int64)) * itemsize for i in range(len(shape)))
+        contiguous = cai.get("strides") in (None, dense)
+        kind_ok, (ptr, readonly), device = dt.kind in "fiu", cai["data"], -2
+        writeable = not readonly
     elif isinstance(x, np.ndarray):
         shape, contiguous, itemsize = x.shape, x.flags.c_contiguous, x.itemsize
         kind_ok, writeable, dtype, ptr, device = x.dtype.kind in "fiu", x.flags.writeable, x.dtype, x.ctypes.data, -1
     else:
-        raise InvalidArgumentError(f"{what} is a {type(x).__name__}: pass numpy arrays or torch tensors")
+        raise InvalidArgumentError(f"{what} is a {type(x).__name__}: pass numpy arrays, torch tensors or CUDA arrays")
     if shape != layout.cache_shape:
         raise InvalidArgumentError(f"{what} has shape {shape}, the layout needs {layout.cache_shape} "
                                    f"({layout.kv_format}: {KV_FORMATS[layout.kv_format]})")
@@ -94,8 +140,3 @@ def paged_cache(x, layout: KvLayout, index: int) -> tuple[int, int]:
         raise InvalidArgumentError(f"{what} is read-only: retrieve writes into it")
     return ptr, device
 
-
-def _torch_bool():
-    import torch
-
-    return torch.bool

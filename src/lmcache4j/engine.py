@@ -119,9 +119,11 @@ class Engine:
     # ------------------------------------------------------------------ caches
 
     def register_kv_caches(self, caches) -> None:
-        """Registers the paged caches: one numpy array or torch tensor per layer (a sequence, or a
-        dict in layer order), each of the layout's shape and element size, C-contiguous. They are
-        kept alive until the engine closes."""
+        """Registers the paged caches: one per layer (a sequence, or a dict in layer order), each of
+        the layout's shape and element size, C-contiguous: numpy arrays (host memory), torch tensors
+        on the CPU or a CUDA device, or CUDA arrays (``__cuda_array_interface__``). Caches on a GPU
+        are copied by the CUDA transfer, ordered with the stream given to each call. They are kept
+        alive until the engine closes."""
         layers = list(caches.values()) if isinstance(caches, Mapping) else list(caches)
         placed = [arrays.paged_cache(c, self._layout, i) for i, c in enumerate(layers)]
         devices = {device for _, device in placed}
@@ -130,8 +132,9 @@ class Engine:
         self.register_kv_cache_addresses([a for a, _ in placed], devices.pop() if devices else -1, keepalive=layers)
 
     def register_kv_cache_addresses(self, addresses: Sequence[int], device: int = -1, keepalive=None) -> None:
-        """Registers caches given as raw addresses (checked by the caller); ``keepalive`` is held
-        until the engine closes."""
+        """Registers caches given as raw addresses (checked by the caller) on ``device``: -1 host
+        memory, a CUDA device index, or -2 to let the driver say. ``keepalive`` is held until the
+        engine closes."""
         addrs = (ctypes.c_uint64 * len(addresses))(*addresses)
         _native.check(self._lib, self._lib.lmcache4j_register_kv_caches(self._h(), addrs, len(addresses), device))
         self._caches[:] = [keepalive]
@@ -151,17 +154,33 @@ class Engine:
         return hit.value
 
     def store(self, tokens, slot_mapping, skip_leading: int = 0, *, cache_salt: str | None = None,
-              adapter: str | None = None) -> int:
+              adapter: str | None = None, stream=None) -> int:
         """Stores the chunks not cached yet, reading their KV at ``slot_mapping`` (``-1``: no slot);
         ``skip_leading`` tokens (a multiple of chunk_size) are known to be cached. Returns the
-        tokens stored."""
-        return self._transfer(self._lib.lmcache4j_store, tokens, slot_mapping, skip_leading, cache_salt, adapter)
+        tokens stored.
+
+        On GPU caches the KV is read after the work already queued on ``stream`` (the serving
+        engine's CUDA stream: ``torch.cuda.current_stream()``, a CUstream value, or None for the
+        legacy default stream), and that stream waits for the reads; the call does not wait for
+        the GPU. The chunks are served once their copies have landed (:meth:`wait_transfers`)."""
+        return self._transfer(self._lib.lmcache4j_store_on_stream, tokens, slot_mapping, skip_leading, cache_salt,
+                              adapter, stream)
 
     def retrieve(self, tokens, slot_mapping, skip_leading: int = 0, *, cache_salt: str | None = None,
-                 adapter: str | None = None) -> int:
+                 adapter: str | None = None, stream=None) -> int:
         """Loads the longest cached prefix into the caches at ``slot_mapping``, except its first
-        ``skip_leading`` tokens; returns the tokens loaded beyond ``skip_leading``."""
-        return self._transfer(self._lib.lmcache4j_retrieve, tokens, slot_mapping, skip_leading, cache_salt, adapter)
+        ``skip_leading`` tokens; returns the tokens loaded beyond ``skip_leading``.
+
+        On GPU caches the KV is written after the work already queued on ``stream``, and that
+        stream cannot run past the writes until they have landed; the call does not wait for the
+        GPU."""
+        return self._transfer(self._lib.lmcache4j_retrieve_on_stream, tokens, slot_mapping, skip_leading, cache_salt,
+                              adapter, stream)
+
+    def wait_transfers(self) -> None:
+        """Returns once every GPU copy queued so far has landed (stored chunks are then served, and
+        the pool pages retrieves read are released). Host copies end in their call."""
+        _native.check(self._lib, self._lib.lmcache4j_wait_transfers(self._h()))
 
     def unpin(self, request_id: str) -> int:
         """Releases a request's pins; returns how many chunks were pinned."""
@@ -211,12 +230,13 @@ class Engine:
         salt, name = _text(cache_salt, "cache_salt"), _text(adapter, "adapter")
         return None if salt is None and name is None else ctypes.byref(_native.Scope(salt, name))
 
-    def _transfer(self, fn, tokens, slot_mapping, skip_leading, cache_salt, adapter) -> int:
+    def _transfer(self, fn, tokens, slot_mapping, skip_leading, cache_salt, adapter, stream) -> int:
         t = arrays.tokens(tokens)
         s = arrays.slot_mapping(slot_mapping, t.shape[0])
         if isinstance(skip_leading, bool) or not isinstance(skip_leading, int) or skip_leading < 0:
             raise InvalidArgumentError(f"skip_leading must be a non-negative integer, got {skip_leading!r}")
+        handle = arrays.stream_handle(stream)
         n = ctypes.c_int64()
         _native.check(self._lib, fn(self._h(), self._scope(cache_salt, adapter), arrays.address(t),
-                                    arrays.address(s), t.shape[0], skip_leading, ctypes.byref(n)))
+                                    arrays.address(s), t.shape[0], skip_leading, handle, ctypes.byref(n)))
         return n.value

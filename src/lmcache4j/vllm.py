@@ -4,8 +4,9 @@
         "kv_connector_module_path":"lmcache4j.vllm","kv_role":"kv_both"}'
 
 A thin adapter: the decisions are in :mod:`lmcache4j.connector`, which does not need vLLM.
-Loads and saves are synchronous and whole-request (not layer by layer), so ``wait_for_layer_load``
-and ``save_kv_layer`` have nothing to do. See docs/vllm.md.
+Loads and saves are whole-request (not layer by layer), so ``wait_for_layer_load`` and
+``save_kv_layer`` have nothing to do. On GPU caches they are ordered with torch's current CUDA
+stream and never make the host wait for the GPU. See docs/vllm.md.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ def _logical_format(vllm_config) -> str | None:
     return "blocks_first" if "FLASHINFER" in backend else None
 
 
+def _torch_current_stream():
+    """The stream the worker's forward pass runs on (torch.cuda.Stream: its cuda_stream is the CUstream)."""
+    import torch
+
+    return torch.cuda.current_stream()
+
+
 class LMCache4jConnectorV1(KVConnectorBase_V1):
     def __init__(self, vllm_config, role, kv_cache_config=None):
         super().__init__(vllm_config=vllm_config, role=role, kv_cache_config=kv_cache_config)
@@ -47,7 +55,8 @@ class LMCache4jConnectorV1(KVConnectorBase_V1):
             timeout = 3.0  # the workers' lookup_timeout_ms is known only once they answer
             self._scheduler = SchedulerSide(self._context, RankLookups(self._context.socket_paths(), timeout))
         else:
-            self._worker = WorkerSide(self._context, _rank(vllm_config), _logical_format(vllm_config))
+            self._worker = WorkerSide(self._context, _rank(vllm_config), _logical_format(vllm_config),
+                                      current_stream=_torch_current_stream)
 
     # ---------------------------------------------------------------- worker side
 

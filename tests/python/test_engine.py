@@ -107,7 +107,7 @@ def test_bad_caches_are_refused_with_the_reason(open_engine):
         ([good[0], good[1], good[2].reshape(lay.num_blocks, 2, 16, 2, 16)], "has shape"),
         ([good[0], good[1], np.asfortranarray(good[2])], "not contiguous"),
         ([good[0], good[1], good[2][:, :, :, :, :]], None),
-        ([good[0], good[1], "not an array"], "pass numpy arrays or torch tensors"),
+        ([good[0], good[1], "not an array"], "pass numpy arrays, torch tensors or CUDA arrays"),
         ([c.astype(np.bool_) for c in good], "KV caches hold numbers"),
     ]
     for caches, message in cases:
@@ -203,7 +203,9 @@ def test_torch_cpu_tensors(open_engine):
         engine.register_kv_caches([c.transpose(0, 1).contiguous().transpose(0, 1) for c in caches])
 
 
-def test_device_caches_are_unsupported_in_this_build(open_engine):
+def test_device_caches_without_a_driver_are_refused_naming_the_device(open_engine):
     engine = open_engine(layout())
-    with pytest.raises(UnsupportedError, match="CUDA"):
+    with pytest.raises(InvalidArgumentError, match="CUDA device 0 need a CUDA driver"):
         engine.register_kv_cache_addresses([1, 2, 3], device=0)
+    with pytest.raises(InvalidArgumentError, match="stream must be a CUDA stream"):
+        engine.store([1, 2], [0, 1], stream="fast")

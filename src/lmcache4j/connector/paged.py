@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import is_torch
+from ..arrays import cuda_array, is_tensor, tensor_device
 from ..errors import InvalidArgumentError, UnsupportedError
 from ..layout import KvLayout, dtype_name
 
@@ -44,22 +44,28 @@ class _Tensor:
     itemsize: int
     dtype: str          # torch or numpy name
     address: int
-    device: int         # -1: host
+    device: int         # -1: host, -2: a CUDA array (the driver says which device)
 
 
 def _describe(x, i: int) -> _Tensor:
-    if is_torch(x):
-        dev = x.device
-        device = -1 if dev.type == "cpu" else dev.index if dev.type == "cuda" else None
-        if device is None:
-            raise UnsupportedError(f"KV cache {i} is on {dev}: host memory or CUDA only")
+    if is_tensor(x):
+        device = tensor_device(x, f"KV cache {i}")
         return _Tensor(tuple(x.shape), tuple(x.stride()), x.element_size(), str(x.dtype), x.data_ptr(), device)
+    cai = cuda_array(x)
+    if cai is not None:
+        dt = np.dtype(cai["typestr"])
+        shape = tuple(cai["shape"])
+        strides = cai.get("strides") or tuple(int(np.prod(shape[d + 1:], dtype=np.int64)) * dt.itemsize
+                                              for d in range(len(shape)))
+        if any(s % dt.itemsize for s in strides):
+            raise InvalidArgumentError(f"KV cache {i} has strides {strides} that are not whole elements")
+        return _Tensor(shape, tuple(s // dt.itemsize for s in strides), dt.itemsize, dt.name, cai["data"][0], -2)
     if isinstance(x, np.ndarray):
         if any(s % x.itemsize for s in x.strides):
             raise InvalidArgumentError(f"KV cache {i} has strides {x.strides} that are not whole elements")
         return _Tensor(x.shape, tuple(s // x.itemsize for s in x.strides), x.itemsize, x.dtype.name,
                        x.ctypes.data, -1)
-    raise InvalidArgumentError(f"KV cache {i} is a {type(x).__name__}: pass torch tensors or numpy arrays")
+    raise InvalidArgumentError(f"KV cache {i} is a {type(x).__name__}: pass torch tensors, CUDA arrays or numpy arrays")
 
 
 def _physical(t: _Tensor, roles: tuple, i: int) -> tuple:

@@ -4,7 +4,7 @@ loads (before the forward pass) and saves (after it)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -20,12 +20,19 @@ log = logging.getLogger("lmcache4j.connector")
 
 class WorkerSide:
     """``register_kv_caches``, ``start_load_kv``, ``wait_for_save``, ``get_block_ids_with_load_errors``
-    and ``shutdown`` of one worker (one tensor- or pipeline-parallel rank)."""
+    and ``shutdown`` of one worker (one tensor- or pipeline-parallel rank).
 
-    def __init__(self, context: ConnectorContext, rank: int = 0, logical_format: str | None = None):
+    ``current_stream`` gives the CUDA stream the worker's forward pass runs on (vLLM: torch's current
+    stream): on GPU caches every load and save is ordered with it, so a save reads KV only after the
+    forward pass wrote it and a load lands before attention reads it, without the host waiting."""
+
+    def __init__(self, context: ConnectorContext, rank: int = 0, logical_format: str | None = None,
+                 current_stream: Callable[[], object] | None = None):
         self.context = context
         self.rank = rank
         self.logical_format = logical_format
+        self.current_stream = current_stream
+        self.on_gpu = False
         self.engine: Engine | None = None
         self.socket_path: str | None = None
         self._failed_blocks: set[int] = set()
@@ -47,7 +54,10 @@ class WorkerSide:
             engine.close()
             raise
         self.engine = engine
-        log.info("LMCache4j connector (worker %d): %s, lookups at %s", self.rank, found.layout, self.socket_path)
+        self.on_gpu = found.device != -1
+        log.info("LMCache4j connector (worker %d): %s on %s, lookups at %s", self.rank, found.layout,
+                 f"CUDA device {found.device}" if found.device >= 0 else "a CUDA device" if self.on_gpu else "the host",
+                 self.socket_path)
 
     def start_load(self, plan: StepPlan) -> None:
         """Loads what the plan says, before the forward pass; a load that falls short marks the
@@ -60,7 +70,7 @@ class WorkerSide:
                     loaded = 0
                     try:
                         loaded = engine.retrieve(r.token_ids[:n], r.slot_mapping[:n], skip,
-                                                 cache_salt=r.cache_salt, adapter=r.adapter)
+                                                 cache_salt=r.cache_salt, adapter=r.adapter, stream=self._stream())
                     except LMCache4jError as e:
                         log.error("request %s: loading %d tokens failed: %s", r.request_id, n - skip, e)
                     missing_from = max(skip + loaded, r.load.vllm_cached)
@@ -85,7 +95,7 @@ class WorkerSide:
             n = r.save.num_tokens
             try:
                 engine.store(r.token_ids[:n], r.slot_mapping[:n], r.save.skip_leading,
-                             cache_salt=r.cache_salt, adapter=r.adapter)
+                             cache_salt=r.cache_salt, adapter=r.adapter, stream=self._stream())
             except LMCache4jError as e:
                 log.error("request %s: storing %d tokens failed: %s", r.request_id, n, e)
 
@@ -99,6 +109,10 @@ class WorkerSide:
                 lookups.withdraw(self.socket_path)
             self.engine.close()
             self.engine = None
+
+    def _stream(self):
+        """The stream to order GPU copies with (None: the legacy default stream); none for host caches."""
+        return self.current_stream() if self.on_gpu and self.current_stream is not None else None
 
     def _engine(self) -> Engine:
         if self.engine is None:

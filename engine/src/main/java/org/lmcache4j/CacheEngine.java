@@ -79,6 +79,10 @@ public final class CacheEngine implements AutoCloseable {
     /** Picks the transfer when caches are registered; null where the builder fixed one. */
     private final TransferSelector selector;
     private final KvTransfer fixedTransfer;
+    /** Whether the builder fixed the pool's registrar (else it follows the caches' device). */
+    private final boolean fixedRegistrar;
+    /** The CUDA device the pool's slabs are page-locked for, or -1; written under the lifecycle lock. */
+    private int pinnedFor = -1;
     private final Ticker ticker;
     private final EngineMetrics metrics;
     private final EngineCounters counters = new EngineCounters();
@@ -111,9 +115,9 @@ public final class CacheEngine implements AutoCloseable {
         RemoteOptions remoteOptions = RemoteOptions.from(config);
         RemoteUrl remoteUrl = config.remoteUrl()
                 .map(url -> RemoteUrl.parse(url, java.time.Duration.ofMillis(remoteOptions.timeoutMs()))).orElse(null);
+        this.fixedRegistrar = b.slabRegistrar != null;
         this.pool = new ChunkPool(config.cpuPoolBytes(), layout.chunkBytes(config.chunkSize()),
-                b.slabTargetBytes, b.slabSource,
-                b.slabRegistrar != null ? b.slabRegistrar : CudaRuntime.slabRegistrar(CudaProbe.system()));
+                b.slabTargetBytes, b.slabSource, fixedRegistrar ? b.slabRegistrar : SlabRegistrar.NONE);
         SpillTier openedDisk = SpillTier.NONE;
         RemoteTier openedRemote = RemoteTier.NONE;
         try {
@@ -177,24 +181,79 @@ public final class CacheEngine implements AutoCloseable {
         return layout;
     }
 
-    /** Registers the serving engine's paged caches, one host address per layer (a {@code data_ptr}). */
+    /**
+     * Registers the serving engine's paged caches, one address per layer (a {@code data_ptr}), in
+     * host or device memory: the driver says which (see {@link #registerKvCaches(long[], int)}).
+     */
     public void registerKvCaches(long[] layerAddresses) {
-        register(() -> PagedCaches.ofAddresses(layout, layerAddresses), layerAddresses);
+        registerKvCaches(layerAddresses, TransferSelector.AUTO);
+    }
+
+    /**
+     * Registers the paged caches, one address per layer, on {@code device}: -1 for host memory, a
+     * CUDA device id for device memory (copied with the CUDA transfer, the pool page-locked for
+     * that device), or {@link TransferSelector#AUTO}. A claim the driver contradicts, a device that
+     * does not exist, caches on several devices, or device caches with no driver are refused,
+     * naming the value, and nothing is registered.
+     */
+    public void registerKvCaches(long[] layerAddresses, int device) {
+        register(() -> PagedCaches.ofAddresses(layout, layerAddresses), layerAddresses, device);
     }
 
     /** Registers the paged caches as segments, one per layer, each checked against the layout. */
     public void registerKvCaches(List<MemorySegment> layerCaches) {
-        register(() -> PagedCaches.of(layout, layerCaches), null);
+        register(() -> PagedCaches.of(layout, layerCaches), null, TransferSelector.HOST);
     }
 
-    private void register(Supplier<PagedCaches> caches, long[] addresses) {
+    private void register(Supplier<PagedCaches> caches, long[] addresses, int device) {
         guarded(() -> {
             PagedCaches c = caches.get();
-            KvTransfer t = selector == null ? fixedTransfer : selector.select(addresses);
+            KvTransfer t;
+            if (selector == null) {
+                t = fixedTransfer;
+            } else {
+                TransferSelector.Choice choice = selector.choose(addresses, device);
+                boolean pin = choice.kind() == TransferSelector.Kind.CUDA && !fixedRegistrar;
+                if (pin && pinnedFor >= 0 && pinnedFor != choice.device()) {
+                    throw new IllegalArgumentException("this engine's pool is page-locked for CUDA device " + pinnedFor
+                            + ": caches on device " + choice.device() + " need an engine of their own");
+                }
+                t = selector.transferFor(choice, addresses);
+                if (pin && pinnedFor < 0) {
+                    SlabRegistrar registrar = selector.registrar(choice.device());
+                    try {
+                        pool.useRegistrar(registrar);
+                    } catch (RuntimeException | Error e) {
+                        registrar.close();
+                        throw e;
+                    }
+                    pinnedFor = choice.device();
+                }
+            }
+            t.prepare(c);
             this.registered = new Registered(c, t);
             pool.prepareGrowth();
             return null;
         });
+    }
+
+    /**
+     * Returns once every device copy queued so far has landed and what waited for it has run:
+     * stored chunks published, the pages retrieves read released. Host copies end in their call.
+     */
+    public void awaitTransfers() {
+        guarded(() -> {
+            awaitCopies();
+            return null;
+        });
+    }
+
+    private void awaitCopies() {
+        if (selector != null) {
+            selector.awaitIdle();
+        } else {
+            fixedTransfer.awaitIdle();
+        }
     }
 
     /** How many leading tokens of {@code tokens} are cached. */
@@ -231,7 +290,17 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     public int store(KeyScope scope, int[] tokens, long[] slotMapping, int skipLeading) {
-        return guarded(() -> new StoreOperation(this, scope, tokens, slotMapping, skipLeading).run());
+        return store(scope, tokens, slotMapping, skipLeading, CudaStream.DEFAULT);
+    }
+
+    /**
+     * Like {@link #store(KeyScope, int[], long[], int)}, ordered with the serving engine's
+     * {@code stream} on device caches: the chunks' KV is read after the work already queued on it,
+     * and the stream waits for the reads. Returns once the copies are queued; the chunks are
+     * served once they have landed.
+     */
+    public int store(KeyScope scope, int[] tokens, long[] slotMapping, int skipLeading, CudaStream stream) {
+        return guarded(() -> new StoreOperation(this, scope, tokens, slotMapping, skipLeading, stream).run());
     }
 
     /**
@@ -244,7 +313,16 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     public int retrieve(KeyScope scope, int[] tokens, long[] slotMapping, int skipLeading) {
-        return guarded(() -> new RetrieveOperation(this, scope, tokens, slotMapping, skipLeading).run());
+        return retrieve(scope, tokens, slotMapping, skipLeading, CudaStream.DEFAULT);
+    }
+
+    /**
+     * Like {@link #retrieve(KeyScope, int[], long[], int)}, ordered with the serving engine's
+     * {@code stream} on device caches: the KV is written after the work already queued on it, and
+     * the stream cannot run past the writes until they have landed. Returns once they are queued.
+     */
+    public int retrieve(KeyScope scope, int[] tokens, long[] slotMapping, int skipLeading, CudaStream stream) {
+        return guarded(() -> new RetrieveOperation(this, scope, tokens, slotMapping, skipLeading, stream).run());
     }
 
     /** Drops every chunk and pin. Copies in flight finish on their pages, which are freed after. */
@@ -280,6 +358,7 @@ public final class CacheEngine implements AutoCloseable {
                 return;
             }
             closed = true;
+            awaitCopies(); // device copies in flight publish chunks and release pages: let them end first
             spiller.close();
             locked(pins::releaseAll); // pinned chunks are written at close too
             spiller.flush();

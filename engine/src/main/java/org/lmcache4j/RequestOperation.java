@@ -13,14 +13,17 @@ abstract sealed class RequestOperation permits StoreOperation, RetrieveOperation
     final long[] slots;
     final int skipLeading;
     final int chunkSize;
+    final CudaStream stream;
 
-    RequestOperation(CacheEngine engine, KeyScope scope, int[] tokens, long[] slots, int skipLeading) {
+    RequestOperation(CacheEngine engine, KeyScope scope, int[] tokens, long[] slots, int skipLeading,
+                     CudaStream stream) {
         this.engine = engine;
         this.scope = scope;
         this.tokens = tokens;
         this.slots = slots;
         this.skipLeading = skipLeading;
         this.chunkSize = engine.config().chunkSize();
+        this.stream = java.util.Objects.requireNonNull(stream, "stream");
     }
 
     /**
@@ -30,6 +33,7 @@ abstract sealed class RequestOperation permits StoreOperation, RetrieveOperation
     CacheEngine.Registered validated() {
         CacheEngine.Registered registered = engine.requireCaches();
         RequestCheck.transfer(tokens, slots, skipLeading, chunkSize, engine.layout().numSlots());
+        registered.transfer().checkStream(stream);
         return registered;
     }
 

@@ -4,6 +4,7 @@ import org.lmcache4j.keys.ChunkKey;
 import org.lmcache4j.memory.PageLease;
 import org.lmcache4j.remote.RemoteTier;
 import org.lmcache4j.transfer.PagedCaches;
+import org.lmcache4j.transfer.TransferBatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,8 +37,9 @@ final class RetrieveOperation extends RequestOperation {
 
     private boolean outOfPages;
 
-    RetrieveOperation(CacheEngine engine, KeyScope scope, int[] tokens, long[] slots, int skipLeading) {
-        super(engine, scope, tokens, slots, skipLeading);
+    RetrieveOperation(CacheEngine engine, KeyScope scope, int[] tokens, long[] slots, int skipLeading,
+                      CudaStream stream) {
+        super(engine, scope, tokens, slots, skipLeading, stream);
     }
 
     int run() {
@@ -52,6 +54,7 @@ final class RetrieveOperation extends RequestOperation {
         long bytes = 0;
         int usable = 0;
         boolean settled = false;
+        boolean handedOver = false;
         try {
             int next = first + loads.size();
             if (engine.remote().enabled() && !outOfPages && next < keys.length) {
@@ -67,18 +70,38 @@ final class RetrieveOperation extends RequestOperation {
             int verified = usable;
             engine.locked(() -> settle(loads, verified));
             settled = true;
-            for (int i = 0; i < usable; i++) {
-                Load l = loads.get(i);
-                registered.transfer().scatter(l.lease.segment(), caches, slots, l.from, l.to);
-                loaded += l.to - l.from;
-                bySource[l.source.ordinal()] += l.to - l.from;
-                bytes += engine.layout().chunkBytes(l.to - l.from);
+            if (usable > 0) {
+                List<Load> copied = loads.subList(0, usable);
+                TransferBatch batch = registered.transfer().begin(caches, slots, stream);
+                try {
+                    for (Load l : copied) {
+                        batch.scatter(l.lease.segment(), l.from, l.to);
+                        loaded += l.to - l.from;
+                        bySource[l.source.ordinal()] += l.to - l.from;
+                        bytes += engine.layout().chunkBytes(l.to - l.from);
+                    }
+                } catch (RuntimeException | Error e) {
+                    batch.abandon();
+                    throw e;
+                }
+                // The pages stay leased until the copies that read them have landed.
+                batch.finish(failure -> {
+                    copied.forEach(l -> l.lease.close());
+                    if (failure != null) {
+                        LOG.error("loading {} chunks into the KV caches failed on the device: {}", copied.size(),
+                                failure.toString());
+                    }
+                });
+                handedOver = true;
+                loads.subList(usable, loads.size()).forEach(l -> l.lease.close());
             }
         } finally {
             if (!settled) {
                 engine.locked(() -> settle(loads, 0)); // something threw: nothing of this request is published
             }
-            loads.forEach(l -> l.lease.close());
+            if (!handedOver) {
+                loads.forEach(l -> l.lease.close());
+            }
         }
         EngineCounters counters = engine.counters();
         counters.retrieveRequests.increment();

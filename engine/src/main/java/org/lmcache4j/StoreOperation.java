@@ -3,6 +3,7 @@ package org.lmcache4j;
 import org.lmcache4j.keys.ChunkKey;
 import org.lmcache4j.memory.PageLease;
 import org.lmcache4j.transfer.PagedCaches;
+import org.lmcache4j.transfer.TransferBatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,8 +22,9 @@ final class StoreOperation extends RequestOperation {
 
     private int cachedPrefix;
 
-    StoreOperation(CacheEngine engine, KeyScope scope, int[] tokens, long[] slots, int skipLeading) {
-        super(engine, scope, tokens, slots, skipLeading);
+    StoreOperation(CacheEngine engine, KeyScope scope, int[] tokens, long[] slots, int skipLeading,
+                   CudaStream stream) {
+        super(engine, scope, tokens, slots, skipLeading, stream);
     }
 
     int run() {
@@ -43,23 +45,53 @@ final class StoreOperation extends RequestOperation {
             }
         });
         LOG.info("Store skips {} tokens and then stores {} tokens", cachedPrefix, tokens.length - cachedPrefix);
-        long bytes = 0;
         int stored = 0;
-        List<Pending> toRemote;
+        for (Pending p : pending) {
+            stored += p.to - p.from;
+        }
+        TransferBatch batch;
         try {
-            for (Pending p : pending) {
-                registered.transfer().gather(caches, slots, p.from, p.to, p.lease.segment());
-                bytes += engine.layout().chunkBytes(p.to - p.from);
-                stored += p.to - p.from;
-            }
+            batch = registered.transfer().begin(caches, slots, stream);
         } catch (RuntimeException | Error e) {
-            engine.locked(() -> {
-                forget(pending); // nothing is published yet: the whole store is undone
-                return null;
-            });
-            pending.forEach(p -> p.lease.close());
+            drop(pending);
             throw e;
         }
+        try {
+            for (Pending p : pending) {
+                batch.gather(p.from, p.to, p.lease.segment());
+            }
+        } catch (RuntimeException | Error e) {
+            batch.abandon();
+            drop(pending);
+            throw e;
+        }
+        int planned = stored;
+        boolean[] ran = new boolean[1];
+        // Host copies have landed already and this runs now; device copies land later, and the
+        // chunks become visible only then (a chunk is published once its bytes are complete).
+        try {
+            batch.finish(failure -> {
+                ran[0] = true;
+                if (failure != null) {
+                    drop(pending);
+                    LOG.error("storing {} chunks failed on the device, none was kept: {}", pending.size(),
+                            failure.toString());
+                    return;
+                }
+                landed(pending, planned, start);
+            });
+        } catch (RuntimeException | Error e) {
+            if (!ran[0]) {
+                drop(pending); // the batch was abandoned before its copies could be published
+            }
+            throw e;
+        }
+        return stored;
+    }
+
+    /** The chunks' bytes are in their pages: publish them, hand them to the lower tiers, count. */
+    private void landed(List<Pending> pending, int stored, long start) {
+        List<Pending> toRemote;
         try {
             toRemote = engine.locked(() -> publish(pending));
         } finally {
@@ -77,11 +109,23 @@ final class StoreOperation extends RequestOperation {
                 throw e;
             }
         }
+        long bytes = 0;
+        for (Pending p : pending) {
+            bytes += engine.layout().chunkBytes(p.to - p.from);
+        }
         EngineCounters counters = engine.counters();
         counters.storeRequests.increment();
         counters.storedTokens.add(stored);
         engine.metrics().store(tokens.length, stored, bytes, engine.ticker().nanos() - start);
-        return stored;
+    }
+
+    /** Nothing is published yet: the whole store is undone and its leases closed. */
+    private void drop(List<Pending> pending) {
+        engine.locked(() -> {
+            forget(pending);
+            return null;
+        });
+        pending.forEach(p -> p.lease.close());
     }
 
     /**

@@ -1,6 +1,7 @@
 package org.lmcache4j.bridge;
 
 import org.lmcache4j.CacheEngine;
+import org.lmcache4j.CudaStream;
 import org.lmcache4j.EngineConfig;
 import org.lmcache4j.EngineStats;
 import org.lmcache4j.KeyScope;
@@ -22,7 +23,7 @@ import java.util.concurrent.Callable;
  */
 final class NativeBridge {
     /** The C ABI version this bridge implements: {@code LMCACHE4J_ABI_VERSION} in lmcache4j.h. */
-    static final int ABI_VERSION = 1;
+    static final int ABI_VERSION = 2;
 
     private static final Logger LOG = LoggerFactory.getLogger(NativeBridge.class);
     private static final EngineHandles HANDLES = new EngineHandles();
@@ -61,14 +62,8 @@ final class NativeBridge {
     static long registerKvCaches(long handle, long addresses, int count, int device) {
         return call(handle, () -> {
             CacheEngine engine = HANDLES.get(handle);
-            if (device < -1) {
-                throw new IllegalArgumentException("device " + device + " is not a device id (-1 for host memory)");
-            }
-            if (device >= 0) {
-                throw new UnsupportedOperationException("paged caches on device " + device + " need the CUDA"
-                        + " transfer, which this build does not have: register host memory (device -1)");
-            }
-            engine.registerKvCaches(NativeMemory.longs(addresses, count, "layer addresses"));
+            // -1 host, a CUDA device id, or -2: the driver says (the selector refuses a wrong claim).
+            engine.registerKvCaches(NativeMemory.longs(addresses, count, "layer addresses"), device);
             return 0;
         });
     }
@@ -85,17 +80,24 @@ final class NativeBridge {
     }
 
     static long store(long handle, long salt, int saltLen, long adapter, int adapterLen,
-                      long tokens, long slotMapping, int n, int skipLeading) {
+                      long tokens, long slotMapping, int n, int skipLeading, long stream) {
         return call(handle, () -> HANDLES.get(handle).store(scope(salt, saltLen, adapter, adapterLen),
                 NativeMemory.ints(tokens, n, "tokens"), NativeMemory.longs(slotMapping, n, "slot_mapping"),
-                skipLeading));
+                skipLeading, new CudaStream(stream)));
     }
 
     static long retrieve(long handle, long salt, int saltLen, long adapter, int adapterLen,
-                         long tokens, long slotMapping, int n, int skipLeading) {
+                         long tokens, long slotMapping, int n, int skipLeading, long stream) {
         return call(handle, () -> HANDLES.get(handle).retrieve(scope(salt, saltLen, adapter, adapterLen),
                 NativeMemory.ints(tokens, n, "tokens"), NativeMemory.longs(slotMapping, n, "slot_mapping"),
-                skipLeading));
+                skipLeading, new CudaStream(stream)));
+    }
+
+    static long waitTransfers(long handle) {
+        return call(handle, () -> {
+            HANDLES.get(handle).awaitTransfers();
+            return 0;
+        });
     }
 
     static long unpin(long handle, long requestId, int requestIdLen) {

@@ -30,6 +30,7 @@ public final class CudaProbe {
     /** {@code CU_POINTER_ATTRIBUTE_MEMORY_TYPE} and its answer for device memory. */
     static final int CU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2;
     static final int CU_MEMORYTYPE_DEVICE = 2;
+    static final int CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL = 9;
 
     public enum State { NO_DRIVER, NO_DEVICE, DEVICES }
 
@@ -59,15 +60,25 @@ public final class CudaProbe {
          * answer an error, which means "not device memory" here.
          */
         public boolean isDeviceMemory(long address) {
+            return attribute(address, CU_POINTER_ATTRIBUTE_MEMORY_TYPE) == CU_MEMORYTYPE_DEVICE;
+        }
+
+        /** The device whose memory {@code address} is, or -1 where it is not device memory. */
+        public int deviceOf(long address) {
+            return isDeviceMemory(address) ? attribute(address, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL) : -1;
+        }
+
+        /** A 4-byte pointer attribute, or -1 where the driver answers an error. */
+        private int attribute(long address, int attribute) {
             if (pointerGetAttribute == null) {
-                return false;
+                return -1;
             }
             try (Arena arena = Arena.ofConfined()) {
-                MemorySegment type = arena.allocate(JAVA_INT);
-                int rc = (int) pointerGetAttribute.invokeExact(type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, address);
-                return rc == 0 && type.get(JAVA_INT, 0) == CU_MEMORYTYPE_DEVICE;
+                MemorySegment value = arena.allocate(JAVA_INT);
+                int rc = (int) pointerGetAttribute.invokeExact(value, attribute, address);
+                return rc == 0 ? value.get(JAVA_INT, 0) : -1;
             } catch (Throwable t) {
-                return false;
+                return -1;
             }
         }
     }

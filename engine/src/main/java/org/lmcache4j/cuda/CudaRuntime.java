@@ -12,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
-import java.util.function.Supplier;
 
 /**
  * What the engine builds from a probe: the slab registrar and the CUDA transfer. The only place
@@ -40,16 +39,20 @@ public final class CudaRuntime {
         };
     }
 
-    /** Page-locked slabs when a device is there (pages can then be DMA'd and mapped), plain ones otherwise. */
-    public static SlabRegistrar slabRegistrar(CudaProbe.Result probe) {
-        return probe.devicesPresent() ? new CudaSlabRegistrar() : SlabRegistrar.NONE;
-    }
-
     /** The selector an engine uses by default: this process's driver, the mode from its config. */
     public static TransferSelector selector(CudaProbe.Result probe, Map<String, Object> extraConfig) {
         CudaKvTransfer.Mode mode = mode(extraConfig);
-        Supplier<KvTransfer> cuda = () -> new CudaKvTransfer(mode, fatbin());
-        return new TransferSelector(probe, cuda);
+        return new TransferSelector(probe, new TransferSelector.CudaFactory() {
+            @Override
+            public KvTransfer transfer(int device, long cacheAddress) {
+                return new CudaKvTransfer(mode, CudaRuntime::fatbin, device, cacheAddress);
+            }
+
+            @Override
+            public SlabRegistrar registrar(int device) {
+                return new CudaSlabRegistrar(device);
+            }
+        });
     }
 
     /** The kernels: the file named by the property or variable, else the classpath resource. */

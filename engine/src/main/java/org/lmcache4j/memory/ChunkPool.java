@@ -46,7 +46,8 @@ public final class ChunkPool implements AutoCloseable {
     private final int capacityPages;
     private final int pagesPerSlab;
     private final SlabSource source;
-    private final SlabRegistrar registrar;
+    /** Written under {@link #lock}; read by the grower thread as it maps a slab. */
+    private volatile SlabRegistrar registrar;
 
     private final AtomicReferenceArray<MemorySegment> slabs;
     private final AtomicIntegerArray refCounts;
@@ -98,6 +99,40 @@ public final class ChunkPool implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+    }
+
+    /**
+     * Registers every slab mapped so far, and every later one, with {@code next} (the device's,
+     * once caches on it are registered). Only a pool on plain memory may switch: one pool serves
+     * one device. If registering a slab fails, the ones done are undone and nothing changes.
+     */
+    public void useRegistrar(SlabRegistrar next) {
+        lock.lock();
+        try {
+            requireOpen();
+            if (next == registrar) {
+                return;
+            }
+            if (registrar != SlabRegistrar.NONE) {
+                throw new IllegalStateException("the CPU pool is already registered " + registrar.describe()
+                        + ": it cannot also be " + next.describe());
+            }
+            takeGrownSlab(true); // a slab being mapped would otherwise miss the switch
+            int done = 0;
+            try {
+                for (; done < publishedSlabs; done++) {
+                    next.register(slabs.get(done));
+                }
+            } catch (RuntimeException | Error e) {
+                for (int i = 0; i < done; i++) {
+                    next.unregister(slabs.get(i));
+                }
+                throw e;
+            }
+            registrar = next;
+        } finally {
+            lock.unlock();
+        }
     }
 
     public int capacityPages() {
@@ -231,6 +266,7 @@ public final class ChunkPool implements AutoCloseable {
                 }
             }
             mappedBytes.set(0);
+            registrar.close();
         } finally {
             lock.unlock();
         }

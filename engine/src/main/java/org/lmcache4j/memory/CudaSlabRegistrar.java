@@ -9,9 +9,13 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Page-locks each pool slab as the pool maps it ({@code cuMemHostRegister}, portable so every
- * context may DMA from it, device-mapped so kernels reach it through its host address), and
- * unlocks it before the pool unmaps it. Slab by slab, because one giant pinned allocation fails
- * above a few hundred GB and stalls start-up for minutes.
+ * context may DMA from it, device-mapped so kernels reach it), and unlocks it before the pool
+ * unmaps it. Slab by slab, because one giant pinned allocation fails above a few hundred GB and
+ * stalls start-up for minutes.
+ *
+ * <p>Registration needs a current context, and the pool registers from its own grower thread:
+ * the registrar holds a retain on the device's primary context (released by {@link #close}) and
+ * pushes it around each call, so no thread's current context changes.
  *
  * <p>Loads JCuda: construct it only after {@code CudaProbe} saw a driver and a device.
  */
@@ -19,32 +23,39 @@ public final class CudaSlabRegistrar implements SlabRegistrar {
     static final int CU_MEMHOSTREGISTER_PORTABLE = 0x01;
     static final int CU_MEMHOSTREGISTER_DEVICEMAP = 0x02;
 
-    /** Registration needs a current context, and the pool registers from its own grower thread. */
+    private final int device;
+    private final CUdevice handle = new CUdevice();
     private final CUcontext context = new CUcontext();
+    private boolean closed;
 
     /** Registers with device {@code device}'s primary context (the one the serving engine's runtime uses). */
     public CudaSlabRegistrar(int device) {
+        this.device = device;
         JCudaDriver.setExceptionsEnabled(true);
-        CUdevice d = new CUdevice();
-        JCudaDriver.cuDeviceGet(d, device);
-        JCudaDriver.cuDevicePrimaryCtxRetain(context, d);
-    }
-
-    public CudaSlabRegistrar() {
-        this(0);
+        JCudaDriver.cuInit(0);
+        JCudaDriver.cuDeviceGet(handle, device);
+        JCudaDriver.cuDevicePrimaryCtxRetain(context, handle);
     }
 
     @Override
     public void register(MemorySegment slab) {
-        JCudaDriver.cuCtxSetCurrent(context);
-        JCudaDriver.cuMemHostRegister(pointer(slab), slab.byteSize(),
-                CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP);
+        JCudaDriver.cuCtxPushCurrent(context);
+        try {
+            JCudaDriver.cuMemHostRegister(pointer(slab), slab.byteSize(),
+                    CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP);
+        } finally {
+            JCudaDriver.cuCtxPopCurrent(new CUcontext());
+        }
     }
 
     @Override
     public void unregister(MemorySegment slab) {
-        JCudaDriver.cuCtxSetCurrent(context);
-        JCudaDriver.cuMemHostUnregister(pointer(slab));
+        JCudaDriver.cuCtxPushCurrent(context);
+        try {
+            JCudaDriver.cuMemHostUnregister(pointer(slab));
+        } finally {
+            JCudaDriver.cuCtxPopCurrent(new CUcontext());
+        }
     }
 
     /** A JCuda pointer holding the raw address (JCuda has no public constructor from a long). */
@@ -54,6 +65,14 @@ public final class CudaSlabRegistrar implements SlabRegistrar {
 
     @Override
     public String describe() {
-        return "cuda-pinned";
+        return "cuda-pinned for device " + device;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            JCudaDriver.cuDevicePrimaryCtxRelease(handle);
+        }
     }
 }

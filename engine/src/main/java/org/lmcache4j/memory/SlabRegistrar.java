@@ -7,7 +7,7 @@ import java.lang.foreign.MemorySegment;
  * {@code cuMemHostRegister}), so that there is never one giant pinned allocation. Host-only
  * engines use {@link #NONE}.
  */
-public interface SlabRegistrar {
+public interface SlabRegistrar extends AutoCloseable {
     /** Registers a freshly mapped slab before any page of it is handed out. */
     void register(MemorySegment slab);
 
@@ -16,6 +16,11 @@ public interface SlabRegistrar {
 
     /** For the start-up log: what registration does. */
     String describe();
+
+    /** Lets go of what the registrar holds (a device context); the pool calls it when it closes. */
+    @Override
+    default void close() {
+    }
 
     /** Plain host memory: nothing to register. */
     SlabRegistrar NONE = new SlabRegistrar() {

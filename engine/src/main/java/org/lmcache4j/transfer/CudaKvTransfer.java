@@ -1,187 +1,287 @@
 package org.lmcache4j.transfer;
 
+import jcuda.CudaException;
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
-import jcuda.driver.CUfunction;
-import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
+import org.lmcache4j.CudaStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
+import java.util.ArrayDeque;
+import java.util.function.Supplier;
 
 /**
  * Transfers between CUDA paged caches (device memory at the serving engine's raw addresses, same
- * process, same context) and pool pages (pinned, device-mapped host memory: see
+ * process) and pool pages (page-locked host memory the device reaches: see
  * {@code CudaSlabRegistrar}).
  *
- * <p>Two ways to move the bytes, chosen by {@code extra_config.cuda_transfer}:
- * <ul>
- *   <li>{@code kernel} (default): one launch of {@code kv_gather}/{@code kv_scatter}
- *       (native/cuda/kv_transfer.cu) per chunk, every layer and plane in it;</li>
- *   <li>{@code dma}: one {@code cuMemcpyAsync} per contiguous run of rows, per layer and plane,
- *       which leaves the SMs to the model's compute.</li>
- * </ul>
- * Both run on a dedicated stream, and each call waits for an event recorded after its copies, so a
- * store's rows are in the page before the serving engine may overwrite the blocks, and a
- * retrieve's rows are in the cache before it returns.
+ * <h2>How the bytes move</h2>
+ * {@code extra_config.cuda_transfer} chooses: {@code kernel} (default), one launch of
+ * {@code kv_gather}/{@code kv_scatter} (native/cuda/kv_transfer.cu) per chunk, every layer and
+ * plane in it; or {@code dma}, one {@code cuMemcpyAsync} per run of adjacent rows, per layer and
+ * plane, which leaves the SMs to the model and needs no kernels.
  *
- * <p>Calls are serialised: the slot and layer buffers on the device are reused by every call.
- * Loads JCuda: build it only after {@code CudaProbe} saw a driver and a device.
+ * <h2>Ordering with the serving engine, without blocking it</h2>
+ * Every request is one {@link CudaBatch} on the transfer's own non-blocking stream:
+ * <pre>
+ *  caller stream:   ── forward pass ──[ready]·····················[wait done]── next work ──
+ *  transfer stream:          [wait ready][slots ⇢ device][chunk][chunk]…[done]
+ *  completion thread:                                                 waits done → publish / release
+ * </pre>
+ * The copies start only after the work queued on the caller's stream (a store reads KV the
+ * forward pass wrote; a retrieve writes blocks queued work may still read), and the caller's
+ * stream waits for them before its next work (a retrieve's KV must be there before attention
+ * reads it; a store's blocks must not be overwritten before they are read). What must wait on
+ * the host (a stored chunk is published only once its bytes are complete; a page is released only
+ * once no copy reads it) runs on {@link CudaCompletions}' thread. The serving thread never waits
+ * for the device, except when a batch fails part way ({@link TransferBatch#abandon}).
+ *
+ * <h2>Contexts</h2>
+ * The copies run in the context that owns the caches (the device's primary context, as with
+ * torch), pushed around each call so that the caller's current context is left as it was. The
+ * caller's stream must belong to that context.
+ *
+ * <p>Loads JCuda: build it only after {@code CudaProbe} saw a driver and a device.
  */
 public final class CudaKvTransfer implements KvTransfer {
+    private static final Logger LOG = LoggerFactory.getLogger(CudaKvTransfer.class);
+
     public enum Mode { KERNEL, DMA }
 
-    private static final int THREADS = 128;          // kv_host.c mirrors this lane count
-    private static final int SHAPE_BYTES = 40;       // sizeof(kv_shape), kv_index.h
     private static final int CU_STREAM_NON_BLOCKING = 1;
     private static final int CU_EVENT_DISABLE_TIMING = 2;
+    private static final int CU_POINTER_ATTRIBUTE_CONTEXT = 1;
 
-    private final Mode mode;
-    private final CUcontext context = new CUcontext();
-    private final CUmodule module = new CUmodule();
-    private final CUfunction gather = new CUfunction();
-    private final CUfunction scatter = new CUfunction();
-    private final CUstream stream = new CUstream();
-    private final CUevent done = new CUevent();
-    private CUdeviceptr deviceSlots;
-    private int slotCapacity;
-    private CUdeviceptr deviceLayers;
-    private PagedCaches layersOf;
-    /** The device whose primary context this transfer retained, or null if it used the caller's. */
-    private CUdevice retained;
+    final Mode mode;
+    final int device;
+    final CUcontext context;
+    final CUstream stream = new CUstream();
+    final SlotBuffers slotBuffers = new SlotBuffers();
+    private final CUdevice retained = new CUdevice();
+    private final CudaKernels kernels;
+    private final CudaCompletions completions;
+    private final ArrayDeque<CUevent> events = new ArrayDeque<>();
+    private final long contextHandle;
+    private CUdeviceptr layerTable;
+    private PagedCaches tableOf;
+    private boolean closed;
 
-    /** Loads the kernels from {@code fatbin} into the calling thread's context (device 0's primary one if none). */
-    public CudaKvTransfer(Mode mode, byte[] fatbin) {
+    /**
+     * @param mode         kernel launches or DMA copies
+     * @param fatbin       the kernels (read only in kernel mode)
+     * @param device       the CUDA device holding the caches
+     * @param cacheAddress any layer cache's address: its owning context is the one the copies run in
+     */
+    public CudaKvTransfer(Mode mode, Supplier<byte[]> fatbin, int device, long cacheAddress) {
         this.mode = mode;
+        this.device = device;
         JCudaDriver.setExceptionsEnabled(true);
-        JCudaDriver.cuCtxGetCurrent(context);
-        if (isNull(context)) {
-            CUdevice device = new CUdevice();
-            JCudaDriver.cuDeviceGet(device, 0);
-            JCudaDriver.cuDevicePrimaryCtxRetain(context, device);
-            retained = device;
-        }
-        JCudaDriver.cuCtxSetCurrent(context);
-        JCudaDriver.cuModuleLoadData(module, fatbin);
-        JCudaDriver.cuModuleGetFunction(gather, module, "kv_gather");
-        JCudaDriver.cuModuleGetFunction(scatter, module, "kv_scatter");
-        JCudaDriver.cuStreamCreate(stream, CU_STREAM_NON_BLOCKING);
-        JCudaDriver.cuEventCreate(done, CU_EVENT_DISABLE_TIMING);
-    }
-
-    private static boolean isNull(CUcontext c) {
-        return new CUcontext().equals(c);
-    }
-
-    @Override
-    public synchronized void gather(PagedCaches caches, long[] slots, int from, int to, MemorySegment page) {
-        copy(caches, slots, from, to, page, true);
-    }
-
-    @Override
-    public synchronized void scatter(MemorySegment page, PagedCaches caches, long[] slots, int from, int to) {
-        copy(caches, slots, from, to, page, false);
-    }
-
-    private void copy(PagedCaches caches, long[] slots, int from, int to, MemorySegment page, boolean toPage) {
-        JCudaDriver.cuCtxSetCurrent(context);
-        if (mode == Mode.KERNEL) {
-            launch(caches, slots, from, to, page, toPage);
-        } else {
-            dma(caches, slots, from, to, page, toPage);
-        }
-        JCudaDriver.cuEventRecord(done, stream);
-        JCudaDriver.cuEventSynchronize(done);
-    }
-
-    private void launch(PagedCaches caches, long[] slots, int from, int to, MemorySegment page, boolean toPage) {
-        int tokens = to - from;
-        if (tokens == 0) {
-            return;
-        }
-        ChunkFormat chunk = new ChunkFormat(caches.layout());
-        uploadLayers(caches);
-        uploadSlots(slots, from, tokens);
-        CUdeviceptr pagePtr = address(page.address());
-        Pointer params = Pointer.to(Pointer.to(shape(caches, chunk, tokens)), Pointer.to(deviceLayers),
-                Pointer.to(deviceSlots), Pointer.to(pagePtr));
-        JCudaDriver.cuLaunchKernel(toPage ? gather : scatter, tokens, chunk.layers() * chunk.planes(), 1,
-                THREADS, 1, 1, 0, stream, params, null);
-    }
-
-    private void dma(PagedCaches caches, long[] slots, int from, int to, MemorySegment page, boolean toPage) {
-        ChunkFormat chunk = new ChunkFormat(caches.layout());
-        SlotRuns runs = SlotRuns.of(slots, from, to, caches.layout().blockSize(), caches.contiguousAcrossBlocks());
-        int tokens = to - from;
-        for (int layer = 0; layer < chunk.layers(); layer++) {
-            long cache = caches.layer(layer).address();
-            for (int plane = 0; plane < chunk.planes(); plane++) {
-                for (int r = 0; r < runs.count; r++) {
-                    CUdeviceptr c = address(cache + caches.offset(plane, runs.slotStart[r]));
-                    CUdeviceptr p = address(page.address() + chunk.offset(plane, layer, runs.tokenStart[r], tokens));
-                    long bytes = runs.length[r] * chunk.rowBytes();
-                    JCudaDriver.cuMemcpyAsync(toPage ? p : c, toPage ? c : p, bytes, stream);
-                }
+        JCudaDriver.cuInit(0);
+        JCudaDriver.cuDeviceGet(retained, device);
+        CUcontext primary = new CUcontext();
+        JCudaDriver.cuDevicePrimaryCtxRetain(primary, retained);
+        long[] owner = new long[1];
+        CudaKernels k = null;
+        boolean pushed = false;
+        try {
+            JCudaDriver.cuPointerGetAttribute(Pointer.to(owner), CU_POINTER_ATTRIBUTE_CONTEXT, CudaHandles.address(cacheAddress));
+            contextHandle = owner[0];
+            if (contextHandle != CudaHandles.handle(primary)) {
+                LOG.info("the KV caches are in a context of their own on CUDA device {}, not its primary one: copying there", device);
             }
+            context = contextHandle == CudaHandles.handle(primary) ? primary : CudaHandles.context(contextHandle);
+            JCudaDriver.cuCtxPushCurrent(context);
+            pushed = true;
+            k = mode == Mode.KERNEL ? new CudaKernels(fatbin.get()) : null;
+            JCudaDriver.cuStreamCreate(stream, CU_STREAM_NON_BLOCKING);
+        } catch (RuntimeException | Error e) {
+            if (k != null) {
+                k.close();
+            }
+            if (pushed) {
+                JCudaDriver.cuCtxPopCurrent(new CUcontext());
+            }
+            JCudaDriver.cuDevicePrimaryCtxRelease(retained);
+            throw e;
         }
+        JCudaDriver.cuCtxPopCurrent(new CUcontext());
+        kernels = k;
+        completions = new CudaCompletions(context);
     }
 
-    /** kv_shape of kv_index.h, little-endian, field by field. */
-    private static byte[] shape(PagedCaches caches, ChunkFormat chunk, int tokens) {
-        ByteBuffer b = ByteBuffer.allocate(SHAPE_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(caches.layout().format().ordinal()).putInt(chunk.planes()).putInt(chunk.layers())
-                .putInt(caches.layout().blockSize()).putLong(caches.layout().numSlots()).putLong(chunk.rowBytes())
-                .putInt(tokens).putInt(0);
-        return b.array();
-    }
-
-    /** The layer base addresses, uploaded once per registered set of caches. */
-    private void uploadLayers(PagedCaches caches) {
-        if (layersOf == caches) {
+    @Override
+    public void checkStream(CudaStream stream) {
+        if (stream.isDefault()) {
             return;
         }
+        CUcontext owner = new CUcontext();
+        try {
+            // In the caches' context, so that the special handles (per-thread, legacy) resolve to it.
+            inContext(() -> JCudaDriver.cuStreamGetCtx(CudaHandles.stream(stream.handle()), owner));
+        } catch (CudaException e) {
+            throw new IllegalArgumentException(stream + " is not a live stream of this process (cuStreamGetCtx: "
+                    + e.getMessage() + ")", e);
+        }
+        if (CudaHandles.handle(owner) != contextHandle) {
+            throw new IllegalArgumentException(stream + " belongs to another CUDA context (0x"
+                    + Long.toHexString(CudaHandles.handle(owner)) + ") than the KV caches on device " + device
+                    + " (0x" + Long.toHexString(contextHandle) + "): pass a stream of the caches' context");
+        }
+    }
+
+    @Override
+    public synchronized void prepare(PagedCaches caches) {
+        if (mode != Mode.KERNEL || tableOf == caches) {
+            return;
+        }
+        // The layer base addresses, once per registration. On the transfer's stream (never the
+        // default one, which would wait for the serving engine's work), then waited for.
         int n = caches.layout().numLayers();
         long[] addresses = new long[n];
         for (int i = 0; i < n; i++) {
             addresses[i] = caches.layer(i).address();
         }
-        if (deviceLayers != null) {
-            JCudaDriver.cuMemFree(deviceLayers);
-        }
-        deviceLayers = new CUdeviceptr();
-        JCudaDriver.cuMemAlloc(deviceLayers, 8L * n);
-        JCudaDriver.cuMemcpyHtoD(deviceLayers, Pointer.to(addresses), 8L * n);
-        JCudaDriver.cuCtxSynchronize(); // once per registration: the addresses must have landed before any kernel
-        layersOf = caches;
-    }
-
-    /**
-     * The chunk's slots, 2 KiB for a 256-token chunk, copied on the transfer's own stream so that
-     * the kernel after it sees them: a synchronous copy from pageable memory may return before the
-     * bytes reach the device, and a non-blocking stream is not ordered after it. The previous call
-     * has finished (each call waits for its event), so the buffer is free to overwrite.
-     */
-    private void uploadSlots(long[] slots, int from, int tokens) {
-        if (tokens > slotCapacity) {
-            if (deviceSlots != null) {
-                JCudaDriver.cuMemFree(deviceSlots);
+        inContext(() -> {
+            CUdeviceptr table = new CUdeviceptr();
+            JCudaDriver.cuMemAlloc(table, 8L * n);
+            try {
+                JCudaDriver.cuMemcpyHtoDAsync(table, Pointer.to(addresses), 8L * n, stream);
+                JCudaDriver.cuStreamSynchronize(stream);
+            } catch (RuntimeException e) {
+                JCudaDriver.cuMemFree(table);
+                throw e;
             }
-            deviceSlots = new CUdeviceptr();
-            JCudaDriver.cuMemAlloc(deviceSlots, 8L * tokens);
-            slotCapacity = tokens;
-        }
-        java.nio.ByteBuffer staging = java.nio.ByteBuffer.allocateDirect(8 * tokens).order(java.nio.ByteOrder.nativeOrder());
-        staging.asLongBuffer().put(slots, from, tokens);
-        JCudaDriver.cuMemcpyHtoDAsync(deviceSlots, Pointer.to(staging), 8L * tokens, stream);
+            CUdeviceptr old = layerTable;
+            layerTable = table;
+            tableOf = caches;
+            if (old != null) {
+                completions.awaitIdle(); // no batch in flight reads the old table any more
+                JCudaDriver.cuMemFree(old);
+            }
+            return null;
+        });
     }
 
-    private static CUdeviceptr address(long address) {
-        return new CUdeviceptr().withByteOffset(address);
+    @Override
+    public synchronized TransferBatch begin(PagedCaches caches, long[] slots, CudaStream caller) {
+        if (closed) {
+            throw new IllegalStateException("the CUDA transfer is closed");
+        }
+        if (mode == Mode.KERNEL && tableOf != caches) {
+            throw new IllegalStateException("caches were not prepared for the CUDA transfer");
+        }
+        CUstream callerStream = CudaHandles.stream(caller.handle());
+        CUevent ready = event();
+        CUevent done = event();
+        try {
+            return inContext(() -> {
+                JCudaDriver.cuEventRecord(ready, callerStream);
+                JCudaDriver.cuStreamWaitEvent(stream, ready, 0);
+                SlotBuffers.Pair onDevice = mode == Mode.KERNEL ? slotBuffers.upload(slots, stream) : null;
+                return new CudaBatch(this, caches, slots, callerStream, ready, done, onDevice);
+            });
+        } catch (RuntimeException | Error e) {
+            synchronized (events) { // nothing queued refers to them yet, or only a record nobody waits for
+                events.push(ready);
+                events.push(done);
+            }
+            throw e;
+        }
+    }
+
+    /** Queues one chunk's copies on the transfer's stream. */
+    synchronized void copy(CudaBatch b, int from, int to, long page, boolean toPage) {
+        inContext(() -> {
+            if (mode == Mode.KERNEL) {
+                CUdeviceptr mapped = new CUdeviceptr();
+                JCudaDriver.cuMemHostGetDevicePointer(mapped, CudaHandles.address(page), 0);
+                kernels.launch(toPage, b.caches, to - from, CudaHandles.address(layerTable),
+                        b.slotsOnDevice.deviceAddress() + 8L * from, CudaHandles.address(mapped), stream);
+            } else {
+                DmaRuns.copy(b.caches, b.slots, from, to, page, toPage, stream);
+            }
+            return null;
+        });
+    }
+
+    /** Ends a batch: the caller's stream waits for it; {@code then} runs once it landed. */
+    synchronized void finish(CudaBatch b, java.util.function.Consumer<Throwable> then) {
+        inContext(() -> {
+            JCudaDriver.cuEventRecord(b.done, stream);
+            JCudaDriver.cuStreamWaitEvent(b.callerStream, b.done, 0);
+            return null;
+        });
+        completions.submit(b.done, failure -> {
+            recycle(b);
+            then.accept(failure);
+        });
+    }
+
+    /** Ends a batch that failed part way, once what it queued has run. */
+    void abandon(CudaBatch b) {
+        java.util.concurrent.CountDownLatch landed = new java.util.concurrent.CountDownLatch(1);
+        try {
+            synchronized (this) {
+                inContext(() -> {
+                    JCudaDriver.cuEventRecord(b.done, stream);
+                    return null;
+                });
+            }
+            completions.submit(b.done, failure -> {
+                recycle(b);
+                landed.countDown();
+            });
+            landed.await();
+        } catch (RuntimeException e) {
+            LOG.error("abandoning a failed CUDA batch: {}", e.toString());
+            synchronized (this) {
+                inContext(() -> JCudaDriver.cuStreamSynchronize(stream));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void recycle(CudaBatch b) {
+        if (b.slotsOnDevice != null) {
+            slotBuffers.give(b.slotsOnDevice);
+        }
+        synchronized (events) {
+            events.push(b.ready);
+            events.push(b.done);
+        }
+    }
+
+    private CUevent event() {
+        synchronized (events) {
+            CUevent e = events.poll();
+            if (e != null) {
+                return e;
+            }
+        }
+        CUevent e = new CUevent();
+        inContext(() -> JCudaDriver.cuEventCreate(e, CU_EVENT_DISABLE_TIMING));
+        return e;
+    }
+
+    /** Runs {@code body} with the caches' context current, leaving the caller's as it was. */
+    private <T> T inContext(Supplier<T> body) {
+        JCudaDriver.cuCtxPushCurrent(context);
+        try {
+            return body.get();
+        } finally {
+            JCudaDriver.cuCtxPopCurrent(new CUcontext());
+        }
+    }
+
+    @Override
+    public void awaitIdle() {
+        completions.awaitIdle();
     }
 
     @Override
@@ -189,25 +289,35 @@ public final class CudaKvTransfer implements KvTransfer {
         return "cuda-" + mode.name().toLowerCase();
     }
 
-    /** Waits for the stream, then frees the buffers, the event, the stream and the module. */
+    /** Waits for the batches in flight, then frees the buffers, events, stream, module and context retain. */
     @Override
-    public synchronized void close() {
-        JCudaDriver.cuCtxSetCurrent(context);
-        JCudaDriver.cuStreamSynchronize(stream);
-        if (deviceSlots != null) {
-            JCudaDriver.cuMemFree(deviceSlots);
-            deviceSlots = null;
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
         }
-        if (deviceLayers != null) {
-            JCudaDriver.cuMemFree(deviceLayers);
-            deviceLayers = null;
-        }
-        JCudaDriver.cuEventDestroy(done);
-        JCudaDriver.cuStreamDestroy(stream);
-        JCudaDriver.cuModuleUnload(module);
-        if (retained != null) {
+        completions.close();
+        synchronized (this) {
+            inContext(() -> {
+                JCudaDriver.cuStreamSynchronize(stream);
+                slotBuffers.close();
+                if (layerTable != null) {
+                    JCudaDriver.cuMemFree(layerTable);
+                    layerTable = null;
+                }
+                synchronized (events) {
+                    events.forEach(JCudaDriver::cuEventDestroy);
+                    events.clear();
+                }
+                JCudaDriver.cuStreamDestroy(stream);
+                if (kernels != null) {
+                    kernels.close();
+                }
+                return null;
+            });
             JCudaDriver.cuDevicePrimaryCtxRelease(retained);
-            retained = null;
         }
     }
 }

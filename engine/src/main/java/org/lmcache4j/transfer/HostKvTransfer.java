@@ -1,23 +1,49 @@
 package org.lmcache4j.transfer;
 
+import org.lmcache4j.CudaStream;
+
 import java.lang.foreign.MemorySegment;
+import java.util.function.Consumer;
 
 /**
  * Transfers between paged caches in host memory and pool pages: one {@link MemorySegment#copy}
  * per run of adjacent rows, per layer and plane. A Mistral-7B chunk from 16-token blocks is
  * 32 layers × 2 planes × 16 runs = 1024 copies of 32 KiB, close to what a bare loop of copies
- * over the same addresses achieves (see docs/benchmarks.md).
+ * over the same addresses achieves (see docs/benchmarks.md). Every copy runs in the call.
  */
 public final class HostKvTransfer implements KvTransfer {
 
     @Override
-    public void gather(PagedCaches caches, long[] slots, int from, int to, MemorySegment page) {
-        copy(caches, slots, from, to, page, true);
+    public TransferBatch begin(PagedCaches caches, long[] slots, CudaStream stream) {
+        checkStream(stream);
+        return new TransferBatch() {
+            @Override
+            public void gather(int from, int to, MemorySegment page) {
+                copy(caches, slots, from, to, page, true);
+            }
+
+            @Override
+            public void scatter(MemorySegment page, int from, int to) {
+                copy(caches, slots, from, to, page, false);
+            }
+
+            @Override
+            public void finish(Consumer<Throwable> landed) {
+                landed.accept(null);
+            }
+
+            @Override
+            public void abandon() {
+            }
+        };
     }
 
     @Override
-    public void scatter(MemorySegment page, PagedCaches caches, long[] slots, int from, int to) {
-        copy(caches, slots, from, to, page, false);
+    public void checkStream(CudaStream stream) {
+        if (!stream.isDefault()) {
+            throw new IllegalArgumentException(stream + " was given, but the KV caches are host memory:"
+                    + " there is no device work to order with (pass the default stream, 0)");
+        }
     }
 
     private static void copy(PagedCaches caches, long[] slots, int from, int to, MemorySegment page,

@@ -52,12 +52,12 @@ class NativeBridgeTest {
         byte[] stored = caches.rows(slots, 0, 300);
         long t = args.ints(tokens);
         long s = args.longs(slots);
-        assertEquals(300, NativeBridge.store(handle, 0, 0, 0, 0, t, s, 300, 0));
+        assertEquals(300, NativeBridge.store(handle, 0, 0, 0, 0, t, s, 300, 0, 0));
         assertEquals(300, NativeBridge.lookup(handle, 0, 0, 0, 0, t, 300, 0, 0));
         caches.zero();
-        assertEquals(300, NativeBridge.retrieve(handle, 0, 0, 0, 0, t, s, 300, 0));
+        assertEquals(300, NativeBridge.retrieve(handle, 0, 0, 0, 0, t, s, 300, 0, 0));
         assertArrayEquals(stored, caches.rows(slots, 0, 300));
-        assertEquals(236, NativeBridge.retrieve(handle, 0, 0, 0, 0, t, s, 300, 64), "skip_leading");
+        assertEquals(236, NativeBridge.retrieve(handle, 0, 0, 0, 0, t, s, 300, 64, 0), "skip_leading");
     }
 
     @Test
@@ -67,7 +67,7 @@ class NativeBridgeTest {
         long t = args.ints(tokens);
         long s = args.longs(TestCaches.randomSlots(LAYOUT, 128, rnd));
         long salt = args.str("tenant-a");
-        assertEquals(128, NativeBridge.store(handle, salt, 8, 0, 0, t, s, 128, 0));
+        assertEquals(128, NativeBridge.store(handle, salt, 8, 0, 0, t, s, 128, 0, 0));
         assertEquals(0, NativeBridge.lookup(handle, 0, 0, 0, 0, t, 128, 0, 0), "no scope sees tenant-a");
         assertEquals(0, NativeBridge.lookup(handle, salt, 8, args.str("lora"), 4, t, 128, 0, 0), "adapter differs");
         long req = args.str("req-1");
@@ -83,16 +83,20 @@ class NativeBridgeTest {
         long t = args.ints(new int[] {1, 2, 3});
         assertStatus(NativeStatus.INVALID_ARGUMENT, "tokens is NULL", NativeBridge.lookup(handle, 0, 0, 0, 0, 0, 3, 0, 0));
         assertStatus(NativeStatus.INVALID_ARGUMENT, "slot_mapping[0] = 99999",
-                NativeBridge.store(handle, 0, 0, 0, 0, t, args.longs(new long[] {99999, 0, 1}), 3, 0));
+                NativeBridge.store(handle, 0, 0, 0, 0, t, args.longs(new long[] {99999, 0, 1}), 3, 0, 0));
         assertStatus(NativeStatus.INVALID_ARGUMENT, "not a multiple of chunk_size",
-                NativeBridge.retrieve(handle, 0, 0, 0, 0, t, args.longs(new long[] {0, 1, 2}), 3, 1));
+                NativeBridge.retrieve(handle, 0, 0, 0, 0, t, args.longs(new long[] {0, 1, 2}), 3, 1, 0));
         long badUtf8 = args.bytes(new byte[] {(byte) 0xC3, (byte) 0x28});
         assertStatus(NativeStatus.INVALID_ARGUMENT, "cache_salt is not valid UTF-8",
                 NativeBridge.lookup(handle, badUtf8, 2, 0, 0, t, 3, 0, 0));
         assertStatus(NativeStatus.INVALID_ARGUMENT, "request id must not be empty",
                 NativeBridge.lookup(handle, 0, 0, 0, 0, t, 3, args.str(""), 0));
-        assertStatus(NativeStatus.UNSUPPORTED, "CUDA", NativeBridge.registerKvCaches(handle,
+        assertStatus(NativeStatus.INVALID_ARGUMENT, "need a CUDA driver", NativeBridge.registerKvCaches(handle,
                 args.longs(caches.addresses()), 2, 0));
+        assertStatus(NativeStatus.INVALID_ARGUMENT, "device -3 is not a device id", NativeBridge.registerKvCaches(handle,
+                args.longs(caches.addresses()), 2, -3));
+        assertStatus(NativeStatus.INVALID_ARGUMENT, "was given, but the KV caches are host memory",
+                NativeBridge.store(handle, 0, 0, 0, 0, t, args.longs(new long[] {0, 1, 2}), 3, 0, 0x1234));
         assertStatus(NativeStatus.INVALID_ARGUMENT, "expected 2 layer caches, got 1",
                 NativeBridge.registerKvCaches(handle, args.longs(caches.addresses()), 1, -1));
         assertStatus(NativeStatus.INVALID_ARGUMENT, "77 is not an engine handle", NativeBridge.clear(77));
@@ -102,7 +106,7 @@ class NativeBridgeTest {
     void storeBeforeRegistering_isOutOfOrder() {
         long t = args.ints(new int[] {1});
         assertStatus(NativeStatus.STATE, "registerKvCaches",
-                NativeBridge.store(handle, 0, 0, 0, 0, t, args.longs(new long[] {0}), 1, 0));
+                NativeBridge.store(handle, 0, 0, 0, 0, t, args.longs(new long[] {0}), 1, 0, 0));
     }
 
     @Test

@@ -4,7 +4,6 @@ import org.junit.jupiter.api.Test;
 import org.lmcache4j.CacheEngine;
 import org.lmcache4j.EngineConfig;
 import org.lmcache4j.KvLayout;
-import org.lmcache4j.memory.SlabRegistrar;
 import org.lmcache4j.transfer.CudaKvTransfer;
 
 import java.util.Map;
@@ -12,7 +11,6 @@ import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -28,23 +26,10 @@ class CudaRuntimeTest {
     }
 
     @Test
-    void withoutDevice_slabsAreNotRegistered() {
-        assertSame(SlabRegistrar.NONE, CudaRuntime.slabRegistrar(NO_DRIVER));
-    }
-
-    @Test
     void engine_withBadCudaMode_refusesToOpen_evenWithoutGpu() {
         EngineConfig config = EngineConfig.builder().extraConfig(Map.of("cuda_transfer", "fast")).build();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> CacheEngine.builder().config(config).layout(KvLayout.mistral7b(4)).open());
         assertTrue(e.getMessage().contains("cuda_transfer"), e.getMessage());
-    }
-
-    @Test
-    void probeOfThisMachine_decidesTheDefaultRegistrar() {
-        // Here (no GPU) NONE, on a GPU box the CUDA one: never an exception, and no JCuda without a device.
-        SlabRegistrar r = CudaRuntime.slabRegistrar(CudaProbe.system());
-        assertEquals(CudaProbe.system().devicesPresent(), r != SlabRegistrar.NONE);
-        assertFalse(r.describe().isBlank());
     }
 }

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 /**
  * A stand-in {@code libcuda.so.1}: cuInit answers {@code INIT_RC}, cuDeviceGetCount reports
  * {@code DEVICES}, and cuPointerGetAttribute calls addresses at or above {@code DEVICE_BASE}
- * device memory. It makes the driver paths of the probe and the selector testable without a GPU.
+ * memory of device 0. It makes the driver paths of the probe and the selector testable without a GPU.
  */
 final class StubDriver {
     /** Where the stub's "device memory" starts: addresses no host mapping uses in these tests. */
@@ -27,8 +27,10 @@ final class StubDriver {
                 return 0;
             }
             int cuPointerGetAttribute(void *data, int attribute, unsigned long long ptr) {
-                if (attribute != 2 || ptr < DEVICE_BASE) return 1; /* CUDA_ERROR_INVALID_VALUE */
-                *(unsigned *) data = 2;                             /* CU_MEMORYTYPE_DEVICE */
+                if (ptr < DEVICE_BASE) return 1;                    /* CUDA_ERROR_INVALID_VALUE */
+                if (attribute == 2) *(unsigned *) data = 2;         /* MEMORY_TYPE: CU_MEMORYTYPE_DEVICE */
+                else if (attribute == 9) *(int *) data = 0;         /* DEVICE_ORDINAL */
+                else return 1;
                 return 0;
             }
             """;

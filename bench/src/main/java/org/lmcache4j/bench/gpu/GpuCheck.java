@@ -47,13 +47,11 @@ public final class GpuCheck {
         List<String> table = new ArrayList<>();
         long mismatches = 0;
         for (CudaKvTransfer.Mode mode : CudaKvTransfer.Mode.values()) {
-            try (CudaKvTransfer cuda = new CudaKvTransfer(mode, fatbin)) {
-                for (KvFormat format : KvFormat.values()) {
-                    long bad = roundTrips(cuda, format, new Random(format.ordinal() * 7L + mode.ordinal()));
-                    mismatches += bad;
-                    table.add(String.format("exact     %-5s %-12s %s", mode, format.configName(),
-                            bad == 0 ? "ok" : bad + " mismatched bytes"));
-                }
+            for (KvFormat format : KvFormat.values()) {
+                long bad = roundTrips(mode, fatbin, format, new Random(format.ordinal() * 7L + mode.ordinal()));
+                mismatches += bad;
+                table.add(String.format("exact     %-5s %-12s %s", mode, format.configName(),
+                        bad == 0 ? "ok" : bad + " mismatched bytes"));
             }
         }
         table.addAll(Bandwidth.measure(fatbin, BANDWIDTH_ITERATIONS));
@@ -63,7 +61,7 @@ public final class GpuCheck {
     }
 
     /** Gather then scatter through the GPU and through the host, {@link #ROUNDS} times; mismatched bytes. */
-    static long roundTrips(CudaKvTransfer cuda, KvFormat format, Random rnd) {
+    static long roundTrips(CudaKvTransfer.Mode mode, byte[] fatbin, KvFormat format, Random rnd) {
         KvLayout l = new KvLayout(4, format == KvFormat.MLA ? 1 : 8, format == KvFormat.MLA ? 576 : 128,
                 KvDtype.BFLOAT16, 16, 64, format);
         long bad = 0;
@@ -73,6 +71,8 @@ public final class GpuCheck {
             PagedCaches hostView = PagedCaches.of(l, host);
             PagedCaches devView = PagedCaches.of(l, dev);
             HostKvTransfer reference = new HostKvTransfer();
+            CudaKvTransfer cuda = new CudaKvTransfer(mode, () -> fatbin, 0, dev.get(0).address());
+            cuda.prepare(devView);
             for (int round = 0; round < ROUNDS; round++) {
                 int n = 1 + rnd.nextInt(256);
                 long[] from = Device.randomSlots(l, n, rnd, true);
@@ -90,6 +90,7 @@ public final class GpuCheck {
                 }
                 Device.unpin(page);
             }
+            cuda.close();
             dev.forEach(Device::free);
         }
         return bad;
@@ -118,7 +119,8 @@ public final class GpuCheck {
                 lines.add(String.format("bandwidth cuMemcpy D->H pinned %6.1f GB/s   (baseline for store)", dtoh));
                 lines.add(String.format("bandwidth cuMemcpy H->D pinned %6.1f GB/s   (baseline for retrieve)", htod));
                 for (CudaKvTransfer.Mode mode : CudaKvTransfer.Mode.values()) {
-                    try (CudaKvTransfer cuda = new CudaKvTransfer(mode, fatbin)) {
+                    try (CudaKvTransfer cuda = new CudaKvTransfer(mode, () -> fatbin, 0, dev.get(0).address())) {
+                        cuda.prepare(devView);
                         double store = gbps(bytes, iterations, () -> cuda.gather(devView, slots, 0, 256, page));
                         double retrieve = gbps(bytes, iterations, () -> cuda.scatter(page, devView, slots, 0, 256));
                         lines.add(String.format("bandwidth %-6s store    %6.1f GB/s = %.2f of cuMemcpy (goal >= 0.80)",

@@ -1,0 +1,36 @@
+package org.lmcache4j.transfer;
+
+import java.lang.foreign.MemorySegment;
+import java.util.function.Consumer;
+
+/**
+ * The copies of one request, begun by {@link KvTransfer#begin}: chunk gathers (paged caches →
+ * pages) or scatters (pages → paged caches), then {@link #finish} or, on failure,
+ * {@link #abandon}. Exactly one of the two ends every batch.
+ *
+ * <p>On host caches every copy runs in the call. On device caches they are queued on the
+ * transfer's stream, after the caller's stream, and the caller's stream waits for them; the
+ * pages and the chunks they hold must stay as they are until {@code landed} has run.
+ */
+public interface TransferBatch {
+    /** Copies tokens {@code [from, to)} of the request's slots into {@code page}, in {@link ChunkFormat}. */
+    void gather(int from, int to, MemorySegment page);
+
+    /** Copies {@code page} back into the paged caches at the slots of tokens {@code [from, to)}. */
+    void scatter(MemorySegment page, int from, int to);
+
+    /**
+     * Ends the batch. The caller's stream will not run past its copies, and {@code landed} runs
+     * once they have landed: at once, on this thread, for host copies (an exception it throws
+     * reaches the caller); on the transfer's completion thread for device copies. It is given
+     * {@code null}, or the device error that stopped the copies (their pages then hold nothing
+     * to serve).
+     */
+    void finish(Consumer<Throwable> landed);
+
+    /**
+     * Ends a batch that failed part way: returns once whatever was queued has run, so that its
+     * pages may be freed. The one place a device batch blocks the host.
+     */
+    void abandon();
+}
