@@ -256,6 +256,12 @@ public final class CacheEngine implements AutoCloseable {
         }
     }
 
+    /** The transfer of the registered caches, for logs and reports: {@code host}, {@code cuda-kernel}, {@code cuda-dma}; {@code none} before any. */
+    public String transfer() {
+        Registered r = registered;
+        return r == null ? "none" : r.transfer().describe();
+    }
+
     /** How many leading tokens of {@code tokens} are cached. */
     public int lookup(int[] tokens) {
         return lookup(KeyScope.NONE, tokens);

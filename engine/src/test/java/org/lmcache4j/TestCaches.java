@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Random;
 
 /** Paged KV caches in host memory, as a serving engine would hold them, with helpers to check rows. */
-public final class TestCaches implements AutoCloseable {
+public final class TestCaches implements PagedTestCaches {
     public final KvLayout layout;
     private final Arena arena = Arena.ofShared();
     public final List<MemorySegment> layers = new ArrayList<>();
@@ -25,10 +25,27 @@ public final class TestCaches implements AutoCloseable {
         view = PagedCaches.of(layout, layers);
     }
 
+    @Override
+    public KvLayout layout() {
+        return layout;
+    }
+
+    @Override
+    public PagedCaches view() {
+        return view;
+    }
+
+    @Override
+    public List<MemorySegment> contents() {
+        return layers;
+    }
+
+    @Override
     public long[] addresses() {
         return layers.stream().mapToLong(MemorySegment::address).toArray();
     }
 
+    @Override
     public void fillRandom(long seed) {
         Random rnd = new Random(seed);
         for (MemorySegment s : layers) {
@@ -43,6 +60,7 @@ public final class TestCaches implements AutoCloseable {
     }
 
     /** Every row of tokens [from, to) at their slots, layer by layer, plane by plane; -1 slots are skipped. */
+    @Override
     public byte[] rows(long[] slots, int from, int to) {
         int row = (int) layout.rowBytes();
         int planes = layout.format().planes();

@@ -1,5 +1,6 @@
 package org.lmcache4j.cli;
 
+import org.lmcache4j.CudaStream;
 import org.lmcache4j.KvLayout;
 import org.lmcache4j.memory.SlabSource;
 import org.lmcache4j.transfer.PagedCaches;
@@ -13,12 +14,12 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * What the replay drives the engine with in place of vLLM: one paged cache per layer in host
- * memory, and a block allocator that hands a request free blocks in no particular order (after
- * a few requests they are scattered over the whole cache, as in a busy server) and takes them
- * back when the request finishes.
+ * A {@link ServingEngine} on the CPU: one paged cache per layer in host memory, and a block
+ * allocator that hands a request free blocks in no particular order (after a few requests they
+ * are scattered over the whole cache, as in a busy server) and takes them back when the request
+ * finishes. Its rows are written where the engine reads them, so moving them is nothing.
  */
-final class HostServingEngine implements AutoCloseable {
+final class HostServingEngine implements ServingEngine {
     private final KvLayout layout;
     private final SlabSource memory = SlabSource.best();
     private final List<MemorySegment> layers = new ArrayList<>();
@@ -42,16 +43,50 @@ final class HostServingEngine implements AutoCloseable {
         freeBlocks.addAll(blocks);
     }
 
-    PagedCaches caches() {
+    @Override
+    public PagedCaches hostView() {
         return caches;
     }
 
-    long[] addresses() {
+    @Override
+    public long[] addresses() {
         return layers.stream().mapToLong(MemorySegment::address).toArray();
     }
 
-    /** Slots for a request of {@code tokens} tokens, in freshly allocated blocks. */
-    long[] allocate(int tokens) {
+    @Override
+    public int device() {
+        return -1;
+    }
+
+    @Override
+    public String deviceLabel() {
+        return "cpu";
+    }
+
+    @Override
+    public CudaStream stream() {
+        return CudaStream.DEFAULT;
+    }
+
+    @Override
+    public void toDevice(long[] slots, int from, int to) {
+    }
+
+    @Override
+    public void fromDevice(long[] slots, int from, int to) {
+    }
+
+    @Override
+    public void settle() {
+    }
+
+    /** The host caches' segments, one per layer (a device serving engine pins them as its mirror). */
+    List<MemorySegment> layers() {
+        return layers;
+    }
+
+    @Override
+    public long[] allocate(int tokens) {
         int blocks = (tokens + layout.blockSize() - 1) / layout.blockSize();
         if (blocks > freeBlocks.size()) {
             throw new IllegalStateException("a " + tokens + "-token request needs " + blocks + " blocks; "
@@ -69,7 +104,8 @@ final class HostServingEngine implements AutoCloseable {
     }
 
     /** Returns a finished request's blocks to the back of the free list. */
-    void free(long[] slots) {
+    @Override
+    public void free(long[] slots) {
         for (int t = 0; t < slots.length; t += layout.blockSize()) {
             freeBlocks.addLast((int) (slots[t] / layout.blockSize()));
         }

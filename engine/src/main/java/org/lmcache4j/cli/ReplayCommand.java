@@ -43,6 +43,10 @@ final class ReplayCommand {
                                    transformer and measures time to first token with and without the engine
                                    (--size tiny|small|medium --workload chat|docs|both --documents N
                                    --document-tokens N --queries N --query-tokens N --plot FILE.svg)
+              --device D           where the paged caches live: cpu (default), cuda or cuda:N (GPU memory, copied
+                                   by the CUDA transfer and ordered with the serving stream; LMCACHE4J_CUDA_DRIVER
+                                   names the driver, e.g. the CPU-run test driver native/build/cuda-emulator/libcuda.so.1)
+              --cuda-transfer M    kernel (default) or dma (extra_config.cuda_transfer)
               --seed N             workload seed (1)
               --dump-trace FILE    write every chunk access of the CPU tier to FILE (format: docs/benchmarks.md)
               --metrics-port P     serve Prometheus metrics on P during the run
@@ -78,6 +82,14 @@ final class ReplayCommand {
         int defaultBlocks = (int) Math.ceil(1.25 * longest / args.integer("block-size", 16, 1)) + 1;
         KvLayout layout = LayoutOptions.layout(args, args.integer("blocks", defaultBlocks, 1));
         EngineConfig config = LayoutOptions.config(args);
+        int device = deviceOption(args.string("device").orElse("cpu"));
+        String cudaTransfer = args.string("cuda-transfer").orElse(null);
+        if (cudaTransfer != null) {
+            java.util.Map<String, Object> extra = new java.util.LinkedHashMap<>(config.extraConfig());
+            extra.put(org.lmcache4j.cuda.CudaRuntime.MODE_KEY, cudaTransfer);
+            config = config.toBuilder().extraConfig(extra).build();
+            org.lmcache4j.cuda.CudaRuntime.mode(config.extraConfig()); // refuses anything but kernel or dma
+        }
         String model = args.string("model").orElse(DEFAULT_MODEL);
         boolean json = args.flag("json");
         args.flag("verbose");
@@ -93,6 +105,18 @@ final class ReplayCommand {
             throw new IllegalArgumentException("--dump-trace records one engine: it cannot be combined with --instances");
         }
         args.finish();
+        if (device >= 0) {
+            org.lmcache4j.cuda.CudaProbe.Result probe = org.lmcache4j.cuda.CudaProbe.system();
+            if (!probe.devicesPresent()) {
+                throw new IllegalArgumentException("--device cuda needs a CUDA driver with a device, and "
+                        + probe.reason() + " (the CPU-run test driver: make -C native cuda-emulator, then"
+                        + " LMCACHE4J_CUDA_DRIVER=native/build/cuda-emulator/libcuda.so.1)");
+            }
+            if (device >= probe.devices()) {
+                throw new IllegalArgumentException("--device cuda:" + device + ": the driver sees " + probe.devices()
+                        + " device(s)");
+            }
+        }
 
         MetricsServer metrics = metricsPort == null ? null : MetricsServer.start("0.0.0.0", metricsPort);
         MeterRegistry registry = metrics == null ? null : metrics.registry();
@@ -112,11 +136,17 @@ final class ReplayCommand {
                 run.trace = trace;
                 EngineStats end;
                 // Only the first instance reports to the metrics registry: meters are registered once.
-                try (HostServingEngine serving = new HostServingEngine(layout, 7L * i);
+                try (ServingEngine serving = device < 0 ? new HostServingEngine(layout, 7L * i)
+                        : new DeviceServingEngine(layout, 7L * i, device);
                      CacheEngine engine = CacheEngine.builder().config(own).layout(layout).model(model)
                              .meterRegistry(i == 1 ? registry : null)
                              .accessTrace(trace == null ? AccessTrace.NONE : trace).open()) {
-                    engine.registerKvCaches(serving.addresses());
+                    engine.registerKvCaches(serving.addresses(), serving.device());
+                    total.transfer = engine.transfer();
+                    total.device = serving.deviceLabel();
+                    if (serving instanceof DeviceServingEngine d) {
+                        total.deviceName = d.deviceName();
+                    }
                     run.execute(workload, engine, serving, err, instances > 1 ? "instance " + i + ": " : "");
                     if (metrics != null && i == instances) {
                         total.metricsSeries = MetricsProbe.countSeries(metrics.port());
@@ -149,6 +179,28 @@ final class ReplayCommand {
         }
     }
 
+    /** {@code cpu} → -1, {@code cuda} → 0, {@code cuda:N} → N. */
+    static int deviceOption(String value) {
+        String v = value.trim().toLowerCase(java.util.Locale.ROOT);
+        if (v.equals("cpu")) {
+            return -1;
+        }
+        if (v.equals("cuda")) {
+            return 0;
+        }
+        if (v.startsWith("cuda:")) {
+            try {
+                int d = Integer.parseInt(v.substring(5));
+                if (d >= 0) {
+                    return d;
+                }
+            } catch (NumberFormatException e) {
+                // falls through to the message below
+            }
+        }
+        throw new IllegalArgumentException("--device must be cpu, cuda or cuda:N, got '" + value + "'");
+    }
+
     private static Map<String, Object> instanceReport(int i, ReplayRun run, EngineStats stats) {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("instance", i);
@@ -169,6 +221,11 @@ final class ReplayCommand {
         long storedTokens = all.stream().mapToLong(EngineStats::storedTokens).sum();
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("requests", run.requests);
+        r.put("device", run.device);
+        if (run.deviceName != null) {
+            r.put("device_name", run.deviceName);
+        }
+        r.put("transfer", run.transfer);
         r.put("requested_tokens", run.requestedTokens);
         r.put("hit_tokens", run.hitTokens);
         r.put("hit_rate", run.requestedTokens == 0 ? 0.0 : (double) run.hitTokens / run.requestedTokens);
@@ -234,6 +291,9 @@ final class ReplayCommand {
         long retrieveNanos;
         long wallNanos;
         long metricsSeries;
+        String device = "cpu";
+        String transfer = "host";
+        String deviceName;
         TraceFile trace;
 
         void add(ReplayRun o) {
@@ -247,9 +307,9 @@ final class ReplayCommand {
             wallNanos += o.wallNanos;
         }
 
-        void execute(ChatWorkload workload, CacheEngine engine, HostServingEngine serving, PrintStream progress,
+        void execute(ChatWorkload workload, CacheEngine engine, ServingEngine serving, PrintStream progress,
                      String label) {
-            SyntheticKv kv = new SyntheticKv(serving.caches());
+            SyntheticKv kv = new SyntheticKv(serving.hostView());
             long start = System.nanoTime();
             long lastReport = start;
             for (int round = 0; round < workload.rounds; round++) {
@@ -267,7 +327,14 @@ final class ReplayCommand {
             wallNanos = System.nanoTime() - start;
         }
 
-        private void request(ChatWorkload workload, CacheEngine engine, HostServingEngine serving, SyntheticKv kv,
+        /**
+         * One request as a serving engine runs it: fresh blocks (filled with a marker, so a write
+         * past the loaded prefix shows), lookup and pin, retrieve, check every loaded byte,
+         * "prefill" the rest, store. On a device the marker and the prefill reach the caches on the
+         * serving stream, as a forward pass writes them, and the loaded rows are read back after
+         * it: a copy the engine did not order with that stream shows as wrong bytes.
+         */
+        private void request(ChatWorkload workload, CacheEngine engine, ServingEngine serving, SyntheticKv kv,
                              int user, int round) {
             int[] prompt = workload.prompt(user, round);
             long[] hashes = SyntheticKv.prefixHashes(prompt);
@@ -280,11 +347,14 @@ final class ReplayCommand {
                 for (long slot : slots) {
                     kv.mark(slot);
                 }
+                serving.toDevice(slots, 0, prompt.length);
                 long t0 = System.nanoTime();
                 engine.lookupAndPin(requestId, KeyScope.NONE, prompt);
-                int loaded = engine.retrieve(prompt, slots, 0);
+                int loaded = engine.retrieve(KeyScope.NONE, prompt, slots, 0, serving.stream());
                 engine.unpin(requestId);
+                serving.settle(); // on a device, the loads have landed once the stream got past them
                 retrieveNanos += System.nanoTime() - t0;
+                serving.fromDevice(slots, 0, prompt.length);
                 for (int t = 0; t < loaded; t++) {
                     mismatchedBytes += kv.mismatchedBytes(slots[t], hashes[t]);
                 }
@@ -295,8 +365,10 @@ final class ReplayCommand {
                 for (int t = loaded; t < prompt.length; t++) {
                     kv.write(slots[t], hashes[t]);
                 }
+                serving.toDevice(slots, loaded, prompt.length);
                 long t1 = System.nanoTime();
-                engine.store(prompt, slots, 0);
+                engine.store(KeyScope.NONE, prompt, slots, 0, serving.stream());
+                serving.settle(); // and the stores have read their KV once the stream got past them
                 storeNanos += System.nanoTime() - t1;
                 requests++;
                 requestedTokens += prompt.length;

@@ -12,6 +12,7 @@ final class Summary {
         long tokenBytes = ((Number) r.get("token_bytes")).longValue();
         return String.format("""
                         LMCache4j replay: %s users x %s rounds, %s, chunk %s, CPU pool %.2f GiB
+                          caches            %s, transfer %s
                           requests          %s
                           requested tokens  %s
                           hit tokens        %s (%.1f%%)
@@ -25,6 +26,8 @@ final class Summary {
                         """,
                 r.get("users"), r.get("rounds"), r.get("layout"), r.get("chunk_size"),
                 num(r, "pool_bytes") / (1L << 30),
+                r.containsKey("device_name") ? r.get("device") + " (" + r.get("device_name") + ")" : r.get("device"),
+                r.get("transfer"),
                 r.get("requests"), r.get("requested_tokens"), r.get("hit_tokens"), 100 * num(r, "hit_rate"),
                 r.get("stored_tokens"),
                 num(r, "stored_tokens") * tokenBytes / gb, num(r, "store_seconds"), num(r, "store_gbps"),

@@ -5,21 +5,35 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.lmcache4j.KvDtype;
 import org.lmcache4j.KvFormat;
 import org.lmcache4j.KvLayout;
+import org.lmcache4j.PagedTestCaches;
 import org.lmcache4j.TestCaches;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 /**
  * The contract every {@link KvTransfer} keeps, checked against a row-by-row reference written
- * from the shapes alone: run it for each implementation by extending this class.
+ * from the shapes alone: run it for each implementation by extending this class (the CUDA ones
+ * on device caches, on the CPU-run CUDA driver).
  */
 public abstract class KvTransferContract {
-    protected abstract KvTransfer transfer();
+    /** The transfer under test, ready to copy to and from {@code caches}. */
+    protected abstract KvTransfer transfer(PagedTestCaches caches);
+
+    /** Caches of this layout where the transfer copies: host memory unless overridden. */
+    protected PagedTestCaches caches(KvLayout layout) {
+        return new TestCaches(layout);
+    }
+
+    /** A page the transfer may copy into and out of. */
+    protected MemorySegment page(Arena arena, long bytes) {
+        return arena.allocate(bytes, 4096);
+    }
 
     static KvLayout layout(KvFormat format) {
         int heads = format == KvFormat.MLA ? 1 : 2;
@@ -39,8 +53,9 @@ public abstract class KvTransferContract {
     }
 
     /** The page a correct gather produces, built row by row. */
-    static byte[] referencePage(TestCaches caches, long[] slots, int from, int to) {
-        KvLayout l = caches.layout;
+    static byte[] referencePage(PagedTestCaches caches, long[] slots, int from, int to) {
+        KvLayout l = caches.layout();
+        List<MemorySegment> layers = caches.contents();
         int row = (int) l.rowBytes();
         int tokens = to - from;
         byte[] page = new byte[(int) l.chunkBytes(tokens)];
@@ -52,7 +67,7 @@ public abstract class KvTransferContract {
                         continue;
                     }
                     int dst = ((p * l.numLayers() + layer) * tokens + t) * row;
-                    MemorySegment.copy(caches.layers.get(layer), ValueLayout.JAVA_BYTE, referenceOffset(l, p, slot),
+                    MemorySegment.copy(layers.get(layer), ValueLayout.JAVA_BYTE, referenceOffset(l, p, slot),
                             page, dst, row);
                 }
             }
@@ -65,11 +80,11 @@ public abstract class KvTransferContract {
     void gather_randomSlots_matchesReference(KvFormat format) {
         KvLayout l = layout(format);
         Random rnd = new Random(format.ordinal());
-        try (TestCaches caches = new TestCaches(l); Arena arena = Arena.ofConfined()) {
+        try (PagedTestCaches caches = caches(l); Arena arena = Arena.ofConfined()) {
             caches.fillRandom(7);
             long[] slots = TestCaches.randomSlots(l, 40, rnd);
-            MemorySegment page = arena.allocate(l.chunkBytes(16));
-            transfer().gather(caches.view, slots, 8, 24, page);
+            MemorySegment page = page(arena, l.chunkBytes(16));
+            transfer(caches).gather(caches.view(), slots, 8, 24, page);
             assertArrayEquals(referencePage(caches, slots, 8, 24), page.toArray(ValueLayout.JAVA_BYTE));
         }
     }
@@ -78,13 +93,13 @@ public abstract class KvTransferContract {
     @EnumSource(KvFormat.class)
     void gather_partialChunkWithHoles_copiesOnlyRealSlots(KvFormat format) {
         KvLayout l = layout(format);
-        try (TestCaches caches = new TestCaches(l); Arena arena = Arena.ofConfined()) {
+        try (PagedTestCaches caches = caches(l); Arena arena = Arena.ofConfined()) {
             caches.fillRandom(8);
             // 11 tokens: contiguous runs across a block boundary, a hole, a lone token, reversed blocks.
             long[] slots = {5, 6, 7, 8, 9, -1, 30, 21, 22, 12, 13};
-            MemorySegment page = arena.allocate(l.chunkBytes(slots.length));
+            MemorySegment page = page(arena, l.chunkBytes(slots.length));
             page.fill((byte) 0);
-            transfer().gather(caches.view, slots, 0, slots.length, page);
+            transfer(caches).gather(caches.view(), slots, 0, slots.length, page);
             assertArrayEquals(referencePage(caches, slots, 0, slots.length), page.toArray(ValueLayout.JAVA_BYTE));
         }
     }
@@ -94,16 +109,16 @@ public abstract class KvTransferContract {
     void scatter_afterGather_roundTripsToOtherSlots(KvFormat format) {
         KvLayout l = layout(format);
         Random rnd = new Random(100 + format.ordinal());
-        try (TestCaches src = new TestCaches(l); TestCaches dst = new TestCaches(l); Arena arena = Arena.ofConfined()) {
+        try (PagedTestCaches src = caches(l); PagedTestCaches dst = caches(l); Arena arena = Arena.ofConfined()) {
             src.fillRandom(9);
             dst.fillRandom(10);
             long[] from = TestCaches.randomSlots(l, 13, rnd);
             long[] to = TestCaches.randomSlots(l, 13, rnd);
             long[] others = otherSlots(l, to);
             byte[] othersBefore = dst.rows(others, 0, others.length);
-            MemorySegment page = arena.allocate(l.chunkBytes(13));
-            transfer().gather(src.view, from, 0, 13, page);
-            transfer().scatter(page, dst.view, to, 0, 13);
+            MemorySegment page = page(arena, l.chunkBytes(13));
+            transfer(src).gather(src.view(), from, 0, 13, page);
+            transfer(dst).scatter(page, dst.view(), to, 0, 13);
             assertArrayEquals(src.rows(from, 0, 13), dst.rows(to, 0, 13));
             assertArrayEquals(othersBefore, dst.rows(others, 0, others.length), "rows of other slots changed");
         }
@@ -121,12 +136,12 @@ public abstract class KvTransferContract {
     @EnumSource(KvFormat.class)
     void scatter_skipsMinusOneSlots_leavingTheirRowsUnchanged(KvFormat format) {
         KvLayout l = layout(format);
-        try (TestCaches caches = new TestCaches(l); Arena arena = Arena.ofConfined()) {
+        try (PagedTestCaches caches = caches(l); Arena arena = Arena.ofConfined()) {
             caches.fillRandom(11);
             byte[] before = caches.rows(new long[]{0, 1, 2, 3}, 0, 4);
-            MemorySegment page = arena.allocate(l.chunkBytes(4));
+            MemorySegment page = page(arena, l.chunkBytes(4));
             page.fill((byte) 0x5A);
-            transfer().scatter(page, caches.view, new long[]{-1, -1, -1, -1}, 0, 4);
+            transfer(caches).scatter(page, caches.view(), new long[]{-1, -1, -1, -1}, 0, 4);
             assertArrayEquals(before, caches.rows(new long[]{0, 1, 2, 3}, 0, 4));
         }
     }
