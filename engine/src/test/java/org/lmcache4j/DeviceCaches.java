@@ -41,6 +41,11 @@ public final class DeviceCaches implements PagedTestCaches {
         return memory;
     }
 
+    /** The host copy of what the caches last held or were last given: after {@link #writeRows}, the new KV. */
+    public TestCaches expected() {
+        return host;
+    }
+
     @Override
     public KvLayout layout() {
         return layout;

@@ -56,6 +56,11 @@ public final class CudaKvTransfer implements KvTransfer {
     private static final int CU_STREAM_NON_BLOCKING = 1;
     private static final int CU_EVENT_DISABLE_TIMING = 2;
     private static final int CU_POINTER_ATTRIBUTE_CONTEXT = 1;
+    /**
+     * Test hook, never cleared in production: false drops both waits with the caller's stream, so
+     * that CudaStreamOrderingTest can show its checks fail without them.
+     */
+    static volatile boolean orderWithCaller = true;
 
     final Mode mode;
     final int device;
@@ -180,8 +185,10 @@ public final class CudaKvTransfer implements KvTransfer {
         CUevent done = event();
         try {
             return inContext(() -> {
-                JCudaDriver.cuEventRecord(ready, callerStream);
-                JCudaDriver.cuStreamWaitEvent(stream, ready, 0);
+                if (orderWithCaller) {
+                    JCudaDriver.cuEventRecord(ready, callerStream);
+                    JCudaDriver.cuStreamWaitEvent(stream, ready, 0);
+                }
                 SlotBuffers.Pair onDevice = mode == Mode.KERNEL ? slotBuffers.upload(slots, stream) : null;
                 return new CudaBatch(this, caches, slots, callerStream, ready, done, onDevice);
             });
@@ -213,7 +220,9 @@ public final class CudaKvTransfer implements KvTransfer {
     synchronized void finish(CudaBatch b, java.util.function.Consumer<Throwable> then) {
         inContext(() -> {
             JCudaDriver.cuEventRecord(b.done, stream);
-            JCudaDriver.cuStreamWaitEvent(b.callerStream, b.done, 0);
+            if (orderWithCaller) {
+                JCudaDriver.cuStreamWaitEvent(b.callerStream, b.done, 0);
+            }
             return null;
         });
         completions.submit(b.done, failure -> {

@@ -48,6 +48,21 @@ class MainTest {
     }
 
     @Test
+    void replay_deviceCuda_withoutADriver_isBadUsage_sayingSo() {
+        // This run has no CUDA driver (the cuda-tagged run has the CPU-run one).
+        Result r = run(with(SMALL_SHAPE, "replay", "--device", "cuda", "--users", "1", "--rounds", "1"));
+        assertEquals(2, r.status);
+        assertTrue(r.err.contains("--device cuda needs a CUDA driver"), r.err);
+        assertTrue(r.err.contains("LMCACHE4J_CUDA_DRIVER=native/build/cuda-emulator/libcuda.so.1"), r.err);
+        Result bad = run(with(SMALL_SHAPE, "replay", "--device", "gpu"));
+        assertEquals(2, bad.status);
+        assertTrue(bad.err.contains("--device must be cpu, cuda or cuda:N, got 'gpu'"), bad.err);
+        Result mode = run(with(SMALL_SHAPE, "replay", "--cuda-transfer", "fast"));
+        assertEquals(2, mode.status);
+        assertTrue(mode.err.contains("cuda_transfer must be kernel or dma"), mode.err);
+    }
+
+    @Test
     void replay_json_reportsHitsAndVerifiesEveryByte() {
         Result r = run(with(SMALL_SHAPE, "replay", "--json", "--users", "3", "--rounds", "3", "--cpu-gb", "0.5"));
         assertEquals(0, r.status, r.err);
