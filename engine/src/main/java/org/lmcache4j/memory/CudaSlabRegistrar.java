@@ -58,9 +58,8 @@ public final class CudaSlabRegistrar implements SlabRegistrar {
         }
     }
 
-    /** A JCuda pointer holding the raw address (JCuda has no public constructor from a long). */
     static CUdeviceptr pointer(MemorySegment segment) {
-        return new CUdeviceptr().withByteOffset(segment.address());
+        return org.lmcache4j.transfer.CudaHandles.address(segment.address());
     }
 
     @Override

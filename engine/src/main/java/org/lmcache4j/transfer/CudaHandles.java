@@ -11,10 +11,12 @@ import java.lang.invoke.VarHandle;
 /**
  * Raw driver handles and JCuda's wrappers of them. A serving engine hands the engine its stream
  * as the {@code CUstream} value it got from its own runtime (torch's {@code cuda_stream}), and
- * JCuda has no public way to wrap such a value or to read one back, so this reads and writes the
- * wrapper's handle field directly. Nothing else in the engine does.
+ * its caches and the pool's pages as raw addresses; JCuda has no public way to wrap such values
+ * or to read one back, and refuses a pointer that is only a byte offset ("must point to a direct
+ * buffer or native memory"), so this reads and writes the wrapper's handle field directly.
+ * Nothing else in the engine does.
  */
-final class CudaHandles {
+public final class CudaHandles {
     private static final VarHandle NATIVE;
 
     static {
@@ -46,9 +48,11 @@ final class CudaHandles {
         return c;
     }
 
-    /** A device (or device-visible host) address as JCuda takes it. */
-    static CUdeviceptr address(long address) {
-        return new CUdeviceptr().withByteOffset(address);
+    /** A device or host address as JCuda takes it: native memory at {@code address}. */
+    public static CUdeviceptr address(long address) {
+        CUdeviceptr p = new CUdeviceptr();
+        NATIVE.set(p, address);
+        return p;
     }
 
     /** The address of an allocation made with {@code cuMemAlloc} or {@code cuMemAllocHost}. */

@@ -1,0 +1,131 @@
+/*
+ * The host builds of the kernels the emulator can run: kv_gather and kv_scatter of
+ * native/cuda/kv_transfer.cu, with the same index arithmetic (kv_index.h), walked as the GPU
+ * would walk it: blockIdx.y, blockIdx.x over the grid, and every thread of the block calling
+ * kv_copy_row with its lane, as kv_host.c does.
+ *
+ * Nothing here dereferences an address the caller passed. The parameter buffer is the bytes the
+ * launch copied at the call (the constant bank image); slots[] and layer_caches[] are read
+ * through the resolver after their ranges are checked, and each row's raw destination and source
+ * (kv_row's arithmetic on the raw addresses) are resolved for row_bytes before kv_copy_row runs
+ * on the resolved pointers. The first access a GPU would fault on stops the kernel.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../cuda/kv_index.h"
+#include "emu.h"
+
+#define KV_PARAMS {{0, 40}, {40, 8}, {48, 8}, {56, 8}}
+
+static void set_block(emu_access *a, const char *name, unsigned x, unsigned y, unsigned z) {
+    snprintf(a->who, sizeof a->who, "kernel %.100s, block (%u,%u,%u)", name, x, y, z);
+}
+
+static CUresult kv_kernel(const emu_launch *l, emu_access *mem, int to_page) {
+    kv_shape s;
+    uint64_t layers_addr, slots_addr, page_addr;
+    memcpy(&s, l->params, sizeof s);
+    memcpy(&layers_addr, l->params + 40, 8);
+    memcpy(&slots_addr, l->params + 48, 8);
+    memcpy(&page_addr, l->params + 56, 8);
+    set_block(mem, l->name, 0, 0, 0);
+    if (s.format < KV_FLASH_ATTN || s.format > KV_MLA || s.planes < 1 || s.planes > 2 || s.layers < 1
+        || s.block_size < 1 || s.row_bytes < 0 || s.tokens < 0) {
+        snprintf(mem->why, sizeof mem->why, "kv_shape {format %d, planes %d, layers %d, block_size %d, "
+                 "row_bytes %lld, tokens %d} is not a shape the kernel can index (it would divide by zero "
+                 "or read garbage on the GPU)", s.format, s.planes, s.layers, s.block_size,
+                 (long long) s.row_bytes, s.tokens);
+        return emu_access_fault(mem);
+    }
+    if ((slots_addr | layers_addr) & 7) {
+        snprintf(mem->why, sizeof mem->why, "misaligned address: slots 0x%llx and layer_caches 0x%llx must be "
+                 "8-byte aligned", (unsigned long long) slots_addr, (unsigned long long) layers_addr);
+        emu_access_fault(mem);
+        return CUDA_ERROR_MISALIGNED_ADDRESS;
+    }
+    uint64_t layers_read = ((uint64_t) l->grid[1] + (unsigned) s.planes - 1) / (unsigned) s.planes;
+    const int64_t *slots = emu_access_resolve(mem, slots_addr, (uint64_t) l->grid[0] * 8, 0);
+    if (slots == NULL) {
+        return emu_access_fault(mem);
+    }
+    const uint64_t *layer_caches = emu_access_resolve(mem, layers_addr, layers_read * 8, 0);
+    if (layer_caches == NULL) {
+        return emu_access_fault(mem);
+    }
+    emu_access src_mem = *mem; /* its own cache: sources and destinations alternate */
+    unsigned threads = l->block[0] * l->block[1] * l->block[2];
+    for (unsigned z = 0; z < l->grid[2]; z++) {
+        for (unsigned y = 0; y < l->grid[1]; y++) {         /* blockIdx.y: layer * planes + plane */
+            for (unsigned x = 0; x < l->grid[0]; x++) {     /* blockIdx.x: the token */
+                if (slots[x] < 0) {
+                    continue; /* kv_row skips it: nothing else is read */
+                }
+                set_block(mem, l->name, x, y, z);
+                if (page_addr == 0 || layer_caches[y / (unsigned) s.planes] == 0) {
+                    snprintf(mem->why, sizeof mem->why, "illegal address 0x0: a null pointer (the %s)",
+                             page_addr == 0 ? "page" : "layer's cache base address");
+                    return emu_access_fault(mem);
+                }
+                char *dst = NULL;
+                const char *src = NULL;
+                kv_row(&s, layer_caches, slots, (char *) (uintptr_t) page_addr, (int) x, (int) y, to_page, &dst, &src);
+                char *d = emu_access_resolve(mem, (uint64_t) (uintptr_t) dst, (uint64_t) s.row_bytes, 1);
+                if (d == NULL) {
+                    return emu_access_fault(mem);
+                }
+                const char *v = emu_access_resolve(&src_mem, (uint64_t) (uintptr_t) src, (uint64_t) s.row_bytes, 0);
+                if (v == NULL) {
+                    memcpy(mem->why, src_mem.why, sizeof mem->why);
+                    return emu_access_fault(mem);
+                }
+                for (unsigned t = 0; t < threads; t++) {      /* threadIdx: lanes of threadIdx.x */
+                    kv_copy_row(d, v, s.row_bytes, (int) (t % l->block[0]), (int) l->block[0]);
+                }
+            }
+        }
+    }
+    return CUDA_SUCCESS;
+}
+
+static CUresult kv_gather(const emu_launch *l, emu_access *mem) {
+    return kv_kernel(l, mem, 1);
+}
+
+static CUresult kv_scatter(const emu_launch *l, emu_access *mem) {
+    return kv_kernel(l, mem, 0);
+}
+
+static const emu_host_kernel host_kernels[] = {
+    {"kv_gather", 4, KV_PARAMS, kv_gather},
+    {"kv_scatter", 4, KV_PARAMS, kv_scatter},
+};
+
+const emu_host_kernel *emu_host_kernel_find(const char *name) {
+    for (size_t i = 0; i < sizeof host_kernels / sizeof *host_kernels; i++) {
+        if (strcmp(host_kernels[i].name, name) == 0) {
+            return &host_kernels[i];
+        }
+    }
+    return NULL;
+}
+
+int emu_layout_equal(const emu_host_kernel *h, const emu_kernel_info *k) {
+    if (h->nparams != k->nparams) {
+        return 0;
+    }
+    for (int i = 0; i < h->nparams; i++) {
+        if (h->params[i].offset != k->params[i].offset || h->params[i].size != k->params[i].size) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void emu_layout_format(char *out, size_t cap, int n, const emu_param *params) {
+    size_t used = (size_t) snprintf(out, cap, "%d param(s)", n);
+    for (int i = 0; i < n && used < cap; i++) {
+        used += (size_t) snprintf(out + used, cap - used, "%s%u@%u", i == 0 ? ": " : ", ", params[i].size,
+                                  params[i].offset);
+    }
+}
