@@ -64,8 +64,8 @@ class CudaEngineBadInputTest {
     }
 
     private void assertNothingRegistered() {
-        assertRefused("no KV caches registered", () -> engine.lookupAndPin("r", KeyScope.NONE, new int[] {1}));
         assertRefused("no KV caches registered", () -> engine.store(new int[] {1}, new long[] {0}, 0));
+        assertRefused("no KV caches registered", () -> engine.retrieve(new int[] {1}, new long[] {0}, 0));
         assertEquals("none", engine.transfer());
     }
 

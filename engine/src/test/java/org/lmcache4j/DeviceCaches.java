@@ -97,7 +97,13 @@ public final class DeviceCaches implements PagedTestCaches {
      * the rows written, in {@link #rows} order.
      */
     public byte[] writeRows(long[] slots, int from, int to, long seed, long stream) {
+        return writeRows(slots, from, to, seed, stream, () -> { });
+    }
+
+    /** As {@link #writeRows(long[], int, int, long, long)}, after queuing {@code compute} on the stream first. */
+    public byte[] writeRows(long[] slots, int from, int to, long seed, long stream, Runnable compute) {
         readBack(stream);
+        compute.run();
         Random rnd = new Random(seed);
         int row = (int) layout.rowBytes();
         byte[] bytes = new byte[row];

@@ -104,8 +104,7 @@ class CudaStreamOrderingTest {
             caches.memory().pin(page);
             try {
                 CudaKvTransfer.orderWithCaller = ordered;
-                HostFunction.sleep(stream, COMPUTE_MS);
-                caches.writeRows(slots, 0, 256, 3, stream);
+                caches.writeRows(slots, 0, 256, 3, stream, () -> HostFunction.sleep(stream, COMPUTE_MS));
                 TransferBatch batch = transfer.begin(caches.view(), slots, new CudaStream(stream));
                 batch.gather(0, 256, page);
                 landed(batch);
