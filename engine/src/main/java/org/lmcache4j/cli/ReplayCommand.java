@@ -370,6 +370,10 @@ final class ReplayCommand {
                 engine.store(KeyScope.NONE, prompt, slots, 0, serving.stream());
                 serving.settle(); // and the stores have read their KV once the stream got past them
                 storeNanos += System.nanoTime() - t1;
+                // A device store publishes its chunks once its copies have landed, on the engine's
+                // completion thread; wait for that, so that the next request's lookup finds them as
+                // on the host (a workload of its own, not a speed measurement).
+                engine.awaitTransfers();
                 requests++;
                 requestedTokens += prompt.length;
                 hitTokens += loaded;

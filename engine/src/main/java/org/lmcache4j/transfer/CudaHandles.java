@@ -32,11 +32,11 @@ public final class CudaHandles {
     }
 
     /** The driver's handle inside a JCuda wrapper (a context, stream, event or allocation). */
-    static long handle(NativePointerObject wrapper) {
+    public static long handle(NativePointerObject wrapper) {
         return (long) NATIVE.get(wrapper);
     }
 
-    static CUstream stream(long handle) {
+    public static CUstream stream(long handle) {
         CUstream s = new CUstream();
         NATIVE.set(s, handle);
         return s;

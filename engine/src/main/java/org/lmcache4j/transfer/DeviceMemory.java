@@ -123,6 +123,11 @@ public final class DeviceMemory implements AutoCloseable {
         return CudaHandles.address(host.address());
     }
 
+    /** Runs other driver calls with this device's primary context current (then the caller's again). */
+    public <T> T call(Supplier<T> calls) {
+        return in(calls);
+    }
+
     private <T> T in(Supplier<T> call) {
         if (closed) {
             throw new IllegalStateException("device memory of CUDA device " + device + " is closed");
