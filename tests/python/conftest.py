@@ -28,6 +28,10 @@ def pytest_configure(config):
 for name in [n for n in os.environ if n.startswith("LMCACHE_")]:
     del os.environ[name]
 
+# The CPU-run CUDA driver (test_cuda.py, when LMCACHE4J_CUDA_DRIVER names it) reads its device count
+# once, at cuInit: two devices for the whole run, set before anything loads the driver or starts the JVM.
+os.environ["LMCACHE4J_CUDA_EMULATOR_DEVICES"] = "2"
+
 import numpy as np  # noqa: E402
 
 from lmcache4j import Engine, KvLayout  # noqa: E402

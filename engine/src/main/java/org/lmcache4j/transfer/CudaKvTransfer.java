@@ -56,6 +56,7 @@ public final class CudaKvTransfer implements KvTransfer {
     private static final int CU_STREAM_NON_BLOCKING = 1;
     private static final int CU_EVENT_DISABLE_TIMING = 2;
     private static final int CU_POINTER_ATTRIBUTE_CONTEXT = 1;
+    private static final int CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM = 91;
     /**
      * Test hook, never cleared in production: false drops both waits with the caller's stream, so
      * that CudaStreamOrderingTest can show its checks fail without them.
@@ -72,6 +73,13 @@ public final class CudaKvTransfer implements KvTransfer {
     private final CudaCompletions completions;
     private final ArrayDeque<CUevent> events = new ArrayDeque<>();
     private final long contextHandle;
+    /** Whether kernels reach page-locked memory at its host address (unified addressing): no translation per chunk. */
+    private final boolean hostPointersMapped;
+    /**
+     * How deep this thread holds the context pushed for a batch: a batch pushes it once at begin
+     * and pops it at its end, so its per-chunk calls skip two driver calls each.
+     */
+    private final ThreadLocal<int[]> held = ThreadLocal.withInitial(() -> new int[1]);
     private CUdeviceptr layerTable;
     private PagedCaches tableOf;
     private boolean closed;
@@ -115,6 +123,9 @@ public final class CudaKvTransfer implements KvTransfer {
             throw e;
         }
         JCudaDriver.cuCtxPopCurrent(new CUcontext());
+        int[] mapped = new int[1];
+        JCudaDriver.cuDeviceGetAttribute(mapped, CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM, retained);
+        hostPointersMapped = mapped[0] == 1;
         kernels = k;
         completions = new CudaCompletions(context);
     }
@@ -190,7 +201,9 @@ public final class CudaKvTransfer implements KvTransfer {
                     JCudaDriver.cuStreamWaitEvent(stream, ready, 0);
                 }
                 SlotBuffers.Pair onDevice = mode == Mode.KERNEL ? slotBuffers.upload(slots, stream) : null;
-                return new CudaBatch(this, caches, slots, callerStream, ready, done, onDevice);
+                CudaBatch batch = new CudaBatch(this, caches, slots, callerStream, ready, done, onDevice);
+                hold();
+                return batch;
             });
         } catch (RuntimeException | Error e) {
             synchronized (events) { // nothing queued refers to them yet, or only a record nobody waits for
@@ -205,10 +218,14 @@ public final class CudaKvTransfer implements KvTransfer {
     synchronized void copy(CudaBatch b, int from, int to, long page, boolean toPage) {
         inContext(() -> {
             if (mode == Mode.KERNEL) {
-                CUdeviceptr mapped = new CUdeviceptr();
-                JCudaDriver.cuMemHostGetDevicePointer(mapped, CudaHandles.address(page), 0);
+                long devicePage = page;
+                if (!hostPointersMapped) {
+                    CUdeviceptr mapped = new CUdeviceptr();
+                    JCudaDriver.cuMemHostGetDevicePointer(mapped, CudaHandles.address(page), 0);
+                    devicePage = CudaHandles.address(mapped);
+                }
                 kernels.launch(toPage, b.caches, to - from, CudaHandles.address(layerTable),
-                        b.slotsOnDevice.deviceAddress() + 8L * from, CudaHandles.address(mapped), stream);
+                        b.slotsOnDevice.deviceAddress() + 8L * from, devicePage, stream);
             } else {
                 DmaRuns.copy(b.caches, b.slots, from, to, page, toPage, stream);
             }
@@ -218,13 +235,17 @@ public final class CudaKvTransfer implements KvTransfer {
 
     /** Ends a batch: the caller's stream waits for it; {@code then} runs once it landed. */
     synchronized void finish(CudaBatch b, java.util.function.Consumer<Throwable> then) {
-        inContext(() -> {
-            JCudaDriver.cuEventRecord(b.done, stream);
-            if (orderWithCaller) {
-                JCudaDriver.cuStreamWaitEvent(b.callerStream, b.done, 0);
-            }
-            return null;
-        });
+        try {
+            inContext(() -> {
+                JCudaDriver.cuEventRecord(b.done, stream);
+                if (orderWithCaller) {
+                    JCudaDriver.cuStreamWaitEvent(b.callerStream, b.done, 0);
+                }
+                return null;
+            });
+        } finally {
+            release();
+        }
         completions.submit(b.done, failure -> {
             recycle(b);
             then.accept(failure);
@@ -234,6 +255,7 @@ public final class CudaKvTransfer implements KvTransfer {
     /** Ends a batch that failed part way, once what it queued has run. */
     void abandon(CudaBatch b) {
         java.util.concurrent.CountDownLatch landed = new java.util.concurrent.CountDownLatch(1);
+        release();
         try {
             synchronized (this) {
                 inContext(() -> {
@@ -278,8 +300,28 @@ public final class CudaKvTransfer implements KvTransfer {
         return e;
     }
 
+    /** A batch begins on this thread: the context stays pushed until it ends. */
+    private void hold() {
+        JCudaDriver.cuCtxPushCurrent(context);
+        held.get()[0]++;
+    }
+
+    /** A batch ends on this thread (a batch begun on another is a caller's bug: logged, nothing popped). */
+    private void release() {
+        int[] depth = held.get();
+        if (depth[0] == 0) {
+            LOG.error("a CUDA batch ended on another thread than the one that began it");
+            return;
+        }
+        depth[0]--;
+        JCudaDriver.cuCtxPopCurrent(new CUcontext());
+    }
+
     /** Runs {@code body} with the caches' context current, leaving the caller's as it was. */
     private <T> T inContext(Supplier<T> body) {
+        if (held.get()[0] > 0) {
+            return body.get(); // a batch of this thread holds it pushed already
+        }
         JCudaDriver.cuCtxPushCurrent(context);
         try {
             return body.get();
