@@ -7,7 +7,7 @@
  *
  *   u32 index · u16 ordinal · u16 offset in the parameter buffer · u32 flags, bits 18..31 = size
  *
- * (kv_gather: ordinal 0 at 0 size 40, the kv_shape; then 8-byte pointers at 40, 48 and 56.)
+ * (kv_gather_chunks: ordinal 0 at 0 size 40, the kv_shape; then 8-byte pointers at 40, 48 and 56.)
  * The register count is EIATTR_REGCOUNT (0x2f: u32 symbol index, u32 count) in ".nv.info".
  * Every offset read is checked against the image's size: a bad image is an error, not a crash.
  */

@@ -123,7 +123,7 @@ typedef enum { EMU_MEM_DEVICE = 1, EMU_MEM_PINNED, EMU_MEM_PAGEABLE } emu_mem_ki
 
 typedef struct emu_access {
     emu_ctx *ctx;                 /* kernels reach only their context's device memory; NULL: any */
-    char who[160];                /* "kernel kv_gather, block (3,1,0)" */
+    char who[160];                /* "kernel kv_gather_chunks, block (3,1,0)" */
     uint64_t lo, hi;              /* the last range resolved: [lo, hi) */
     intptr_t delta;               /* host pointer = address + delta */
     int writable;

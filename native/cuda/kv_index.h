@@ -11,6 +11,10 @@
  *   chunk page          [planes, layers, T, row]           page(p, l, t) = ((p * layers + l) * T + t) * ROW
  *
  * These are the formulas of PagedCaches and ChunkFormat on the Java side.
+ *
+ * One launch moves every chunk of a request: a table of kv_chunk (its page, and the run of the
+ * request's slots[] it holds) passed by device pointer, one grid z per chunk. kv_chunk_row is
+ * kv_row for one chunk of that table; the per-row arithmetic below is the same for both.
  */
 #ifndef LMCACHE4J_KV_INDEX_H
 #define LMCACHE4J_KV_INDEX_H
@@ -34,9 +38,24 @@ typedef struct {
     int32_t block_size;
     int64_t num_slots;  /* num_blocks * block_size */
     int64_t row_bytes;
-    int32_t tokens;     /* T: tokens of this chunk, a partial chunk included */
+    int32_t tokens;     /* T: tokens of this chunk, a partial chunk included (a batched launch: grid x) */
     int32_t pad_;
-} kv_shape;
+} kv_shape;             /* 40 bytes, passed by value */
+
+/* One chunk of a batched launch: its page, and which tokens of the request's slot array it holds. */
+typedef struct {
+    uint64_t page;   /* the chunk page, a device-visible address (page-locked host memory) */
+    int32_t from;    /* the chunk's first token in the request's slots[] */
+    int32_t tokens;  /* T: the chunk's tokens (a partial chunk included) */
+} kv_chunk;          /* 16 bytes, 8-aligned; an array of them is passed by device pointer */
+
+#ifdef __cplusplus
+static_assert(sizeof(kv_shape) == 40 && sizeof(kv_chunk) == 16 && alignof(kv_chunk) == 8,
+              "kv_shape and kv_chunk are an ABI shared with the Java caller");
+#else
+_Static_assert(sizeof(kv_shape) == 40 && sizeof(kv_chunk) == 16 && _Alignof(kv_chunk) == 8,
+               "kv_shape and kv_chunk are an ABI shared with the Java caller");
+#endif
 
 KV_FN int64_t kv_cache_offset(const kv_shape *s, int plane, int64_t slot) {
     switch (s->format) {
@@ -73,6 +92,23 @@ KV_FN int kv_row(const kv_shape *s, const uint64_t *layer_caches, const int64_t 
     *dst = to_page ? chunk : cache;
     *src = to_page ? cache : chunk;
     return 1;
+}
+
+/*
+ * kv_row for work item (token, layer_plane) of chunk c of a batched launch: the row of the chunk's
+ * token `token`, with the chunk's own T (c->tokens), its slots (slots + c->from, slots being the
+ * request's array) and its page; 0 for token >= c->tokens (the grid's x covers the largest chunk)
+ * or a -1 slot.
+ */
+KV_FN int kv_chunk_row(const kv_shape *s, const uint64_t *layer_caches, const int64_t *slots, const kv_chunk *c,
+                       int token, int layer_plane, int to_page, char **dst, const char **src) {
+    if (token >= c->tokens) {
+        return 0;
+    }
+    kv_shape cs = *s;
+    cs.tokens = c->tokens;
+    return kv_row(&cs, layer_caches, slots + c->from, (char *) (uintptr_t) c->page, token, layer_plane, to_page,
+                  dst, src);
 }
 
 /* 16 bytes: CUDA moves uint4 in one load and one store; the host build moves the same unit. */

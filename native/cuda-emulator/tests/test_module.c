@@ -54,9 +54,9 @@ static void fatbin_images(void) {
     CUfunction g, g2, sc;
     int v = 0;
     OK(cuModuleLoadData(&m, fatbin));
-    OK(cuModuleGetFunction(&g, m, "kv_gather"));
-    OK(cuModuleGetFunction(&sc, m, "kv_scatter"));
-    OK(cuModuleGetFunction(&g2, m, "kv_gather"));
+    OK(cuModuleGetFunction(&g, m, "kv_gather_chunks"));
+    OK(cuModuleGetFunction(&sc, m, "kv_scatter_chunks"));
+    OK(cuModuleGetFunction(&g2, m, "kv_gather_chunks"));
     CHECK(g == g2 && g != sc, "function handles");
     EXPECT_CU(cuModuleGetFunction(&g2, m, "kv_nothing"), CUDA_ERROR_NOT_FOUND);
     EXPECT_CU(cuModuleGetFunction(&g2, m, "$__internal_0_$__cuda_sm20_div_s64"), CUDA_ERROR_NOT_FOUND);
@@ -73,7 +73,7 @@ static void fatbin_images(void) {
     CHECK(emu_counts().modules == 1, "modules %llu", (unsigned long long) emu_counts().modules);
     OK(cuModuleUnload(m));
     EXPECT_CU(cuModuleUnload(m), CUDA_ERROR_INVALID_HANDLE);
-    EXPECT_CU(cuModuleGetFunction(&g2, m, "kv_gather"), CUDA_ERROR_INVALID_HANDLE);
+    EXPECT_CU(cuModuleGetFunction(&g2, m, "kv_gather_chunks"), CUDA_ERROR_INVALID_HANDLE);
     EXPECT_CU(cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_NUM_REGS, g), CUDA_ERROR_INVALID_HANDLE);
     OK(cuModuleLoadDataEx(&m, fatbin, 0, NULL, NULL));
     OK(cuModuleUnload(m));
@@ -94,7 +94,7 @@ static void fatbin_images(void) {
     unsigned char *jit = patched();
     set_arch(jit, elf90, 100);
     OK(cuModuleLoadData(&m, jit));
-    OK(cuModuleGetFunction(&g, m, "kv_scatter"));
+    OK(cuModuleGetFunction(&g, m, "kv_scatter_chunks"));
     OK(cuModuleUnload(m));
     /* ... and the PTX made compute_100: nothing an sm_90 GPU can run */
     set_arch(jit, ptx90, 100);
@@ -108,7 +108,7 @@ static void fatbin_images(void) {
     uint32_t eh;
     memcpy(&eh, fatbin + elf90 + 4, 4);
     OK(cuModuleLoadData(&m, fatbin + elf90 + eh));
-    OK(cuModuleGetFunction(&g, m, "kv_gather"));
+    OK(cuModuleGetFunction(&g, m, "kv_gather_chunks"));
     OK(cuModuleUnload(m));
     memcpy(&eh, fatbin + elf80 + 4, 4);
     EXPECT_CU(cuModuleLoadData(&m, fatbin + elf80 + eh), CUDA_ERROR_NO_BINARY_FOR_GPU);
@@ -146,22 +146,22 @@ static void ptx_text(void) {
     CUmodule m;
     CUfunction f;
     OK(cuModuleLoadData(&m, ptx));
-    OK(cuModuleGetFunction(&f, m, "kv_gather"));
-    OK(cuModuleGetFunction(&f, m, "kv_scatter"));
+    OK(cuModuleGetFunction(&f, m, "kv_gather_chunks"));
+    OK(cuModuleGetFunction(&f, m, "kv_scatter_chunks"));
     OK(cuModuleUnload(m));
     char *newer = replace(ptx, ".target sm_90", ".target sm_100");
     EXPECT_CU(cuModuleLoadData(&m, newer), CUDA_ERROR_NO_BINARY_FOR_GPU);
     free(newer);
-    /* the kernel's first parameter grew: the image no longer matches the emulator's kv_gather */
-    char *grown = replace(ptx, "kv_gather_param_0[40]", "kv_gather_param_0[48]");
+    /* the kernel's first parameter grew: the image no longer matches the emulator's kv_gather_chunks */
+    char *grown = replace(ptx, "kv_gather_chunks_param_0[40]", "kv_gather_chunks_param_0[48]");
     OK(cuModuleLoadData(&m, grown));
-    EXPECT_CU(cuModuleGetFunction(&f, m, "kv_gather"), CUDA_ERROR_INVALID_IMAGE);
-    OK(cuModuleGetFunction(&f, m, "kv_scatter"));
+    EXPECT_CU(cuModuleGetFunction(&f, m, "kv_gather_chunks"), CUDA_ERROR_INVALID_IMAGE);
+    OK(cuModuleGetFunction(&f, m, "kv_scatter_chunks"));
     OK(cuModuleUnload(m));
     free(grown);
     /* a kernel the emulator has no host build of: found, then refused at launch */
-    char *other = replace(ptx, ".visible .entry kv_gather(",
-                          ".visible .entry other_kernel(.param .u32 n) { ret; }\n.visible .entry kv_gather(");
+    char *other = replace(ptx, ".visible .entry kv_gather_chunks(",
+                          ".visible .entry other_kernel(.param .u32 n) { ret; }\n.visible .entry kv_gather_chunks(");
     uint32_t arg = 5;
     void *params[] = {&arg};
     OK(cuModuleLoadData(&m, other));

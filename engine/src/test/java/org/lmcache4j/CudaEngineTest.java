@@ -170,6 +170,62 @@ class CudaEngineTest {
     }
 
     @ParameterizedTest
+    @MethodSource("modes")
+    void eightThreads_storeAndRetrieve_onOneEngine_eachOnItsOwnStream(String mode) throws Exception {
+        KvLayout l = new KvLayout(2, 2, 16, KvDtype.BFLOAT16, 16, 1024, KvFormat.FLASH_ATTN);
+        DeviceCaches caches = new DeviceCaches(l, 0);
+        open.add(caches);
+        caches.fillRandom(51);
+        EngineConfig config = pool(l, 64).toBuilder().extraConfig(Map.of("cuda_transfer", mode)).build();
+        CacheEngine engine = CacheEngine.builder().config(config).layout(l).model("threads").slabTargetBytes(1 << 20).open();
+        open.add(() -> assertClean(engine));
+        engine.registerKvCaches(caches.addresses(), 0);
+        int threads = 8;
+        int n = 600;
+        long[] all = fresh(l, threads * 2 * 640, 52); // 16 disjoint 40-block regions
+        int[][] tokens = new int[threads][];
+        long[][] from = new long[threads][];
+        long[][] to = new long[threads][];
+        byte[][] expected = new byte[threads][];
+        long[] streams = new long[threads];
+        for (int t = 0; t < threads; t++) {
+            tokens[t] = TestCaches.randomTokens(n, new Random(60 + t));
+            from[t] = Arrays.copyOfRange(all, 2 * t * 640, 2 * t * 640 + n);
+            to[t] = Arrays.copyOfRange(all, (2 * t + 1) * 640, (2 * t + 1) * 640 + n);
+            expected[t] = caches.rows(from[t], 0, n);
+            long s = caches.memory().createStream();
+            streams[t] = s;
+            open.add(() -> caches.memory().destroyStream(s));
+        }
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            List<java.util.concurrent.Future<Integer>> done = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int i = t;
+                done.add(pool.submit(() -> {
+                    CudaStream stream = new CudaStream(streams[i]);
+                    int stored = engine.store(KeyScope.NONE, tokens[i], from[i], 0, stream);
+                    engine.awaitTransfers();
+                    return stored + engine.retrieve(KeyScope.NONE, tokens[i], to[i], 0, stream);
+                }));
+            }
+            for (java.util.concurrent.Future<Integer> f : done) {
+                assertEquals(2 * n, f.get());
+            }
+        } finally {
+            pool.shutdown();
+        }
+        engine.awaitTransfers();
+        for (int t = 0; t < threads; t++) {
+            assertArrayEquals(expected[t], caches.rows(to[t], 0, n), "thread " + t + " loaded other KV");
+        }
+    }
+
+    static Stream<String> modes() {
+        return Stream.of("kernel", "dma");
+    }
+
+    @ParameterizedTest
     @MethodSource("cases")
     void skipLeading_andPrefixOnly_loadOnlyWhatIsAsked(String mode, KvFormat format) {
         Setup s = new Setup(format, mode, pool(layout(format), 16), 0);
@@ -248,10 +304,15 @@ class CudaEngineTest {
     }
 
     private static void awaitDiskRecords(CacheEngine engine, long records) {
+        await(() -> engine.stats().disk().records(), records, "disk records");
+    }
+
+    /** Waits up to 10 s for {@code value} to reach {@code target} (background writes), else fails saying what it saw. */
+    private static void await(java.util.function.LongSupplier value, long target, String what) {
         long deadline = System.nanoTime() + 10_000_000_000L;
-        while (engine.stats().disk().records() < records) {
+        while (value.getAsLong() < target) {
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("the disk tier holds " + engine.stats().disk().records() + " records, not " + records);
+                throw new AssertionError(what + ": " + value.getAsLong() + ", not " + target);
             }
             Thread.onSpinWait();
         }
@@ -279,12 +340,6 @@ class CudaEngineTest {
     }
 
     private static void awaitRemoteWrites(CacheEngine engine, long writes) {
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (engine.stats().remote().writes() < writes) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("Redis got " + engine.stats().remote().writes() + " writes, not " + writes);
-            }
-            Thread.onSpinWait();
-        }
+        await(() -> engine.stats().remote().writes(), writes, "Redis writes");
     }
 }

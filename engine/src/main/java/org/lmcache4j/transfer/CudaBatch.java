@@ -1,69 +1,71 @@
 package org.lmcache4j.transfer;
 
-import jcuda.driver.CUevent;
 import jcuda.driver.CUstream;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Consumer;
 
-/** One request's copies through a {@link CudaKvTransfer}: its caches, slots, events and slot buffers. */
+/**
+ * One request's copies through a {@link CudaKvTransfer}: the chunks are collected here and queued
+ * all at once when the batch finishes (one kernel launch for all of them), so a batch that fails
+ * before it finishes has queued nothing.
+ */
 final class CudaBatch implements TransferBatch {
     private final CudaKvTransfer transfer;
     final PagedCaches caches;
     final long[] slots;
     final CUstream callerStream;
-    final CUevent ready;
-    final CUevent done;
-    /** The slots on the device (kernel mode), or null. */
-    final SlotBuffers.Pair slotsOnDevice;
+    /** The device table of the caches' layer addresses, as registered when the batch began (kernel mode). */
+    final long layerTable;
+    final List<LaunchTables.Chunk> chunks = new ArrayList<>();
+    boolean toPage;
     private boolean ended;
 
-    CudaBatch(CudaKvTransfer transfer, PagedCaches caches, long[] slots, CUstream callerStream, CUevent ready,
-              CUevent done, SlotBuffers.Pair slotsOnDevice) {
+    CudaBatch(CudaKvTransfer transfer, PagedCaches caches, long[] slots, CUstream callerStream, long layerTable) {
         this.transfer = transfer;
+        this.layerTable = layerTable;
         this.caches = caches;
         this.slots = slots;
         this.callerStream = callerStream;
-        this.ready = ready;
-        this.done = done;
-        this.slotsOnDevice = slotsOnDevice;
     }
 
     @Override
     public void gather(int from, int to, MemorySegment page) {
-        requireOpen();
-        transfer.copy(this, from, to, page.address(), true);
+        add(from, to, page, true);
     }
 
     @Override
     public void scatter(MemorySegment page, int from, int to) {
-        requireOpen();
-        transfer.copy(this, from, to, page.address(), false);
+        add(from, to, page, false);
+    }
+
+    private void add(int from, int to, MemorySegment page, boolean gather) {
+        if (ended) {
+            throw new IllegalStateException("this batch has ended");
+        }
+        if (!chunks.isEmpty() && gather != toPage) {
+            throw new IllegalStateException("a batch either gathers or scatters");
+        }
+        toPage = gather;
+        if (to > from) {
+            chunks.add(new LaunchTables.Chunk(page.address(), from, to - from));
+        }
     }
 
     @Override
     public void finish(Consumer<Throwable> landed) {
-        requireOpen();
-        ended = true;
-        try {
-            transfer.finish(this, landed);
-        } catch (RuntimeException | Error e) {
-            transfer.abandon(this); // landed will not run: make sure nothing queued still reads the pages
-            throw e;
-        }
-    }
-
-    @Override
-    public void abandon() {
-        if (!ended) {
-            ended = true;
-            transfer.abandon(this);
-        }
-    }
-
-    private void requireOpen() {
         if (ended) {
             throw new IllegalStateException("this batch has ended");
         }
+        ended = true;
+        transfer.finish(this, landed);
+    }
+
+    /** Nothing is queued before {@link #finish}, and a finish that failed waited for what it queued. */
+    @Override
+    public void abandon() {
+        ended = true;
     }
 }

@@ -12,13 +12,14 @@ import java.nio.ByteOrder;
 
 /**
  * The gather and scatter kernels of native/cuda/kv_transfer.cu, loaded from the fatbin, and how
- * a launch packs its arguments: one launch per chunk, grid (tokens, layers × planes), every
- * layer and plane at once.
+ * a launch packs its arguments: one launch per request, every chunk, layer and plane at once.
  *
  * <pre>
- *  kernelParams ─▶ [ &amp;shape ][ &amp;layer_caches ][ &amp;slots ][ &amp;page ]
+ *  kernelParams ─▶ [ &amp;shape ][ &amp;layer_caches ][ &amp;slots ][ &amp;chunks ]
  *  shape (kv_shape of kv_index.h, 40 bytes, little-endian, passed by value):
  *   0 format i32 │ 4 planes i32 │ 8 layers i32 │ 12 block_size i32 │ 16 num_slots i64 │ 24 row_bytes i64 │ 32 tokens i32 │ 36 pad
+ *   (tokens: the largest chunk's; each chunk's own is in its kv_chunk)
+ *  slots: the request's slot mapping;  chunks: kv_chunk[grid z] (see {@link LaunchTables})
  * </pre>
  *
  * The caller holds the context current.
@@ -38,11 +39,11 @@ final class CudaKernels implements AutoCloseable {
             throw new IllegalStateException(loadFailure(e.getMessage()), e);
         }
         try {
-            JCudaDriver.cuModuleGetFunction(gather, module, "kv_gather");
-            JCudaDriver.cuModuleGetFunction(scatter, module, "kv_scatter");
+            JCudaDriver.cuModuleGetFunction(gather, module, "kv_gather_chunks");
+            JCudaDriver.cuModuleGetFunction(scatter, module, "kv_scatter_chunks");
         } catch (CudaException e) {
             JCudaDriver.cuModuleUnload(module);
-            throw new IllegalStateException("the CUDA kernels lack kv_gather or kv_scatter (" + e.getMessage()
+            throw new IllegalStateException("the CUDA kernels lack kv_gather_chunks or kv_scatter_chunks (" + e.getMessage()
                     + "): the fatbin was built from another version of native/cuda/kv_transfer.cu", e);
         }
     }
@@ -60,13 +61,21 @@ final class CudaKernels implements AutoCloseable {
                 + "; extra_config.cuda_transfer: dma needs no kernels";
     }
 
-    /** Queues one chunk's gather ({@code toPage}) or scatter on {@code stream}. */
-    void launch(boolean toPage, PagedCaches caches, int tokens, long layerTable, long slots, long page,
-                CUstream stream) {
+    /**
+     * Queues one launch that gathers ({@code toPage}) or scatters every chunk of a request: grid
+     * (the largest chunk's tokens, layers × planes, chunks); block (x, y, z) moves the row of
+     * token x of chunk z for layer-plane y.
+     */
+    void launch(boolean toPage, PagedCaches caches, java.util.List<LaunchTables.Chunk> chunks, long layerTable,
+                long slots, long chunkTable, CUstream stream) {
         ChunkFormat chunk = new ChunkFormat(caches.layout());
-        Pointer params = Pointer.to(Pointer.to(shape(caches, chunk, tokens)), Pointer.to(CudaHandles.address(layerTable)),
-                Pointer.to(CudaHandles.address(slots)), Pointer.to(CudaHandles.address(page)));
-        JCudaDriver.cuLaunchKernel(toPage ? gather : scatter, tokens, chunk.layers() * chunk.planes(), 1,
+        int maxTokens = 0;
+        for (LaunchTables.Chunk c : chunks) {
+            maxTokens = Math.max(maxTokens, c.tokens());
+        }
+        Pointer params = Pointer.to(Pointer.to(shape(caches, chunk, maxTokens)), Pointer.to(CudaHandles.address(layerTable)),
+                Pointer.to(CudaHandles.address(slots)), Pointer.to(CudaHandles.address(chunkTable)));
+        JCudaDriver.cuLaunchKernel(toPage ? gather : scatter, maxTokens, chunk.layers() * chunk.planes(), chunks.size(),
                 THREADS, 1, 1, 0, stream, params, null);
     }
 

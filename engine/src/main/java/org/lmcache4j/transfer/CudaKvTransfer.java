@@ -13,6 +13,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -22,16 +25,17 @@ import java.util.function.Supplier;
  *
  * <h2>How the bytes move</h2>
  * {@code extra_config.cuda_transfer} chooses: {@code kernel} (default), one launch of
- * {@code kv_gather}/{@code kv_scatter} (native/cuda/kv_transfer.cu) per chunk, every layer and
- * plane in it; or {@code dma}, one {@code cuMemcpyAsync} per run of adjacent rows, per layer and
- * plane, which leaves the SMs to the model and needs no kernels.
+ * {@code kv_gather_chunks}/{@code kv_scatter_chunks} (native/cuda/kv_transfer.cu) per request, every chunk,
+ * layer and plane in it; or {@code dma}, one {@code cuMemcpyAsync} per run of adjacent rows, per
+ * layer and plane, which leaves the SMs to the model and needs no kernels.
  *
  * <h2>Ordering with the serving engine, without blocking it</h2>
- * Every request is one {@link CudaBatch} on the transfer's own non-blocking stream:
+ * Every request is one {@link CudaBatch}, queued at once when it finishes, on the transfer's own
+ * non-blocking stream:
  * <pre>
- *  caller stream:   ── forward pass ──[ready]·····················[wait done]── next work ──
- *  transfer stream:          [wait ready][slots ⇢ device][chunk][chunk]…[done]
- *  completion thread:                                                 waits done → publish / release
+ *  caller stream:   ── forward pass ──[ready]·····························[wait done]── next work ──
+ *  transfer stream:          [wait ready][slots + chunk table ⇢ device][one launch][done]
+ *  completion thread:                                                         waits done → publish / release
  * </pre>
  * The copies start only after the work queued on the caller's stream (a store reads KV the
  * forward pass wrote; a retrieve writes blocks queued work may still read), and the caller's
@@ -39,7 +43,7 @@ import java.util.function.Supplier;
  * reads it; a store's blocks must not be overwritten before they are read). What must wait on
  * the host (a stored chunk is published only once its bytes are complete; a page is released only
  * once no copy reads it) runs on {@link CudaCompletions}' thread. The serving thread never waits
- * for the device, except when a batch fails part way ({@link TransferBatch#abandon}).
+ * for the device, except when queuing a batch fails part way (then it waits for what was queued).
  *
  * <h2>Contexts</h2>
  * The copies run in the context that owns the caches (the device's primary context, as with
@@ -67,7 +71,7 @@ public final class CudaKvTransfer implements KvTransfer {
     final int device;
     final CUcontext context;
     final CUstream stream = new CUstream();
-    final SlotBuffers slotBuffers = new SlotBuffers();
+    private final LaunchTables tables = new LaunchTables();
     private final CUdevice retained = new CUdevice();
     private final CudaKernels kernels;
     private final CudaCompletions completions;
@@ -76,12 +80,11 @@ public final class CudaKvTransfer implements KvTransfer {
     /** Whether kernels reach page-locked memory at its host address (unified addressing): no translation per chunk. */
     private final boolean hostPointersMapped;
     /**
-     * How deep this thread holds the context pushed for a batch: a batch pushes it once at begin
-     * and pops it at its end, so its per-chunk calls skip two driver calls each.
+     * The device table of layer addresses of every set of caches registered: a request that began
+     * with caches registered before a re-registration still copies with their table. Tiny; freed
+     * at close.
      */
-    private final ThreadLocal<int[]> held = ThreadLocal.withInitial(() -> new int[1]);
-    private CUdeviceptr layerTable;
-    private PagedCaches tableOf;
+    private final java.util.Map<PagedCaches, CUdeviceptr> layerTables = new java.util.IdentityHashMap<>();
     private boolean closed;
 
     /**
@@ -152,7 +155,7 @@ public final class CudaKvTransfer implements KvTransfer {
 
     @Override
     public synchronized void prepare(PagedCaches caches) {
-        if (mode != Mode.KERNEL || tableOf == caches) {
+        if (mode != Mode.KERNEL || layerTables.containsKey(caches)) {
             return;
         }
         // The layer base addresses, once per registration. On the transfer's stream (never the
@@ -172,13 +175,7 @@ public final class CudaKvTransfer implements KvTransfer {
                 JCudaDriver.cuMemFree(table);
                 throw e;
             }
-            CUdeviceptr old = layerTable;
-            layerTable = table;
-            tableOf = caches;
-            if (old != null) {
-                completions.awaitIdle(); // no batch in flight reads the old table any more
-                JCudaDriver.cuMemFree(old);
-            }
+            layerTables.put(caches, table);
             return null;
         });
     }
@@ -188,103 +185,95 @@ public final class CudaKvTransfer implements KvTransfer {
         if (closed) {
             throw new IllegalStateException("the CUDA transfer is closed");
         }
-        if (mode == Mode.KERNEL && tableOf != caches) {
+        CUdeviceptr table = layerTables.get(caches);
+        if (mode == Mode.KERNEL && table == null) {
             throw new IllegalStateException("caches were not prepared for the CUDA transfer");
         }
-        CUstream callerStream = CudaHandles.stream(caller.handle());
+        return new CudaBatch(this, caches, slots, CudaHandles.stream(caller.handle()),
+                table == null ? 0 : CudaHandles.address(table));
+    }
+
+    /**
+     * Queues a batch, all of it at once: the wait for the caller's stream, the tables and one
+     * launch (kernel mode) or the runs' copies (DMA), the {@code done} event, and the caller's
+     * wait for it; {@code then} runs on the completion thread once it has landed. A batch that
+     * fails part way is waited for before this throws, so its pages may be freed.
+     */
+    synchronized void finish(CudaBatch b, Consumer<Throwable> then) {
+        if (b.chunks.isEmpty()) {
+            then.accept(null);
+            return;
+        }
         CUevent ready = event();
         CUevent done = event();
+        LaunchTables.Pair tables = null;
+        boolean queued = false;
         try {
-            return inContext(() -> {
+            tables = inContext(() -> {
                 if (orderWithCaller) {
-                    JCudaDriver.cuEventRecord(ready, callerStream);
+                    JCudaDriver.cuEventRecord(ready, b.callerStream);
                     JCudaDriver.cuStreamWaitEvent(stream, ready, 0);
                 }
-                SlotBuffers.Pair onDevice = mode == Mode.KERNEL ? slotBuffers.upload(slots, stream) : null;
-                CudaBatch batch = new CudaBatch(this, caches, slots, callerStream, ready, done, onDevice);
-                hold();
-                return batch;
-            });
-        } catch (RuntimeException | Error e) {
-            synchronized (events) { // nothing queued refers to them yet, or only a record nobody waits for
-                events.push(ready);
-                events.push(done);
-            }
-            throw e;
-        }
-    }
-
-    /** Queues one chunk's copies on the transfer's stream. */
-    synchronized void copy(CudaBatch b, int from, int to, long page, boolean toPage) {
-        inContext(() -> {
-            if (mode == Mode.KERNEL) {
-                long devicePage = page;
-                if (!hostPointersMapped) {
-                    CUdeviceptr mapped = new CUdeviceptr();
-                    JCudaDriver.cuMemHostGetDevicePointer(mapped, CudaHandles.address(page), 0);
-                    devicePage = CudaHandles.address(mapped);
+                LaunchTables.Pair t = mode == Mode.KERNEL ? launch(b) : null;
+                if (mode == Mode.DMA) {
+                    for (LaunchTables.Chunk c : b.chunks) {
+                        DmaRuns.copy(b.caches, b.slots, c.from(), c.from() + c.tokens(), c.page(), b.toPage, stream);
+                    }
                 }
-                kernels.launch(toPage, b.caches, to - from, CudaHandles.address(layerTable),
-                        b.slotsOnDevice.deviceAddress() + 8L * from, devicePage, stream);
-            } else {
-                DmaRuns.copy(b.caches, b.slots, from, to, page, toPage, stream);
-            }
-            return null;
-        });
-    }
-
-    /** Ends a batch: the caller's stream waits for it; {@code then} runs once it landed. */
-    synchronized void finish(CudaBatch b, java.util.function.Consumer<Throwable> then) {
-        try {
+                return t;
+            });
+            queued = true;
             inContext(() -> {
-                JCudaDriver.cuEventRecord(b.done, stream);
+                JCudaDriver.cuEventRecord(done, stream);
                 if (orderWithCaller) {
-                    JCudaDriver.cuStreamWaitEvent(b.callerStream, b.done, 0);
+                    JCudaDriver.cuStreamWaitEvent(b.callerStream, done, 0);
                 }
                 return null;
             });
-        } finally {
-            release();
+        } catch (RuntimeException | Error e) {
+            LaunchTables.Pair t = tables;
+            if (queued || t != null) {
+                inContext(() -> JCudaDriver.cuStreamSynchronize(stream)); // nothing queued may still read a page
+            }
+            recycle(ready, done, t);
+            throw e;
         }
-        completions.submit(b.done, failure -> {
-            recycle(b);
+        LaunchTables.Pair t = tables;
+        completions.submit(done, failure -> {
+            recycle(ready, done, t);
             then.accept(failure);
         });
     }
 
-    /** Ends a batch that failed part way, once what it queued has run. */
-    void abandon(CudaBatch b) {
-        java.util.concurrent.CountDownLatch landed = new java.util.concurrent.CountDownLatch(1);
-        release();
-        try {
-            synchronized (this) {
-                inContext(() -> {
-                    JCudaDriver.cuEventRecord(b.done, stream);
-                    return null;
-                });
+    /** The tables and one launch for every chunk of the batch. Context current. */
+    private LaunchTables.Pair launch(CudaBatch b) {
+        List<LaunchTables.Chunk> chunks = b.chunks;
+        if (!hostPointersMapped) {
+            chunks = new ArrayList<>(chunks.size());
+            for (LaunchTables.Chunk c : b.chunks) {
+                CUdeviceptr mapped = new CUdeviceptr();
+                JCudaDriver.cuMemHostGetDevicePointer(mapped, CudaHandles.address(c.page()), 0);
+                chunks.add(new LaunchTables.Chunk(CudaHandles.address(mapped), c.from(), c.tokens()));
             }
-            completions.submit(b.done, failure -> {
-                recycle(b);
-                landed.countDown();
-            });
-            landed.await();
-        } catch (RuntimeException e) {
-            LOG.error("abandoning a failed CUDA batch: {}", e.toString());
-            synchronized (this) {
-                inContext(() -> JCudaDriver.cuStreamSynchronize(stream));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
+        LaunchTables.Pair t = tables.upload(b.slots, chunks, stream);
+        try {
+            kernels.launch(b.toPage, b.caches, chunks, b.layerTable, t.slots(), t.chunks(), stream);
+        } catch (RuntimeException e) {
+            JCudaDriver.cuStreamSynchronize(stream); // the upload is queued: let it run before the pair is reused
+            tables.give(t);
+            throw e;
+        }
+        return t;
     }
 
-    private void recycle(CudaBatch b) {
-        if (b.slotsOnDevice != null) {
-            slotBuffers.give(b.slotsOnDevice);
+    private void recycle(CUevent ready, CUevent done, LaunchTables.Pair t) {
+        if (t != null) {
+            tables.give(t);
         }
         synchronized (events) {
-            events.push(b.ready);
-            events.push(b.done);
+            events.push(ready);
+            events.push(done);
         }
     }
 
@@ -300,28 +289,8 @@ public final class CudaKvTransfer implements KvTransfer {
         return e;
     }
 
-    /** A batch begins on this thread: the context stays pushed until it ends. */
-    private void hold() {
-        JCudaDriver.cuCtxPushCurrent(context);
-        held.get()[0]++;
-    }
-
-    /** A batch ends on this thread (a batch begun on another is a caller's bug: logged, nothing popped). */
-    private void release() {
-        int[] depth = held.get();
-        if (depth[0] == 0) {
-            LOG.error("a CUDA batch ended on another thread than the one that began it");
-            return;
-        }
-        depth[0]--;
-        JCudaDriver.cuCtxPopCurrent(new CUcontext());
-    }
-
     /** Runs {@code body} with the caches' context current, leaving the caller's as it was. */
     private <T> T inContext(Supplier<T> body) {
-        if (held.get()[0] > 0) {
-            return body.get(); // a batch of this thread holds it pushed already
-        }
         JCudaDriver.cuCtxPushCurrent(context);
         try {
             return body.get();
@@ -353,11 +322,9 @@ public final class CudaKvTransfer implements KvTransfer {
         synchronized (this) {
             inContext(() -> {
                 JCudaDriver.cuStreamSynchronize(stream);
-                slotBuffers.close();
-                if (layerTable != null) {
-                    JCudaDriver.cuMemFree(layerTable);
-                    layerTable = null;
-                }
+                tables.close();
+                layerTables.values().forEach(JCudaDriver::cuMemFree);
+                layerTables.clear();
                 synchronized (events) {
                     events.forEach(JCudaDriver::cuEventDestroy);
                     events.clear();
