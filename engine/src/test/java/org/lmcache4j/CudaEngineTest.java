@@ -234,6 +234,7 @@ class CudaEngineTest {
         long[] from = fresh(l, 768, 12);
         byte[] written = s.prefill(from, 0, 512, 13);
         assertEquals(512, s.engine.store(KeyScope.NONE, Arrays.copyOf(tokens, 512), Arrays.copyOf(from, 512), 0, s.stream));
+        s.engine.awaitTransfers(); // served once published, when the gathers have landed
         long[] to = fresh(l, 768, 14);
         byte[] before = s.read(to, 0, 256);
         assertEquals(256, s.engine.retrieve(KeyScope.NONE, tokens, to, 256, s.stream), "only the second chunk is asked for");

@@ -291,12 +291,7 @@ public final class CudaKvTransfer implements KvTransfer {
 
     /** Runs {@code body} with the caches' context current, leaving the caller's as it was. */
     private <T> T inContext(Supplier<T> body) {
-        JCudaDriver.cuCtxPushCurrent(context);
-        try {
-            return body.get();
-        } finally {
-            JCudaDriver.cuCtxPopCurrent(new CUcontext());
-        }
+        return CurrentContext.call(context, body);
     }
 
     @Override

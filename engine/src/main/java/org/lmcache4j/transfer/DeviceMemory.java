@@ -132,17 +132,12 @@ public final class DeviceMemory implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("device memory of CUDA device " + device + " is closed");
         }
-        JCudaDriver.cuCtxPushCurrent(context);
-        try {
-            return call.get();
-        } finally {
-            JCudaDriver.cuCtxPopCurrent(new CUcontext());
-        }
+        return CurrentContext.call(context, call);
     }
 
     /** Releases the primary context (memory and streams made here must have been freed first). */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (!closed) {
             closed = true;
             JCudaDriver.cuDevicePrimaryCtxRelease(handle);
