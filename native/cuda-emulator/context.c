@@ -83,10 +83,7 @@ CUresult cuCtxCreate_v2(CUcontext *pctx, unsigned int flags, CUdevice dev) {
         return CUDA_ERROR_INVALID_VALUE;
     }
     EMU_LOCK();
-    CUresult rc = emu_ready_locked();
-    if (rc == CUDA_SUCCESS && (dev < 0 || dev >= emu.devices)) {
-        rc = CUDA_ERROR_INVALID_DEVICE;
-    }
+    CUresult rc = emu_device_check_locked(dev);
     if (rc == CUDA_SUCCESS && ctx_depth == CTX_STACK_MAX) {
         rc = CUDA_ERROR_OUT_OF_MEMORY;
     }
@@ -189,12 +186,10 @@ CUresult cuCtxGetCurrent(CUcontext *pctx) {
     if (pctx == NULL) {
         return CUDA_ERROR_INVALID_VALUE;
     }
-    EMU_LOCK();
-    CUresult rc = emu_ready_locked();
+    CUresult rc = emu_ready(); /* the stack is the calling thread's own */
     if (rc == CUDA_SUCCESS) {
         *pctx = ctx_depth == 0 ? NULL : (CUcontext) ctx_stack[ctx_depth - 1];
     }
-    EMU_UNLOCK();
     return rc;
 }
 

@@ -94,6 +94,13 @@ CUresult emu_ready_locked(void) {
     return emu.init_error != CUDA_SUCCESS ? emu.init_error : CUDA_ERROR_NOT_INITIALIZED;
 }
 
+CUresult emu_ready(void) {
+    EMU_LOCK();
+    CUresult rc = emu_ready_locked();
+    EMU_UNLOCK();
+    return rc;
+}
+
 uintptr_t emu_handle_new_locked(enum emu_kind kind) {
     emu.serial++;
     return ((uintptr_t) kind << HANDLE_KIND_SHIFT) | ((uintptr_t) emu.serial << HANDLE_SERIAL_SHIFT);

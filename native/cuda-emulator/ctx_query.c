@@ -29,59 +29,61 @@ static CUresult ctx_or_current(CUcontext ctx, emu_ctx **out) {
     return CUDA_SUCCESS;
 }
 
-CUresult cuCtxGetDevice(CUdevice *device) {
-    if (device == NULL) {
+/* What the cuCtxGet* calls report of a context, read under the lock. */
+typedef struct ctx_facts {
+    int device;
+    unsigned flags;
+    uint64_t id;
+} ctx_facts;
+
+/* The facts of ctx (NULL: the current context, faulted or not), for a getter whose out pointer is out. */
+static CUresult ctx_facts_of(CUcontext ctx, const void *out, ctx_facts *f) {
+    if (out == NULL) {
         return CUDA_ERROR_INVALID_VALUE;
     }
     EMU_LOCK();
     emu_ctx *c;
-    CUresult rc = emu_current_locked(&c);
+    CUresult rc = ctx_or_current(ctx, &c);
     if (rc == CUDA_SUCCESS) {
-        *device = c->device;
+        *f = (ctx_facts){.device = c->device, .flags = c->flags, .id = c->id};
     }
     EMU_UNLOCK();
+    return rc;
+}
+
+CUresult cuCtxGetDevice(CUdevice *device) {
+    ctx_facts f;
+    CUresult rc = ctx_facts_of(NULL, device, &f);
+    if (rc == CUDA_SUCCESS) {
+        *device = f.device;
+    }
     return rc;
 }
 
 CUresult cuCtxGetFlags(unsigned int *flags) {
-    if (flags == NULL) {
-        return CUDA_ERROR_INVALID_VALUE;
-    }
-    EMU_LOCK();
-    emu_ctx *c;
-    CUresult rc = emu_current_locked(&c);
+    ctx_facts f;
+    CUresult rc = ctx_facts_of(NULL, flags, &f);
     if (rc == CUDA_SUCCESS) {
-        *flags = c->flags;
+        *flags = f.flags;
     }
-    EMU_UNLOCK();
     return rc;
 }
 
 CUresult cuCtxGetApiVersion(CUcontext ctx, unsigned int *version) {
-    if (version == NULL) {
-        return CUDA_ERROR_INVALID_VALUE;
-    }
-    EMU_LOCK();
-    emu_ctx *c;
-    CUresult rc = ctx_or_current(ctx, &c);
+    ctx_facts f;
+    CUresult rc = ctx_facts_of(ctx, version, &f);
     if (rc == CUDA_SUCCESS) {
         *version = EMU_CTX_API_VERSION;
     }
-    EMU_UNLOCK();
     return rc;
 }
 
 CUresult cuCtxGetId(CUcontext ctx, unsigned long long *ctxId) {
-    if (ctxId == NULL) {
-        return CUDA_ERROR_INVALID_VALUE;
-    }
-    EMU_LOCK();
-    emu_ctx *c;
-    CUresult rc = ctx_or_current(ctx, &c);
+    ctx_facts f;
+    CUresult rc = ctx_facts_of(ctx, ctxId, &f);
     if (rc == CUDA_SUCCESS) {
-        *ctxId = c->id;
+        *ctxId = f.id;
     }
-    EMU_UNLOCK();
     return rc;
 }
 

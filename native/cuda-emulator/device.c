@@ -15,12 +15,17 @@
 #define EMU_DEVICE_NAME "LMCache4j CUDA emulator (runs on the CPU)"
 #define EMU_PCI_BUS_BASE 0x41
 
-static CUresult device_check(CUdevice dev) {
-    EMU_LOCK();
+CUresult emu_device_check_locked(CUdevice dev) {
     CUresult rc = emu_ready_locked();
     if (rc == CUDA_SUCCESS && (dev < 0 || dev >= emu.devices)) {
         rc = CUDA_ERROR_INVALID_DEVICE;
     }
+    return rc;
+}
+
+static CUresult device_check(CUdevice dev) {
+    EMU_LOCK();
+    CUresult rc = emu_device_check_locked(dev);
     EMU_UNLOCK();
     return rc;
 }
@@ -29,12 +34,10 @@ CUresult cuDeviceGetCount(int *count) {
     if (count == NULL) {
         return CUDA_ERROR_INVALID_VALUE;
     }
-    EMU_LOCK();
-    CUresult rc = emu_ready_locked();
+    CUresult rc = emu_ready(); /* emu.devices is set once, by the cuInit that succeeded */
     if (rc == CUDA_SUCCESS) {
         *count = emu.devices;
     }
-    EMU_UNLOCK();
     return rc;
 }
 

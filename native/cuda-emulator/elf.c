@@ -30,26 +30,14 @@ typedef struct elf {
     unsigned shnum, shstrndx;
 } elf;
 
-static uint16_t u16(const unsigned char *p) {
-    return (uint16_t) (p[0] | p[1] << 8);
-}
-
-static uint32_t u32(const unsigned char *p) {
-    return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
-}
-
-static uint64_t u64(const unsigned char *p) {
-    return (uint64_t) u32(p) | (uint64_t) u32(p + 4) << 32;
-}
-
 /* The size an ELF of unknown size spans: the furthest of its headers and sections. */
 static size_t span_of(const unsigned char *p) {
-    uint64_t end = u64(p + 40) + (uint64_t) u16(p + 60) * 64;
-    uint64_t ph = u64(p + 32) + (uint64_t) u16(p + 56) * u16(p + 54);
+    uint64_t end = emu_le64(p + 40) + (uint64_t) emu_le16(p + 60) * 64;
+    uint64_t ph = emu_le64(p + 32) + (uint64_t) emu_le16(p + 56) * emu_le16(p + 54);
     end = ph > end ? ph : end;
-    for (unsigned i = 0; i < u16(p + 60) && end < ((uint64_t) 1 << 30); i++) {
-        const unsigned char *sh = p + u64(p + 40) + (uint64_t) i * 64;
-        uint64_t e = u32(sh + 4) == 8 /* SHT_NOBITS */ ? 0 : u64(sh + 24) + u64(sh + 32);
+    for (unsigned i = 0; i < emu_le16(p + 60) && end < ((uint64_t) 1 << 30); i++) {
+        const unsigned char *sh = p + emu_le64(p + 40) + (uint64_t) i * 64;
+        uint64_t e = emu_le32(sh + 4) == 8 /* SHT_NOBITS */ ? 0 : emu_le64(sh + 24) + emu_le64(sh + 32);
         end = e > end ? e : end;
     }
     return (size_t) end;
@@ -57,16 +45,16 @@ static size_t span_of(const unsigned char *p) {
 
 static int open_elf(const unsigned char *p, size_t size, elf *e) {
     if (size == 0) {
-        if (p[4] != 2 || p[5] != 1 || u16(p + 18) != EM_CUDA || u16(p + 58) != 64) {
+        if (p[4] != 2 || p[5] != 1 || emu_le16(p + 18) != EM_CUDA || emu_le16(p + 58) != 64) {
             return -1;
         }
         size = span_of(p);
     }
     if (size < 64 || memcmp(p, "\177ELF", 4) != 0 || p[4] != 2 /* 64-bit */ || p[5] != 1 /* little-endian */
-        || u16(p + 18) != EM_CUDA || u16(p + 58) != 64) {
+        || emu_le16(p + 18) != EM_CUDA || emu_le16(p + 58) != 64) {
         return -1;
     }
-    *e = (elf){.p = p, .size = size, .shoff = u64(p + 40), .shnum = u16(p + 60), .shstrndx = u16(p + 62)};
+    *e = (elf){.p = p, .size = size, .shoff = emu_le64(p + 40), .shnum = emu_le16(p + 60), .shstrndx = emu_le16(p + 62)};
     if (e->shoff > size || (size - e->shoff) / 64 < e->shnum || e->shstrndx >= e->shnum) {
         return -1;
     }
@@ -75,7 +63,7 @@ static int open_elf(const unsigned char *p, size_t size, elf *e) {
 
 int emu_elf_arch(const unsigned char *p, size_t size) {
     elf e;
-    return open_elf(p, size, &e) == 0 ? (int) ((u32(p + 48) >> 8) & 0xff) : -1;
+    return open_elf(p, size, &e) == 0 ? (int) ((emu_le32(p + 48) >> 8) & 0xff) : -1;
 }
 
 static const unsigned char *section(const elf *e, unsigned i) {
@@ -85,7 +73,7 @@ static const unsigned char *section(const elf *e, unsigned i) {
 /* Section i's bytes, or NULL if they lie outside the image. */
 static const unsigned char *section_data(const elf *e, unsigned i, uint64_t *len) {
     const unsigned char *sh = section(e, i);
-    uint64_t off = u64(sh + 24), n = u64(sh + 32);
+    uint64_t off = emu_le64(sh + 24), n = emu_le64(sh + 32);
     if (off > e->size || n > e->size - off) {
         return NULL;
     }
@@ -105,7 +93,7 @@ static const char *string_at(const elf *e, unsigned i, uint32_t off) {
 
 static int find_section(const elf *e, const char *name) {
     for (unsigned i = 0; i < e->shnum; i++) {
-        const char *n = string_at(e, e->shstrndx, u32(section(e, i)));
+        const char *n = string_at(e, e->shstrndx, emu_le32(section(e, i)));
         if (n != NULL && strcmp(n, name) == 0) {
             return (int) i;
         }
@@ -119,7 +107,7 @@ static int each_record(const unsigned char *p, uint64_t n, void (*fn)(void *, in
     uint64_t i = 0;
     while (i + 4 <= n) {
         int fmt = p[i], attr = p[i + 1];
-        unsigned len = fmt == EIFMT_SVAL ? u16(p + i + 2) : 0;
+        unsigned len = fmt == EIFMT_SVAL ? emu_le16(p + i + 2) : 0;
         if (fmt == EIFMT_SVAL && len > n - i - 4) {
             return -1;
         }
@@ -140,13 +128,13 @@ static void on_param(void *arg, int attr, const unsigned char *v, unsigned len) 
     if (attr != EIATTR_KPARAM_INFO) {
         return;
     }
-    unsigned ordinal = len >= 12 ? u16(v + 4) : EMU_MAX_PARAMS;
+    unsigned ordinal = len >= 12 ? emu_le16(v + 4) : EMU_MAX_PARAMS;
     if (ordinal >= EMU_MAX_PARAMS || (s->seen & (1u << ordinal))) {
         s->bad = 1;
         return;
     }
     s->seen |= 1u << ordinal;
-    s->k->params[ordinal] = (emu_param){.offset = u16(v + 6), .size = (u32(v + 8) >> 18) & 0x3fff};
+    s->k->params[ordinal] = (emu_param){.offset = emu_le16(v + 6), .size = (emu_le32(v + 8) >> 18) & 0x3fff};
     s->k->nparams = (int) ordinal + 1 > s->k->nparams ? (int) ordinal + 1 : s->k->nparams;
 }
 
@@ -157,8 +145,8 @@ typedef struct regs_seen {
 
 static void on_regs(void *arg, int attr, const unsigned char *v, unsigned len) {
     regs_seen *r = arg;
-    if (attr == EIATTR_REGCOUNT && len >= 8 && u32(v) == r->symbol) {
-        r->regs = (int) u32(v + 4);
+    if (attr == EIATTR_REGCOUNT && len >= 8 && emu_le32(v) == r->symbol) {
+        r->regs = (int) emu_le32(v + 4);
     }
 }
 
@@ -193,21 +181,21 @@ CUresult emu_elf_kernels(const unsigned char *p, size_t size, emu_image *out) {
     if (open_elf(p, size, &e) != 0) {
         return CUDA_ERROR_INVALID_IMAGE;
     }
-    out->arch = (int) ((u32(p + 48) >> 8) & 0xff);
+    out->arch = (int) ((emu_le32(p + 48) >> 8) & 0xff);
     for (unsigned i = 0; i < e.shnum; i++) {
         const unsigned char *sh = section(&e, i);
         uint64_t n;
         const unsigned char *syms;
-        if (u32(sh + 4) != SHT_SYMTAB || (syms = section_data(&e, i, &n)) == NULL) {
+        if (emu_le32(sh + 4) != SHT_SYMTAB || (syms = section_data(&e, i, &n)) == NULL) {
             continue;
         }
-        unsigned strtab = u32(sh + 40);
+        unsigned strtab = emu_le32(sh + 40);
         for (uint64_t j = 0; j + 24 <= n; j += 24) {
             const unsigned char *sym = syms + j;
-            if ((sym[4] & 0xf) != 2 /* STT_FUNC */ || (sym[4] >> 4) != 1 /* STB_GLOBAL */ || u16(sym + 6) == 0) {
+            if ((sym[4] & 0xf) != 2 /* STT_FUNC */ || (sym[4] >> 4) != 1 /* STB_GLOBAL */ || emu_le16(sym + 6) == 0) {
                 continue;
             }
-            const char *name = string_at(&e, strtab, u32(sym));
+            const char *name = string_at(&e, strtab, emu_le32(sym));
             if (name == NULL) {
                 return CUDA_ERROR_INVALID_IMAGE;
             }

@@ -55,6 +55,7 @@ extern emu_core emu;
 #define EMU_UNLOCK() pthread_mutex_unlock(&emu.lock)
 
 CUresult emu_ready_locked(void);
+CUresult emu_ready(void);                      /* cuInit succeeded (takes the lock); else cuInit's error */
 uintptr_t emu_handle_new_locked(enum emu_kind kind);
 int emu_handle_issued_locked(uintptr_t handle, enum emu_kind kind);
 uint64_t emu_id_new_locked(void);
@@ -62,6 +63,10 @@ void emu_wait_locked(void);
 void emu_broadcast_locked(void);
 uint32_t emu_delay_us(void);
 void emu_sleep_us(uint32_t us);
+
+/* ---- device.c ---- */
+
+CUresult emu_device_check_locked(CUdevice dev); /* cuInit succeeded and dev is one of its devices */
 
 /* ---- context.c, primary.c: contexts and each thread's stack of current contexts ---- */
 
@@ -178,6 +183,7 @@ struct emu_stream {
 };
 
 emu_op *emu_op_new(size_t payload);
+emu_op *emu_op_marker(void);                  /* does nothing: queued for its place in the order, and its waits */
 void emu_op_discard(emu_op *op);
 void emu_op_wait_for_locked(emu_op *op, emu_stream *s, uint64_t seq);
 CUresult emu_stream_get_locked(CUstream h, emu_ctx *cur, emu_stream **out);
@@ -218,6 +224,19 @@ typedef struct emu_image {
     int arch;                     /* the ELF's sm_XX, or the PTX's when "JIT compiled" */
     int jit;
 } emu_image;
+
+/* Little-endian fields of an image (fatbin headers, ELF), read byte by byte: any alignment will do. */
+static inline uint16_t emu_le16(const unsigned char *p) {
+    return (uint16_t) (p[0] | p[1] << 8);
+}
+
+static inline uint32_t emu_le32(const unsigned char *p) {
+    return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+
+static inline uint64_t emu_le64(const unsigned char *p) {
+    return (uint64_t) emu_le32(p) | (uint64_t) emu_le32(p + 4) << 32;
+}
 
 CUresult emu_image_load(const void *image, size_t size, emu_image *out);
 void emu_image_free(emu_image *img);

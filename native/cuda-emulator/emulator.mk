@@ -41,9 +41,11 @@ $(EMU_LIB): $(EMU_SOURCES) $(EMU_HEADERS) cuda-emulator/libcuda.map cuda-emulato
 	  -Wl,--version-script=cuda-emulator/libcuda.map -Wl,-z,defs -Wl,-soname,libcuda.so.1
 
 # Each test is its own process: cuInit and the primary contexts are process-wide. test_launch also
-# compiles kv_host.c, the reference its kernels' bytes are compared with.
-$(EMU_BUILD)/test_%: cuda-emulator/tests/test_%.c cuda-emulator/tests/emu_test.h $(EMU_LIB)
-	$(CC) $(EMU_CPPFLAGS) $(EMU_CFLAGS) -o $@ $(filter %.c,$^) $(EMU_LIB) -Wl,-rpath,'$$ORIGIN'
+# compiles kv_host.c, the reference its kernels' bytes are compared with. emu_test.h takes CHECK
+# from tests/check.h, which includes the C ABI's header (include/).
+$(EMU_BUILD)/test_%: cuda-emulator/tests/test_%.c cuda-emulator/tests/emu_test.h tests/check.h include/lmcache4j.h \
+  $(EMU_LIB)
+	$(CC) $(EMU_CPPFLAGS) -Iinclude $(EMU_CFLAGS) -o $@ $(filter %.c,$^) $(EMU_LIB) -Wl,-rpath,'$$ORIGIN'
 
 $(BUILD)/cuda-emulator/test_launch: cuda/kv_host.c
 

@@ -231,11 +231,6 @@ CUresult cuEventElapsedTime_v2(float *pMilliseconds, CUevent hStart, CUevent hEn
     return elapsed(pMilliseconds, hStart, hEnd);
 }
 
-static CUresult run_marker(emu_op *op) {
-    (void) op;
-    return CUDA_SUCCESS;
-}
-
 CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags) {
     if (Flags != CU_EVENT_WAIT_DEFAULT) {
         return CUDA_ERROR_INVALID_VALUE; /* CU_EVENT_WAIT_EXTERNAL is for stream capture only */
@@ -250,10 +245,9 @@ CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags)
         rc = event_arg(hEvent, &e); /* "hEvent may be from a different context or device than hStream" */
     }
     if (rc == CUDA_SUCCESS && !complete_locked(e)) {
-        if ((op = emu_op_new(0)) == NULL) {
+        if ((op = emu_op_marker()) == NULL) {
             rc = CUDA_ERROR_OUT_OF_MEMORY;
         } else {
-            op->run = run_marker;
             op->stream = s;
             emu_op_wait_for_locked(op, e->stream, e->seq);
             emu_submit_locked(s, op);

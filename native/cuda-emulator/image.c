@@ -25,18 +25,6 @@
 #define EMU_ARCH 90
 #define IMAGE_MAX ((size_t) 1 << 30)
 
-static uint16_t u16(const unsigned char *p) {
-    return (uint16_t) (p[0] | p[1] << 8);
-}
-
-static uint32_t u32(const unsigned char *p) {
-    return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
-}
-
-static uint64_t u64(const unsigned char *p) {
-    return (uint64_t) u32(p) | (uint64_t) u32(p + 4) << 32;
-}
-
 /* Whether a payload is PTX text (not compressed): after blanks and // comments, a directive. */
 static int is_ptx_text(const unsigned char *p, size_t n) {
     size_t i = 0;
@@ -55,9 +43,9 @@ static int is_ptx_text(const unsigned char *p, size_t n) {
 }
 
 static CUresult load_fatbin(const unsigned char *f, size_t size, emu_image *out) {
-    uint16_t header = u16(f + 6);
-    uint64_t entries = u64(f + 8);
-    if (u16(f + 4) != 1 || header < 16 || (size != 0 && (header > size || entries > size - header))
+    uint16_t header = emu_le16(f + 6);
+    uint64_t entries = emu_le64(f + 8);
+    if (emu_le16(f + 4) != 1 || header < 16 || (size != 0 && (header > size || entries > size - header))
         || entries > IMAGE_MAX) {
         return CUDA_ERROR_INVALID_IMAGE;
     }
@@ -70,13 +58,13 @@ static CUresult load_fatbin(const unsigned char *f, size_t size, emu_image *out)
         if (header + entries - off < 0x20) {
             return CUDA_ERROR_INVALID_IMAGE;
         }
-        uint16_t kind = u16(e);
-        uint32_t eh = u32(e + 4);
-        uint64_t payload = u64(e + 8);
+        uint16_t kind = emu_le16(e);
+        uint32_t eh = emu_le32(e + 4);
+        uint64_t payload = emu_le64(e + 8);
         if (eh < 0x20 || eh > header + entries - off || payload > header + entries - off - eh) {
             return CUDA_ERROR_INVALID_IMAGE;
         }
-        int arch = (int) u32(e + 0x1c);
+        int arch = (int) emu_le32(e + 0x1c);
         const unsigned char *p = e + eh;
         size_t len = (size_t) payload;
         size_t used = strlen(arches);
@@ -153,12 +141,12 @@ CUresult emu_image_load(const void *image, size_t size, emu_image *out) {
     if (p == NULL || (size != 0 && size < 4)) {
         return CUDA_ERROR_INVALID_VALUE;
     }
-    if (u32(p) == FATBIN_WRAPPER_MAGIC && size == 0) {
+    if (emu_le32(p) == FATBIN_WRAPPER_MAGIC && size == 0) {
         const void *data; /* __fatBinC_Wrapper_t: int magic, int version, const void *data, ... */
         memcpy(&data, p + 8, sizeof data);
         return data != NULL && data != image ? emu_image_load(data, 0, out) : CUDA_ERROR_INVALID_IMAGE;
     }
-    if (u32(p) == FATBIN_MAGIC && (size == 0 || size >= 16)) {
+    if (emu_le32(p) == FATBIN_MAGIC && (size == 0 || size >= 16)) {
         return load_fatbin(p, size, out);
     }
     if (p[0] == 0x7f && p[1] == 'E' && p[2] == 'L' && p[3] == 'F') {

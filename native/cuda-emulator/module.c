@@ -210,16 +210,22 @@ CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
     return rc;
 }
 
+/* A live function (of any context: these queries need none current). */
+static CUresult function_arg_locked(CUfunction h, emu_function **out) {
+    CUresult rc = emu_ready_locked();
+    if (rc == CUDA_SUCCESS && (*out = emu_function_find_locked((uintptr_t) h)) == NULL) {
+        rc = CUDA_ERROR_INVALID_HANDLE;
+    }
+    return rc;
+}
+
 CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute attrib, CUfunction hfunc) {
     if (pi == NULL) {
         return CUDA_ERROR_INVALID_VALUE;
     }
     EMU_LOCK();
-    CUresult rc = emu_ready_locked();
-    emu_function *f = rc == CUDA_SUCCESS ? emu_function_find_locked((uintptr_t) hfunc) : NULL;
-    if (rc == CUDA_SUCCESS && f == NULL) {
-        rc = CUDA_ERROR_INVALID_HANDLE;
-    }
+    emu_function *f;
+    CUresult rc = function_arg_locked(hfunc, &f);
     if (rc == CUDA_SUCCESS) {
         switch (attrib) {
         case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK: *pi = 1024; break;
@@ -241,11 +247,8 @@ CUresult cuFuncGetModule(CUmodule *hmod, CUfunction hfunc) {
         return CUDA_ERROR_INVALID_VALUE;
     }
     EMU_LOCK();
-    CUresult rc = emu_ready_locked();
-    emu_function *f = rc == CUDA_SUCCESS ? emu_function_find_locked((uintptr_t) hfunc) : NULL;
-    if (rc == CUDA_SUCCESS && f == NULL) {
-        rc = CUDA_ERROR_INVALID_HANDLE;
-    }
+    emu_function *f;
+    CUresult rc = function_arg_locked(hfunc, &f);
     if (rc == CUDA_SUCCESS) {
         *hmod = (CUmodule) f->module->handle;
     }

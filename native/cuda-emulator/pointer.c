@@ -88,24 +88,27 @@ static size_t attribute_size(CUpointer_attribute attr) {
     }
 }
 
-static int has_current_locked(void) {
-    emu_ctx *c;
-    return emu_current_locked(&c) == CUDA_SUCCESS;
+/* What the driver knows of ptr, and whether the calling thread has a current context, under the lock. */
+static CUresult describe(uint64_t ptr, pointer_info *info, int *has_ctx) {
+    EMU_LOCK();
+    CUresult rc = emu_ready_locked();
+    if (rc == CUDA_SUCCESS) {
+        describe_locked(ptr, info);
+        emu_ctx *c;
+        *has_ctx = emu_current_locked(&c) == CUDA_SUCCESS;
+    }
+    EMU_UNLOCK();
+    return rc;
 }
 
 CUresult cuPointerGetAttribute(void *data, CUpointer_attribute attribute_id, CUdeviceptr ptr) {
     if (data == NULL) {
         return CUDA_ERROR_INVALID_VALUE;
     }
-    EMU_LOCK();
-    CUresult rc = emu_ready_locked();
-    if (rc == CUDA_SUCCESS) {
-        pointer_info info;
-        describe_locked(ptr, &info);
-        rc = attribute(data, attribute_id, ptr, &info, has_current_locked());
-    }
-    EMU_UNLOCK();
-    return rc;
+    pointer_info info;
+    int has_ctx;
+    CUresult rc = describe(ptr, &info, &has_ctx);
+    return rc == CUDA_SUCCESS ? attribute(data, attribute_id, ptr, &info, has_ctx) : rc;
 }
 
 CUresult cuPointerGetAttributes(unsigned int numAttributes, CUpointer_attribute *attributes, void **data,
@@ -113,20 +116,15 @@ CUresult cuPointerGetAttributes(unsigned int numAttributes, CUpointer_attribute 
     if (numAttributes > 0 && (attributes == NULL || data == NULL)) {
         return CUDA_ERROR_INVALID_VALUE;
     }
-    EMU_LOCK();
-    CUresult rc = emu_ready_locked();
-    if (rc == CUDA_SUCCESS) {
-        pointer_info info;
-        describe_locked(ptr, &info);
-        int has_ctx = has_current_locked();
-        for (unsigned i = 0; i < numAttributes && rc == CUDA_SUCCESS; i++) {
-            if (data[i] == NULL) {
-                rc = CUDA_ERROR_INVALID_VALUE;
-            } else if (!info.known || attribute(data[i], attributes[i], ptr, &info, has_ctx) != CUDA_SUCCESS) {
-                memset(data[i], 0, attribute_size(attributes[i])); /* "default NULL values" */
-            }
+    pointer_info info;
+    int has_ctx;
+    CUresult rc = describe(ptr, &info, &has_ctx);
+    for (unsigned i = 0; i < numAttributes && rc == CUDA_SUCCESS; i++) {
+        if (data[i] == NULL) {
+            rc = CUDA_ERROR_INVALID_VALUE;
+        } else if (!info.known || attribute(data[i], attributes[i], ptr, &info, has_ctx) != CUDA_SUCCESS) {
+            memset(data[i], 0, attribute_size(attributes[i])); /* "default NULL values" */
         }
     }
-    EMU_UNLOCK();
     return rc;
 }

@@ -48,10 +48,7 @@ void emu_ctx_teardown_locked(emu_ctx *c) {
 }
 
 static CUresult primary_of(CUdevice dev, emu_ctx **out) {
-    CUresult rc = emu_ready_locked();
-    if (rc == CUDA_SUCCESS && (dev < 0 || dev >= emu.devices)) {
-        rc = CUDA_ERROR_INVALID_DEVICE;
-    }
+    CUresult rc = emu_device_check_locked(dev);
     if (rc == CUDA_SUCCESS) {
         *out = &primaries[dev];
     }

@@ -25,6 +25,19 @@ emu_op *emu_op_new(size_t payload) {
     return calloc(1, sizeof(emu_op) + payload);
 }
 
+static CUresult run_nothing(emu_op *op) {
+    (void) op;
+    return CUDA_SUCCESS;
+}
+
+emu_op *emu_op_marker(void) {
+    emu_op *op = emu_op_new(0);
+    if (op != NULL) {
+        op->run = run_nothing;
+    }
+    return op;
+}
+
 void emu_op_discard(emu_op *op) {
     free(op->waits);
     free(op);

@@ -113,22 +113,16 @@ static int stream_idle_locked(emu_stream *s) {
     return 1;
 }
 
-static CUresult nop(emu_op *op) {
-    (void) op;
-    return CUDA_SUCCESS;
-}
-
 CUresult cuStreamSynchronize(CUstream hStream) {
     EMU_LOCK();
     emu_stream *s;
     CUresult rc = emu_stream_get_locked(hStream, NULL, &s);
     uint64_t seq = 0;
     if (rc == CUDA_SUCCESS && s->kind == EMU_STREAM_LEGACY) {
-        emu_op *marker = emu_op_new(0); /* queued like any op, it also waits for the blocking streams */
+        emu_op *marker = emu_op_marker(); /* queued like any op, it also waits for the blocking streams */
         if (marker == NULL) {
             rc = CUDA_ERROR_OUT_OF_MEMORY;
         } else {
-            marker->run = nop;
             seq = emu_submit_locked(s, marker);
         }
     } else if (rc == CUDA_SUCCESS) {
@@ -152,59 +146,62 @@ CUresult cuStreamQuery(CUstream hStream) {
     return rc;
 }
 
-CUresult cuStreamGetCtx(CUstream hStream, CUcontext *pctx) {
-    if (pctx == NULL) {
+/* What the cuStreamGet* calls report of a stream, read under the lock. */
+typedef struct stream_facts {
+    uintptr_t ctx;
+    unsigned flags;
+    int priority;
+    uint64_t id;
+} stream_facts;
+
+/* The facts of hStream (a stream of any context), for a getter whose out pointer is out. */
+static CUresult stream_facts_of(CUstream hStream, const void *out, stream_facts *f) {
+    if (out == NULL) {
         return CUDA_ERROR_INVALID_VALUE;
     }
     EMU_LOCK();
     emu_stream *s;
     CUresult rc = emu_stream_get_locked(hStream, NULL, &s);
     if (rc == CUDA_SUCCESS) {
-        *pctx = (CUcontext) s->ctx->handle;
+        *f = (stream_facts){.ctx = s->ctx->handle, .flags = s->flags, .priority = s->priority, .id = s->id};
     }
     EMU_UNLOCK();
+    return rc;
+}
+
+CUresult cuStreamGetCtx(CUstream hStream, CUcontext *pctx) {
+    stream_facts f;
+    CUresult rc = stream_facts_of(hStream, pctx, &f);
+    if (rc == CUDA_SUCCESS) {
+        *pctx = (CUcontext) f.ctx;
+    }
     return rc;
 }
 
 CUresult cuStreamGetFlags(CUstream hStream, unsigned int *flags) {
-    if (flags == NULL) {
-        return CUDA_ERROR_INVALID_VALUE;
-    }
-    EMU_LOCK();
-    emu_stream *s;
-    CUresult rc = emu_stream_get_locked(hStream, NULL, &s);
+    stream_facts f;
+    CUresult rc = stream_facts_of(hStream, flags, &f);
     if (rc == CUDA_SUCCESS) {
-        *flags = s->flags;
+        *flags = f.flags;
     }
-    EMU_UNLOCK();
     return rc;
 }
 
 CUresult cuStreamGetPriority(CUstream hStream, int *priority) {
-    if (priority == NULL) {
-        return CUDA_ERROR_INVALID_VALUE;
-    }
-    EMU_LOCK();
-    emu_stream *s;
-    CUresult rc = emu_stream_get_locked(hStream, NULL, &s);
+    stream_facts f;
+    CUresult rc = stream_facts_of(hStream, priority, &f);
     if (rc == CUDA_SUCCESS) {
-        *priority = s->priority;
+        *priority = f.priority;
     }
-    EMU_UNLOCK();
     return rc;
 }
 
 CUresult cuStreamGetId(CUstream hStream, unsigned long long *streamId) {
-    if (streamId == NULL) {
-        return CUDA_ERROR_INVALID_VALUE;
-    }
-    EMU_LOCK();
-    emu_stream *s;
-    CUresult rc = emu_stream_get_locked(hStream, NULL, &s);
+    stream_facts f;
+    CUresult rc = stream_facts_of(hStream, streamId, &f);
     if (rc == CUDA_SUCCESS) {
-        *streamId = s->id;
+        *streamId = f.id;
     }
-    EMU_UNLOCK();
     return rc;
 }
 

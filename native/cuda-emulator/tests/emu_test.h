@@ -1,7 +1,7 @@
 /*
- * Assertions and helpers of the emulator's C tests, in the style of native/tests/check.h: every
- * failure is printed with the call, what it returned and what was expected, every check counted,
- * and main ends with test_summary(), which prints "<test>: N checks, M failed".
+ * Assertions and helpers of the emulator's C tests, on native/tests/check.h's CHECK and counters:
+ * every failure is printed with the call, what it returned and what was expected, every check
+ * counted, and main ends with test_summary(), which prints "<test>: N checks, M failed".
  *
  * The tests call the exported names (cuMemAlloc_v2, cuCtxDestroy_v2, ...): exactly the symbols
  * JCuda binds, declared by cuda.h (or cuda_decls.h) through cuda_api.h.
@@ -17,21 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../tests/check.h"
 #include "cuda_api.h"
-
-static int check_failures;
-static int check_count;
-
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        check_count++;                                                     \
-        if (!(cond)) {                                                     \
-            check_failures++;                                              \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fprintf(stderr, "\n");                                         \
-        }                                                                  \
-    } while (0)
 
 static inline const char *cu_name(CUresult r) {
     const char *s = NULL;

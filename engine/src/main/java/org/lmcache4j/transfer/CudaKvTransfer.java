@@ -233,9 +233,18 @@ public final class CudaKvTransfer implements KvTransfer {
         } catch (RuntimeException | Error e) {
             LaunchTables.Pair t = tables;
             if (queued || t != null) {
-                inContext(() -> JCudaDriver.cuStreamSynchronize(stream)); // nothing queued may still read a page
+                try {
+                    inContext(() -> JCudaDriver.cuStreamSynchronize(stream)); // nothing queued may still read a page
+                } catch (CudaException sticky) {
+                    e.addSuppressed(sticky); // the context is broken (a device fault is sticky): nothing runs any more
+                }
             }
             recycle(ready, done, t);
+            if (e instanceof CudaException cuda) {
+                // The device's answer (out of memory, a sticky fault), not a bug of the engine's.
+                throw new IllegalStateException("queuing " + b.chunks.size() + " chunk copies on CUDA device " + device
+                        + " failed: " + cuda.getMessage(), cuda);
+            }
             throw e;
         }
         LaunchTables.Pair t = tables;
