@@ -26,7 +26,9 @@
  *   - Arrays and strings are read during the call only; strings are UTF-8 and NUL-terminated.
  *   - An engine is a handle, not a pointer: after lmcache4j_close every call on it returns
  *     LMCACHE4J_ERR_CLOSED. Handles are never reused.
- *   - Registered paged caches must stay valid until the engine is closed.
+ *   - Registered paged caches must stay valid until the engine is closed, or until a later
+ *     lmcache4j_register_kv_caches returns: it waits for the calls running on the old caches and
+ *     for their device copies, so the old caches may be freed once it returns.
  *   - Device caches (CUDA): every store and retrieve is ordered with the caller's CUDA stream
  *     (the *_on_stream calls; the others use the legacy default stream, handle 0). The copies start
  *     after the work already queued on that stream, and the stream waits for them; the calls return
@@ -59,6 +61,11 @@
 extern "C" {
 #endif
 
+/*
+ * Versions only add: a program built against version N works with any library whose
+ * lmcache4j_abi_version() is N or more (its symbols keep their LMCACHE4J_N versions). Check
+ * ">= N", not "== N".
+ */
 #define LMCACHE4J_ABI_VERSION 2
 
 /* lmcache4j_register_kv_caches' device: host memory, or "ask the driver" (a CUDA device id otherwise). */
@@ -75,7 +82,8 @@ extern "C" {
 typedef enum lmcache4j_status {
     LMCACHE4J_OK = 0,
     LMCACHE4J_ERR_INVALID_ARGUMENT = 1, /* a value passed is wrong; nothing changed */
-    LMCACHE4J_ERR_STATE = 2,            /* a call out of order (e.g. store before registering caches) */
+    LMCACHE4J_ERR_STATE = 2,            /* a call out of order (e.g. store before registering caches), or the
+                                           device refused a copy (out of memory, a sticky device fault) */
     LMCACHE4J_ERR_CLOSED = 3,           /* the engine was closed */
     LMCACHE4J_ERR_JVM = 4,              /* no JDK >= 25, no engine jar, or the JVM failed to start */
     LMCACHE4J_ERR_NO_MEMORY = 5,
@@ -200,7 +208,8 @@ LMCACHE4J_API int lmcache4j_retrieve_on_stream(lmcache4j_engine engine, const lm
 /**
  * Returns once every device copy queued so far has landed and what waited for it has run (stored
  * chunks are then served, the pool pages a retrieve read are released). Host copies end in their
- * call; then this returns at once.
+ * call; then this returns at once. Copies that failed on the device are not an error here: their
+ * chunks are not served, and the failure is logged.
  */
 LMCACHE4J_API int lmcache4j_wait_transfers(lmcache4j_engine engine);
 

@@ -103,9 +103,9 @@ def library() -> ctypes.CDLL:
         for name, (argtypes, restype) in _SIGNATURES.items():
             fn = getattr(lib, name)
             fn.argtypes, fn.restype = argtypes, restype
-        if lib.lmcache4j_abi_version() != ABI_VERSION:
+        if lib.lmcache4j_abi_version() < ABI_VERSION:  # versions only add calls
             raise NativeLibraryError(f"{path} implements C ABI version {lib.lmcache4j_abi_version()}, "
-                                     f"this package version {ABI_VERSION}")
+                                     f"this package needs version {ABI_VERSION} or later")
         _lib = lib
         return lib
 

@@ -24,12 +24,13 @@ def is_tensor(x) -> bool:
 
 
 def tensor_device(x, what: str) -> int:
-    """-1 for a tensor in host memory, the CUDA device index for one on a GPU."""
+    """-1 for a tensor in host memory, the CUDA device index for one on a GPU (-2, "let the driver
+    say", for a bare ``cuda`` device, which means whichever device is current)."""
     dev = x.device
     if dev.type == "cpu":
         return -1
     if dev.type == "cuda":
-        return dev.index if dev.index is not None else 0
+        return dev.index if dev.index is not None else -2
     raise InvalidArgumentError(f"{what} is on {dev}: host memory or a CUDA device only")
 
 

@@ -134,7 +134,8 @@ class Engine:
     def register_kv_cache_addresses(self, addresses: Sequence[int], device: int = -1, keepalive=None) -> None:
         """Registers caches given as raw addresses (checked by the caller) on ``device``: -1 host
         memory, a CUDA device index, or -2 to let the driver say. ``keepalive`` is held until the
-        engine closes."""
+        engine closes or caches are registered again: a registration waits for the calls running on
+        the old caches and for their GPU copies, so the old ones are dropped only after it."""
         addrs = (ctypes.c_uint64 * len(addresses))(*addresses)
         _native.check(self._lib, self._lib.lmcache4j_register_kv_caches(self._h(), addrs, len(addresses), device))
         self._caches[:] = [keepalive]

@@ -49,7 +49,7 @@ class EngineMemoryError(LMCache4jError, MemoryError):
 
 
 class UnsupportedError(LMCache4jError, NotImplementedError):
-    """Not in this build, such as KV caches in device memory without the CUDA transfer."""
+    """Not supported, such as a paged KV layout whose block rows are not adjacent (HND)."""
 
     status, status_name = 6, "LMCACHE4J_ERR_UNSUPPORTED"
 

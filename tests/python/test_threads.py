@@ -77,3 +77,46 @@ def test_closing_while_threads_call_only_raises_engine_closed(open_engine):
     for t in threads:
         t.join(60)
     assert errors == [] and not any(t.is_alive() for t in threads)
+
+
+def test_registering_again_while_a_retrieve_runs_waits_for_it_and_never_crashes(open_engine):
+    # The rule: a registration waits for the calls running on the old caches (and their copies), so
+    # the old caches may be freed once it returns. Before, this freed caches a running copy wrote
+    # into and the process died in the JVM's arraycopy. The caches are large enough (42 MB a layer)
+    # that freeing them gives their pages back to the system, so a late write faults.
+    layout = KvLayout(num_layers=2, num_kv_heads=2, head_size=16, block_size=16, num_blocks=20480, dtype="bfloat16",
+                      kv_format="flash_attn")
+    engine = open_engine(layout)
+    rng = np.random.default_rng(3)
+    tokens = rng.integers(0, 32000, 2000)
+    slots = np.linspace(0, layout.num_blocks * layout.block_size - 1, 2000).astype(np.int64)
+
+    def caches(seed):
+        fresh = [np.zeros(layout.cache_shape, np.uint16) for _ in range(layout.num_layers)]
+        for c in fresh:
+            c.reshape(2, -1, 32)[:, slots] = np.random.default_rng(seed).integers(0, 65535, (2, 2000, 32))
+        return fresh
+
+    engine.register_kv_caches(caches(7))
+    assert engine.store(tokens, slots) == 2000
+    stop = threading.Event()
+    loaded = []
+
+    def retrieve(_):
+        while not stop.is_set():
+            loaded.append(engine.retrieve(tokens, slots))
+
+    def register(_):
+        try:
+            for i in range(12):
+                engine.register_kv_caches(caches(100 + i))  # the previous ones lose their last reference
+        finally:
+            stop.set()
+
+    errors = run_threads(2, lambda i: (retrieve if i == 0 else register)(i))
+    assert not errors, errors
+    assert loaded and all(n == 2000 for n in loaded)
+    last = caches(999)
+    engine.register_kv_caches(last)
+    assert engine.retrieve(tokens, slots) == 2000
+    assert np.array_equal(last[0].reshape(2, -1, 32)[:, slots], caches(7)[0].reshape(2, -1, 32)[:, slots])

@@ -81,7 +81,7 @@ public final class CacheEngine implements AutoCloseable {
     private final KvTransfer fixedTransfer;
     /** Whether the builder fixed the pool's registrar (else it follows the caches' device). */
     private final boolean fixedRegistrar;
-    /** The CUDA device the pool's slabs are page-locked for, or -1; written under the lifecycle lock. */
+    /** The CUDA device the pool's slabs are page-locked for, or -1; under the lifecycle's write lock. */
     private int pinnedFor = -1;
     private final Ticker ticker;
     private final EngineMetrics metrics;
@@ -205,8 +205,17 @@ public final class CacheEngine implements AutoCloseable {
         register(() -> PagedCaches.of(layout, layerCaches), null, TransferSelector.HOST);
     }
 
+    /**
+     * Under the lifecycle's write lock: a registration waits for the calls running on the caches
+     * it replaces, and for their device copies, so that once it returns the serving engine may free
+     * the old caches (the rule of the C ABI and the Python package as well).
+     */
     private void register(Supplier<PagedCaches> caches, long[] addresses, int device) {
-        guarded(() -> {
+        lifecycle.writeLock().lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("the engine is closed");
+            }
             PagedCaches c = caches.get();
             KvTransfer t;
             if (selector == null) {
@@ -231,10 +240,12 @@ public final class CacheEngine implements AutoCloseable {
                 }
             }
             t.prepare(c);
+            awaitCopies(); // the old caches' last copies land before the caller may free them
             this.registered = new Registered(c, t);
             pool.prepareGrowth();
-            return null;
-        });
+        } finally {
+            lifecycle.writeLock().unlock();
+        }
     }
 
     /**
@@ -377,16 +388,19 @@ public final class CacheEngine implements AutoCloseable {
             });
             remote.close();
             disk.close();
-            if (selector != null) {
-                selector.close(); // the transfers it made; one given to the builder stays its owner's
-            }
-            long stillLeased = pool.stats().leases();
-            if (stillLeased > 0) {
-                // Some I/O never finished (a hung disk or network): its memory must stay mapped, or
-                // the late copy would crash the process. Leak it rather than unmap it.
-                LOG.error("{} page leases are still open at close: leaving the pool mapped", stillLeased);
-            } else {
-                pool.close();
+            try {
+                if (selector != null) {
+                    selector.close(); // the transfers it made; one given to the builder stays its owner's
+                }
+            } finally {
+                long stillLeased = pool.stats().leases();
+                if (stillLeased > 0) {
+                    // Some I/O never finished (a hung disk or network): its memory must stay mapped, or
+                    // the late copy would crash the process. Leak it rather than unmap it.
+                    LOG.error("{} page leases are still open at close: leaving the pool mapped", stillLeased);
+                } else {
+                    pool.close();
+                }
             }
             LOG.info("LMCache4j engine {} closed", config.instanceId());
         } finally {

@@ -73,16 +73,11 @@ final class RetrieveOperation extends RequestOperation {
             if (usable > 0) {
                 List<Load> copied = loads.subList(0, usable);
                 TransferBatch batch = registered.transfer().begin(caches, slots, stream);
-                try {
-                    for (Load l : copied) {
-                        batch.scatter(l.lease.segment(), l.from, l.to);
-                        loaded += l.to - l.from;
-                        bySource[l.source.ordinal()] += l.to - l.from;
-                        bytes += engine.layout().chunkBytes(l.to - l.from);
-                    }
-                } catch (RuntimeException | Error e) {
-                    batch.abandon();
-                    throw e;
+                for (Load l : copied) {
+                    batch.scatter(l.lease.segment(), l.from, l.to);
+                    loaded += l.to - l.from;
+                    bySource[l.source.ordinal()] += l.to - l.from;
+                    bytes += engine.layout().chunkBytes(l.to - l.from);
                 }
                 // The pages stay leased until the copies that read them have landed.
                 batch.finish(failure -> {

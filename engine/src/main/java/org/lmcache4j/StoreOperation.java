@@ -61,8 +61,7 @@ final class StoreOperation extends RequestOperation {
                 batch.gather(p.from, p.to, p.lease.segment());
             }
         } catch (RuntimeException | Error e) {
-            batch.abandon();
-            drop(pending);
+            drop(pending); // a batch dropped before its finish has moved nothing that is still moving
             throw e;
         }
         int planned = stored;
@@ -82,7 +81,7 @@ final class StoreOperation extends RequestOperation {
             });
         } catch (RuntimeException | Error e) {
             if (!ran[0]) {
-                drop(pending); // the batch was abandoned before its copies could be published
+                drop(pending); // queuing failed: its finish waited for what it queued, nothing is published
             }
             throw e;
         }

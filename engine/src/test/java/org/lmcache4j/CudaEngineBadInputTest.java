@@ -110,6 +110,48 @@ class CudaEngineBadInputTest {
     }
 
     @Test
+    void concurrentRegistrationsOfTheSameCaches_allSucceed() throws Exception {
+        // Registrations are serialised (they wait for running calls): two first registrations at
+        // once must not both try to page-lock the pool.
+        for (int round = 0; round < 20; round++) {
+            try (CacheEngine fresh = CacheEngine.builder().layout(LAYOUT).model("race").slabTargetBytes(1 << 20).open()) {
+                java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(4);
+                java.util.List<Thread> threads = new java.util.ArrayList<>();
+                java.util.List<Throwable> errors = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+                for (int t = 0; t < 4; t++) {
+                    threads.add(Thread.ofPlatform().start(() -> {
+                        try {
+                            start.await();
+                            fresh.registerKvCaches(onZero.addresses(), 0);
+                        } catch (Throwable e) {
+                            errors.add(e);
+                        }
+                    }));
+                }
+                for (Thread t : threads) {
+                    t.join();
+                }
+                assertEquals(java.util.List.of(), errors);
+                assertEquals("cuda-kernel", fresh.transfer());
+            }
+        }
+    }
+
+    @Test
+    void layerSmallerThanTheLayout_refusedAtRegistration() {
+        long short1 = onZero.memory().allocate(LAYOUT.layerCacheBytes() / 4);
+        try {
+            long[] layers = {onZero.addresses()[0], short1};
+            assertRefused("layer 1 cache at 0x" + Long.toHexString(short1) + " lies in a " + LAYOUT.layerCacheBytes() / 4
+                    + "-byte allocation", () -> engine.registerKvCaches(layers, 0));
+            assertNothingRegistered();
+        } finally {
+            onZero.memory().free(short1);
+        }
+        assertStillUsable();
+    }
+
+    @Test
     void streamOfAnotherContext_orNotAStream_refusedAtTheCall() {
         engine.registerKvCaches(onZero.addresses(), 0);
         int[] tokens = TestCaches.randomTokens(300, new Random(5));

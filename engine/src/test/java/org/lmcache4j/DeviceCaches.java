@@ -125,16 +125,30 @@ public final class DeviceCaches implements PagedTestCaches {
         return written;
     }
 
+    /** The test freed layer {@code l} itself (to fault the engine): close must not free it again. */
+    public void forgetLayer(int l) {
+        device[l] = 0;
+    }
+
+    /** Frees everything, each step on its own: after a device fault (sticky) the frees fail, the rest still goes. */
     @Override
     public void close() {
+        RuntimeException first = null;
         for (long d : device) {
             if (d != 0) {
-                memory.free(d);
+                try {
+                    memory.free(d);
+                } catch (RuntimeException e) {
+                    first = first == null ? e : first;
+                }
             }
         }
         if (host != null) {
             host.close();
         }
         memory.close();
+        if (first != null) {
+            throw first;
+        }
     }
 }

@@ -17,7 +17,7 @@ enum NativeStatus {
     /** No JVM: set by the C side only. */
     JVM(4),
     NO_MEMORY(5),
-    /** Something this build cannot do, such as caches in device memory without the CUDA transfer. */
+    /** Something the engine does not do, such as a paged layout whose block rows are not adjacent (HND). */
     UNSUPPORTED(6),
     /** A bug: the message carries the exception. */
     INTERNAL(7);

@@ -18,13 +18,17 @@ final class DeviceServingEngine implements ServingEngine {
     private final HostServingEngine mirror;
     private final DeviceMemory memory;
     private final long[] device;
-    private final PagedCaches deviceView;
     private final long stream;
     private int pinned;
 
     DeviceServingEngine(KvLayout layout, long seed, int deviceId) {
         this.mirror = new HostServingEngine(layout, seed);
-        this.memory = new DeviceMemory(deviceId);
+        try {
+            this.memory = new DeviceMemory(deviceId);
+        } catch (RuntimeException e) {
+            mirror.close();
+            throw e;
+        }
         this.device = new long[layout.numLayers()];
         long stream = 0;
         try {
@@ -42,7 +46,6 @@ final class DeviceServingEngine implements ServingEngine {
             throw e;
         }
         this.stream = stream;
-        this.deviceView = PagedCaches.ofAddresses(layout, device);
     }
 
     String deviceName() {

@@ -112,11 +112,6 @@ public final class TransferSelector {
         return new Choice(Kind.CUDA, devices[0], probe.reason() + " and the caches are memory of device " + devices[0]);
     }
 
-    /** Chooses for these caches (see {@link #choose}), logs the choice if new, and returns the transfer. */
-    public synchronized KvTransfer select(long[] addresses, int device) {
-        return transferFor(choose(addresses, device), addresses);
-    }
-
     /** The transfer for a choice made by {@link #choose}; the CUDA one is made once per device. */
     public synchronized KvTransfer transferFor(Choice c, long[] addresses) {
         KvTransfer t = c.kind() == Kind.HOST ? host

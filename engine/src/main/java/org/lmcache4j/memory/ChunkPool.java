@@ -261,12 +261,21 @@ public final class ChunkPool implements AutoCloseable {
             for (int i = 0; i < slabs.length(); i++) {
                 MemorySegment slab = slabs.getAndSet(i, null);
                 if (slab != null) {
-                    registrar.unregister(slab);
+                    try {
+                        registrar.unregister(slab);
+                    } catch (RuntimeException e) {
+                        // A device in a broken state (a sticky fault) refuses; the mapping still goes.
+                        LOG.error("unregistering a slab of the CPU pool failed: {}", e.toString());
+                    }
                     source.unmap(slab);
                 }
             }
             mappedBytes.set(0);
-            registrar.close();
+            try {
+                registrar.close();
+            } catch (RuntimeException e) {
+                LOG.error("releasing the CPU pool's device registration failed: {}", e.toString());
+            }
         } finally {
             lock.unlock();
         }

@@ -9,7 +9,7 @@ import java.util.function.Consumer;
 
 /**
  * One request's copies through a {@link CudaKvTransfer}: the chunks are collected here and queued
- * all at once when the batch finishes (one kernel launch for all of them), so a batch that fails
+ * all at once when the batch finishes (one kernel launch for all of them), so a batch dropped
  * before it finishes has queued nothing.
  */
 final class CudaBatch implements TransferBatch {
@@ -17,15 +17,12 @@ final class CudaBatch implements TransferBatch {
     final PagedCaches caches;
     final long[] slots;
     final CUstream callerStream;
-    /** The device table of the caches' layer addresses, as registered when the batch began (kernel mode). */
-    final long layerTable;
     final List<LaunchTables.Chunk> chunks = new ArrayList<>();
     boolean toPage;
     private boolean ended;
 
-    CudaBatch(CudaKvTransfer transfer, PagedCaches caches, long[] slots, CUstream callerStream, long layerTable) {
+    CudaBatch(CudaKvTransfer transfer, PagedCaches caches, long[] slots, CUstream callerStream) {
         this.transfer = transfer;
-        this.layerTable = layerTable;
         this.caches = caches;
         this.slots = slots;
         this.callerStream = callerStream;
@@ -61,11 +58,5 @@ final class CudaBatch implements TransferBatch {
         }
         ended = true;
         transfer.finish(this, landed);
-    }
-
-    /** Nothing is queued before {@link #finish}, and a finish that failed waited for what it queued. */
-    @Override
-    public void abandon() {
-        ended = true;
     }
 }

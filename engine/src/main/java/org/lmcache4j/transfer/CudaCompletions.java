@@ -1,6 +1,5 @@
 package org.lmcache4j.transfer;
 
-import jcuda.CudaException;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUevent;
 import jcuda.driver.JCudaDriver;
@@ -67,7 +66,11 @@ final class CudaCompletions implements AutoCloseable {
     }
 
     private void loop() {
-        JCudaDriver.cuCtxSetCurrent(context);
+        try {
+            JCudaDriver.cuCtxSetCurrent(context);
+        } catch (RuntimeException e) {
+            LOG.error("the CUDA completion thread cannot make its context current: {}", e.toString());
+        }
         while (true) {
             Pending p;
             try {
@@ -81,12 +84,12 @@ final class CudaCompletions implements AutoCloseable {
             Throwable failure = null;
             try {
                 JCudaDriver.cuEventSynchronize(p.landed);
-            } catch (CudaException e) {
-                failure = e;
+            } catch (Throwable e) {
+                failure = e; // whatever it is, the action still runs: it releases pages and leases
             }
             try {
                 p.then.accept(failure);
-            } catch (RuntimeException | Error e) {
+            } catch (Throwable e) {
                 LOG.error("an action after device copies failed", e);
             } finally {
                 lock.lock();

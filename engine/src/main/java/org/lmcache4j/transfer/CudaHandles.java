@@ -55,8 +55,4 @@ public final class CudaHandles {
         return p;
     }
 
-    /** The address of an allocation made with {@code cuMemAlloc} or {@code cuMemAllocHost}. */
-    static long address(NativePointerObject allocation) {
-        return handle(allocation);
-    }
 }

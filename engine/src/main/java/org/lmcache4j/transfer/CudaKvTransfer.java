@@ -34,7 +34,7 @@ import java.util.function.Supplier;
  * non-blocking stream:
  * <pre>
  *  caller stream:   ── forward pass ──[ready]·····························[wait done]── next work ──
- *  transfer stream:          [wait ready][slots + chunk table ⇢ device][one launch][done]
+ *  transfer stream:          [wait ready][tables ⇢ device][one launch][done]
  *  completion thread:                                                         waits done → publish / release
  * </pre>
  * The copies start only after the work queued on the caller's stream (a store reads KV the
@@ -43,7 +43,9 @@ import java.util.function.Supplier;
  * reads it; a store's blocks must not be overwritten before they are read). What must wait on
  * the host (a stored chunk is published only once its bytes are complete; a page is released only
  * once no copy reads it) runs on {@link CudaCompletions}' thread. The serving thread never waits
- * for the device, except when queuing a batch fails part way (then it waits for what was queued).
+ * for the device, except when queuing a batch fails part way: then it waits for whatever was
+ * queued before the pages are freed. A batch carries its caches and their layer addresses (one
+ * upload with its slots and chunk table), so a re-registration cannot change what it copies.
  *
  * <h2>Contexts</h2>
  * The copies run in the context that owns the caches (the device's primary context, as with
@@ -56,16 +58,11 @@ public final class CudaKvTransfer implements KvTransfer {
     private static final Logger LOG = LoggerFactory.getLogger(CudaKvTransfer.class);
 
     public enum Mode { KERNEL, DMA }
-
     private static final int CU_STREAM_NON_BLOCKING = 1;
-    private static final int CU_EVENT_DISABLE_TIMING = 2;
+    /** The completion thread sleeps in cuEventSynchronize instead of spinning a core. */
+    private static final int CU_EVENT_BLOCKING_SYNC_NO_TIMING = 0x1 | 0x2;
     private static final int CU_POINTER_ATTRIBUTE_CONTEXT = 1;
     private static final int CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM = 91;
-    /**
-     * Test hook, never cleared in production: false drops both waits with the caller's stream, so
-     * that CudaStreamOrderingTest can show its checks fail without them.
-     */
-    static volatile boolean orderWithCaller = true;
 
     final Mode mode;
     final int device;
@@ -79,12 +76,8 @@ public final class CudaKvTransfer implements KvTransfer {
     private final long contextHandle;
     /** Whether kernels reach page-locked memory at its host address (unified addressing): no translation per chunk. */
     private final boolean hostPointersMapped;
-    /**
-     * The device table of layer addresses of every set of caches registered: a request that began
-     * with caches registered before a re-registration still copies with their table. Tiny; freed
-     * at close.
-     */
-    private final java.util.Map<PagedCaches, CUdeviceptr> layerTables = new java.util.IdentityHashMap<>();
+    /** False only in CudaStreamOrderingTest: drops both waits with the caller's stream, to show its checks then fail. */
+    private final boolean orderWithCaller;
     private boolean closed;
 
     /**
@@ -94,43 +87,51 @@ public final class CudaKvTransfer implements KvTransfer {
      * @param cacheAddress any layer cache's address: its owning context is the one the copies run in
      */
     public CudaKvTransfer(Mode mode, Supplier<byte[]> fatbin, int device, long cacheAddress) {
+        this(mode, fatbin, device, cacheAddress, true);
+    }
+
+    CudaKvTransfer(Mode mode, Supplier<byte[]> fatbin, int device, long cacheAddress, boolean orderWithCaller) {
         this.mode = mode;
         this.device = device;
+        this.orderWithCaller = orderWithCaller;
         JCudaDriver.setExceptionsEnabled(true);
         JCudaDriver.cuInit(0);
         JCudaDriver.cuDeviceGet(retained, device);
         CUcontext primary = new CUcontext();
         JCudaDriver.cuDevicePrimaryCtxRetain(primary, retained);
-        long[] owner = new long[1];
         CudaKernels k = null;
-        boolean pushed = false;
+        boolean created = false;
         try {
+            long[] owner = new long[1];
             JCudaDriver.cuPointerGetAttribute(Pointer.to(owner), CU_POINTER_ATTRIBUTE_CONTEXT, CudaHandles.address(cacheAddress));
             contextHandle = owner[0];
             if (contextHandle != CudaHandles.handle(primary)) {
                 LOG.info("the KV caches are in a context of their own on CUDA device {}, not its primary one: copying there", device);
             }
             context = contextHandle == CudaHandles.handle(primary) ? primary : CudaHandles.context(contextHandle);
-            JCudaDriver.cuCtxPushCurrent(context);
-            pushed = true;
-            k = mode == Mode.KERNEL ? new CudaKernels(fatbin.get()) : null;
-            JCudaDriver.cuStreamCreate(stream, CU_STREAM_NON_BLOCKING);
+            int[] mapped = new int[1];
+            JCudaDriver.cuDeviceGetAttribute(mapped, CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM, retained);
+            hostPointersMapped = mapped[0] == 1;
+            k = mode == Mode.KERNEL ? inContext(() -> new CudaKernels(fatbin.get())) : null;
+            inContext(() -> JCudaDriver.cuStreamCreate(stream, CU_STREAM_NON_BLOCKING));
+            created = true;
+            completions = new CudaCompletions(context);
         } catch (RuntimeException | Error e) {
-            if (k != null) {
-                k.close();
-            }
-            if (pushed) {
-                JCudaDriver.cuCtxPopCurrent(new CUcontext());
-            }
-            JCudaDriver.cuDevicePrimaryCtxRelease(retained);
+            CudaKernels loaded = k;
+            boolean destroy = created;
+            bestEffort(e, () -> inContext(() -> {
+                if (destroy) {
+                    JCudaDriver.cuStreamDestroy(stream);
+                }
+                if (loaded != null) {
+                    loaded.close();
+                }
+                return null;
+            }));
+            bestEffort(e, () -> JCudaDriver.cuDevicePrimaryCtxRelease(retained));
             throw e;
         }
-        JCudaDriver.cuCtxPopCurrent(new CUcontext());
-        int[] mapped = new int[1];
-        JCudaDriver.cuDeviceGetAttribute(mapped, CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM, retained);
-        hostPointersMapped = mapped[0] == 1;
         kernels = k;
-        completions = new CudaCompletions(context);
     }
 
     @Override
@@ -153,31 +154,35 @@ public final class CudaKvTransfer implements KvTransfer {
         }
     }
 
+    /**
+     * Checks caches about to be registered against the driver: every layer inside one allocation of
+     * the layout's size (a short one would make a copy fault, and a device fault is sticky: it
+     * would break the serving engine's own context), in this transfer's context.
+     */
     @Override
-    public synchronized void prepare(PagedCaches caches) {
-        if (mode != Mode.KERNEL || layerTables.containsKey(caches)) {
-            return;
-        }
-        // The layer base addresses, once per registration. On the transfer's stream (never the
-        // default one, which would wait for the serving engine's work), then waited for.
-        int n = caches.layout().numLayers();
-        long[] addresses = new long[n];
-        for (int i = 0; i < n; i++) {
-            addresses[i] = caches.layer(i).address();
-        }
-        inContext(() -> {
-            CUdeviceptr table = new CUdeviceptr();
-            JCudaDriver.cuMemAlloc(table, 8L * n);
-            try {
-                JCudaDriver.cuMemcpyHtoDAsync(table, Pointer.to(addresses), 8L * n, stream);
-                JCudaDriver.cuStreamSynchronize(stream);
-            } catch (RuntimeException e) {
-                JCudaDriver.cuMemFree(table);
-                throw e;
+    public void prepare(PagedCaches caches) {
+        long bytes = caches.layout().layerCacheBytes();
+        for (int i = 0; i < caches.layout().numLayers(); i++) {
+            long address = caches.layer(i).address();
+            CUdeviceptr base = new CUdeviceptr();
+            long[] size = new long[1];
+            long[] owner = new long[1];
+            inContext(() -> {
+                JCudaDriver.cuMemGetAddressRange(base, size, CudaHandles.address(address));
+                return JCudaDriver.cuPointerGetAttribute(Pointer.to(owner), CU_POINTER_ATTRIBUTE_CONTEXT,
+                        CudaHandles.address(address));
+            });
+            long end = CudaHandles.handle(base) + size[0];
+            if (address + bytes > end) {
+                throw new IllegalArgumentException("layer " + i + " cache at 0x" + Long.toHexString(address) + " lies in a "
+                        + size[0] + "-byte allocation that ends " + (end - address) + " bytes after it; the layout needs "
+                        + bytes + " (check num_blocks, block_size, heads, head_size and dtype)");
             }
-            layerTables.put(caches, table);
-            return null;
-        });
+            if (owner[0] != contextHandle) {
+                throw new IllegalArgumentException("layer " + i + " cache at 0x" + Long.toHexString(address)
+                        + " belongs to another CUDA context than the caches this engine copies on device " + device);
+            }
+        }
     }
 
     @Override
@@ -185,76 +190,71 @@ public final class CudaKvTransfer implements KvTransfer {
         if (closed) {
             throw new IllegalStateException("the CUDA transfer is closed");
         }
-        CUdeviceptr table = layerTables.get(caches);
-        if (mode == Mode.KERNEL && table == null) {
-            throw new IllegalStateException("caches were not prepared for the CUDA transfer");
-        }
-        return new CudaBatch(this, caches, slots, CudaHandles.stream(caller.handle()),
-                table == null ? 0 : CudaHandles.address(table));
+        return new CudaBatch(this, caches, slots, CudaHandles.stream(caller.handle()));
     }
 
     /**
      * Queues a batch, all of it at once: the wait for the caller's stream, the tables and one
      * launch (kernel mode) or the runs' copies (DMA), the {@code done} event, and the caller's
-     * wait for it; {@code then} runs on the completion thread once it has landed. A batch that
-     * fails part way is waited for before this throws, so its pages may be freed.
+     * wait for it; {@code then} runs on the completion thread once it has landed. If queuing fails
+     * part way, this waits for whatever was queued before it throws, so the pages may be freed.
      */
-    synchronized void finish(CudaBatch b, Consumer<Throwable> then) {
+    void finish(CudaBatch b, Consumer<Throwable> then) {
         if (b.chunks.isEmpty()) {
             then.accept(null);
             return;
         }
-        CUevent ready = event();
-        CUevent done = event();
-        LaunchTables.Pair tables = null;
-        boolean queued = false;
-        try {
-            tables = inContext(() -> {
-                if (orderWithCaller) {
-                    JCudaDriver.cuEventRecord(ready, b.callerStream);
-                    JCudaDriver.cuStreamWaitEvent(stream, ready, 0);
-                }
-                LaunchTables.Pair t = mode == Mode.KERNEL ? launch(b) : null;
-                if (mode == Mode.DMA) {
-                    for (LaunchTables.Chunk c : b.chunks) {
-                        DmaRuns.copy(b.caches, b.slots, c.from(), c.from() + c.tokens(), c.page(), b.toPage, stream);
+        CUevent ready = null;
+        CUevent done = null;
+        LaunchTables.Pair[] staged = new LaunchTables.Pair[1];
+        synchronized (this) {
+            if (closed) {
+                throw new IllegalStateException("the CUDA transfer is closed");
+            }
+            try {
+                ready = event();
+                done = event();
+                CUevent r = ready;
+                CUevent d = done;
+                inContext(() -> {
+                    if (orderWithCaller) {
+                        JCudaDriver.cuEventRecord(r, b.callerStream);
+                        JCudaDriver.cuStreamWaitEvent(stream, r, 0);
                     }
+                    if (mode == Mode.KERNEL) {
+                        staged[0] = launch(b);
+                    } else {
+                        for (LaunchTables.Chunk c : b.chunks) {
+                            DmaRuns.copy(b.caches, b.slots, c.from(), c.from() + c.tokens(), c.page(), b.toPage, stream);
+                        }
+                    }
+                    JCudaDriver.cuEventRecord(d, stream);
+                    if (orderWithCaller) {
+                        JCudaDriver.cuStreamWaitEvent(b.callerStream, d, 0);
+                    }
+                    return null;
+                });
+            } catch (RuntimeException | Error e) {
+                // Some copies may be queued: none may still read or write a page once this throws.
+                bestEffort(e, () -> inContext(() -> JCudaDriver.cuStreamSynchronize(stream)));
+                recycle(ready, done, staged[0]);
+                if (e instanceof CudaException cuda) {
+                    // The device's answer (out of memory, a sticky fault), not a bug of the engine's.
+                    throw new IllegalStateException("queuing " + b.chunks.size() + " chunk copies on CUDA device "
+                            + device + " failed: " + cuda.getMessage(), cuda);
                 }
-                return t;
-            });
-            queued = true;
-            inContext(() -> {
-                JCudaDriver.cuEventRecord(done, stream);
-                if (orderWithCaller) {
-                    JCudaDriver.cuStreamWaitEvent(b.callerStream, done, 0);
-                }
-                return null;
-            });
-        } catch (RuntimeException | Error e) {
-            LaunchTables.Pair t = tables;
-            if (queued || t != null) {
-                try {
-                    inContext(() -> JCudaDriver.cuStreamSynchronize(stream)); // nothing queued may still read a page
-                } catch (CudaException sticky) {
-                    e.addSuppressed(sticky); // the context is broken (a device fault is sticky): nothing runs any more
-                }
+                throw e;
             }
-            recycle(ready, done, t);
-            if (e instanceof CudaException cuda) {
-                // The device's answer (out of memory, a sticky fault), not a bug of the engine's.
-                throw new IllegalStateException("queuing " + b.chunks.size() + " chunk copies on CUDA device " + device
-                        + " failed: " + cuda.getMessage(), cuda);
-            }
-            throw e;
         }
-        LaunchTables.Pair t = tables;
+        CUevent r = ready;
+        CUevent d = done;
         completions.submit(done, failure -> {
-            recycle(ready, done, t);
+            recycle(r, d, staged[0]);
             then.accept(failure);
         });
     }
 
-    /** The tables and one launch for every chunk of the batch. Context current. */
+    /** The tables (slots, chunks, layer addresses) and one launch for every chunk of the batch. Context current. */
     private LaunchTables.Pair launch(CudaBatch b) {
         List<LaunchTables.Chunk> chunks = b.chunks;
         if (!hostPointersMapped) {
@@ -262,27 +262,26 @@ public final class CudaKvTransfer implements KvTransfer {
             for (LaunchTables.Chunk c : b.chunks) {
                 CUdeviceptr mapped = new CUdeviceptr();
                 JCudaDriver.cuMemHostGetDevicePointer(mapped, CudaHandles.address(c.page()), 0);
-                chunks.add(new LaunchTables.Chunk(CudaHandles.address(mapped), c.from(), c.tokens()));
+                chunks.add(new LaunchTables.Chunk(CudaHandles.handle(mapped), c.from(), c.tokens()));
             }
         }
-        LaunchTables.Pair t = tables.upload(b.slots, chunks, stream);
-        try {
-            kernels.launch(b.toPage, b.caches, chunks, b.layerTable, t.slots(), t.chunks(), stream);
-        } catch (RuntimeException e) {
-            JCudaDriver.cuStreamSynchronize(stream); // the upload is queued: let it run before the pair is reused
-            tables.give(t);
-            throw e;
-        }
+        LaunchTables.Pair t = tables.upload(b.slots, chunks, b.caches, stream);
+        kernels.launch(b.toPage, b.caches, chunks, t.layers(), t.slots(), t.chunks(), stream);
         return t;
     }
 
+    /** Back to the pools, once nothing queued uses them (any may be null). */
     private void recycle(CUevent ready, CUevent done, LaunchTables.Pair t) {
         if (t != null) {
             tables.give(t);
         }
         synchronized (events) {
-            events.push(ready);
-            events.push(done);
+            if (ready != null) {
+                events.push(ready);
+            }
+            if (done != null) {
+                events.push(done);
+            }
         }
     }
 
@@ -294,13 +293,22 @@ public final class CudaKvTransfer implements KvTransfer {
             }
         }
         CUevent e = new CUevent();
-        inContext(() -> JCudaDriver.cuEventCreate(e, CU_EVENT_DISABLE_TIMING));
+        inContext(() -> JCudaDriver.cuEventCreate(e, CU_EVENT_BLOCKING_SYNC_NO_TIMING));
         return e;
     }
 
     /** Runs {@code body} with the caches' context current, leaving the caller's as it was. */
     private <T> T inContext(Supplier<T> body) {
         return CurrentContext.call(context, body);
+    }
+
+    /** Runs a clean-up step whose own failure must not hide {@code cause} (a sticky device error fails them all). */
+    private static void bestEffort(Throwable cause, Runnable step) {
+        try {
+            step.run();
+        } catch (RuntimeException e) {
+            cause.addSuppressed(e);
+        }
     }
 
     @Override
@@ -313,7 +321,11 @@ public final class CudaKvTransfer implements KvTransfer {
         return "cuda-" + mode.name().toLowerCase();
     }
 
-    /** Waits for the batches in flight, then frees the buffers, events, stream, module and context retain. */
+    /**
+     * Waits for the batches in flight, then frees the buffers, events, stream, module and context
+     * retain: each step best effort, so that a device fault (sticky: every call then fails) still
+     * lets go of everything it can.
+     */
     @Override
     public void close() {
         synchronized (this) {
@@ -323,23 +335,31 @@ public final class CudaKvTransfer implements KvTransfer {
             closed = true;
         }
         completions.close();
+        Throwable failures = new IllegalStateException("closing the CUDA transfer of device " + device);
         synchronized (this) {
-            inContext(() -> {
-                JCudaDriver.cuStreamSynchronize(stream);
+            bestEffort(failures, () -> inContext(() -> JCudaDriver.cuStreamSynchronize(stream)));
+            bestEffort(failures, () -> inContext(() -> {
                 tables.close();
-                layerTables.values().forEach(JCudaDriver::cuMemFree);
-                layerTables.clear();
-                synchronized (events) {
-                    events.forEach(JCudaDriver::cuEventDestroy);
-                    events.clear();
-                }
-                JCudaDriver.cuStreamDestroy(stream);
-                if (kernels != null) {
-                    kernels.close();
-                }
                 return null;
-            });
-            JCudaDriver.cuDevicePrimaryCtxRelease(retained);
+            }));
+            synchronized (events) {
+                for (CUevent e : events) {
+                    bestEffort(failures, () -> inContext(() -> JCudaDriver.cuEventDestroy(e)));
+                }
+                events.clear();
+            }
+            bestEffort(failures, () -> inContext(() -> JCudaDriver.cuStreamDestroy(stream)));
+            if (kernels != null) {
+                bestEffort(failures, () -> inContext(() -> {
+                    kernels.close();
+                    return null;
+                }));
+            }
+            bestEffort(failures, () -> JCudaDriver.cuDevicePrimaryCtxRelease(retained));
+        }
+        if (failures.getSuppressed().length > 0) {
+            LOG.error("closing the CUDA transfer of device {} met {} device errors (a device fault is sticky): {}",
+                    device, failures.getSuppressed().length, failures.getSuppressed()[0].toString());
         }
     }
 }

@@ -63,7 +63,7 @@ public final class DeviceMemory implements AutoCloseable {
         return in(() -> {
             CUdeviceptr p = new CUdeviceptr();
             JCudaDriver.cuMemAlloc(p, bytes);
-            return CudaHandles.address(p);
+            return CudaHandles.handle(p);
         });
     }
 

@@ -15,7 +15,6 @@ public final class HostKvTransfer implements KvTransfer {
 
     @Override
     public TransferBatch begin(PagedCaches caches, long[] slots, CudaStream stream) {
-        checkStream(stream);
         return new TransferBatch() {
             @Override
             public void gather(int from, int to, MemorySegment page) {
@@ -30,10 +29,6 @@ public final class HostKvTransfer implements KvTransfer {
             @Override
             public void finish(Consumer<Throwable> landed) {
                 landed.accept(null);
-            }
-
-            @Override
-            public void abandon() {
             }
         };
     }

@@ -51,12 +51,7 @@ public interface KvTransfer extends AutoCloseable {
     }
 
     private static void run(TransferBatch batch, Runnable copy) {
-        try {
-            copy.run();
-        } catch (RuntimeException | Error e) {
-            batch.abandon();
-            throw e;
-        }
+        copy.run();
         CompletableFuture<Void> landed = new CompletableFuture<>();
         batch.finish(error -> {
             if (error == null) {

@@ -11,12 +11,14 @@ import java.util.ArrayDeque;
 import java.util.List;
 
 /**
- * What a batch's one kernel launch reads besides the caches and pages: the request's slot mapping
- * and its chunk table, staged in page-locked host memory and copied to the device in one
- * asynchronous copy on the transfer's stream, ahead of the launch.
+ * What a batch's one kernel launch reads besides the caches and pages: the request's slot
+ * mapping, its chunk table and the caches' layer addresses, staged in page-locked host memory and
+ * copied to the device in one asynchronous copy on the transfer's stream, ahead of the launch.
+ * Carrying the layer addresses with every batch (8 bytes a layer) means a re-registration can
+ * never change what a batch in flight copies.
  *
  * <pre>
- *  staging / device:  [ slots: n × int64 ][ pad to 16 ][ chunks: k × kv_chunk ]
+ *  staging / device:  [ slots: n × int64 ][ pad to 16 ][ chunks: k × kv_chunk ][ layers: L × uint64 ]
  *  kv_chunk (kv_index.h, 16 bytes):  0 page u64 │ 8 from i32 │ 12 tokens i32
  * </pre>
  *
@@ -38,6 +40,7 @@ final class LaunchTables implements AutoCloseable {
         final ByteBuffer view;
         final CUdeviceptr device = new CUdeviceptr();
         long chunksOffset;
+        long layersOffset;
 
         private Pair(long capacity) {
             this.capacity = capacity;
@@ -52,11 +55,15 @@ final class LaunchTables implements AutoCloseable {
         }
 
         long slots() {
-            return CudaHandles.address(device);
+            return CudaHandles.handle(device);
         }
 
         long chunks() {
-            return CudaHandles.address(device) + chunksOffset;
+            return CudaHandles.handle(device) + chunksOffset;
+        }
+
+        long layers() {
+            return CudaHandles.handle(device) + layersOffset;
         }
 
         private void free() {
@@ -67,18 +74,24 @@ final class LaunchTables implements AutoCloseable {
 
     private final ArrayDeque<Pair> free = new ArrayDeque<>();
 
-    /** A pair holding {@code slots} and {@code chunks}, queued for the device on {@code stream}. Context current. */
-    Pair upload(long[] slots, List<Chunk> chunks, CUstream stream) {
+    /** A pair holding the batch's tables, queued for the device on {@code stream}. Context current. */
+    Pair upload(long[] slots, List<Chunk> chunks, PagedCaches caches, CUstream stream) {
         long chunksOffset = (8L * slots.length + 15) & -16L;
-        long bytes = chunksOffset + (long) CHUNK_BYTES * chunks.size();
+        long layersOffset = chunksOffset + (long) CHUNK_BYTES * chunks.size();
+        int layers = caches.layout().numLayers();
+        long bytes = layersOffset + 8L * layers;
         Pair p = take(bytes);
         try {
             p.chunksOffset = chunksOffset;
+            p.layersOffset = layersOffset;
             p.view.clear();
             p.view.asLongBuffer().put(slots);
             p.view.position((int) chunksOffset);
             for (Chunk c : chunks) {
                 p.view.putLong(c.page()).putInt(c.from()).putInt(c.tokens());
+            }
+            for (int l = 0; l < layers; l++) {
+                p.view.putLong(caches.layer(l).address());
             }
             JCudaDriver.cuMemcpyHtoDAsync(p.device, p.staging, bytes, stream);
         } catch (RuntimeException e) {

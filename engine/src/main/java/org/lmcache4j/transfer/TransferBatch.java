@@ -5,12 +5,13 @@ import java.util.function.Consumer;
 
 /**
  * The copies of one request, begun by {@link KvTransfer#begin}: chunk gathers (paged caches →
- * pages) or scatters (pages → paged caches), then {@link #finish} or, on failure,
- * {@link #abandon}. Exactly one of the two ends every batch.
+ * pages) or scatters (pages → paged caches), then {@link #finish}. A batch dropped before its
+ * finish (its caller failed) has moved nothing on a device and only what its calls copied on
+ * the host.
  *
- * <p>On host caches every copy runs in the call. On device caches they are queued on the
- * transfer's stream, after the caller's stream, and the caller's stream waits for them; the
- * pages and the chunks they hold must stay as they are until {@code landed} has run.
+ * <p>On host caches every copy runs in the call. On device caches they are collected and queued
+ * at finish, on the transfer's stream, after the caller's stream, and the caller's stream waits
+ * for them; the pages and the chunks they hold must stay as they are until {@code landed} has run.
  */
 public interface TransferBatch {
     /** Copies tokens {@code [from, to)} of the request's slots into {@code page}, in {@link ChunkFormat}. */
@@ -24,13 +25,7 @@ public interface TransferBatch {
      * once they have landed: at once, on this thread, for host copies (an exception it throws
      * reaches the caller); on the transfer's completion thread for device copies. It is given
      * {@code null}, or the device error that stopped the copies (their pages then hold nothing
-     * to serve).
+     * to serve). If it throws, nothing it queued still reads or writes a page.
      */
     void finish(Consumer<Throwable> landed);
-
-    /**
-     * Ends a batch that failed part way: returns once whatever was queued has run, so that its
-     * pages may be freed. The one place a device batch blocks the host.
-     */
-    void abandon();
 }

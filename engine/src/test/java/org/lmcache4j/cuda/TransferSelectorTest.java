@@ -59,6 +59,11 @@ class TransferSelectorTest {
         });
     }
 
+    /** What the engine does at registration: choose, then the transfer for the choice. */
+    private static KvTransfer select(TransferSelector s, long[] addresses, int device) {
+        return s.transferFor(s.choose(addresses, device), addresses);
+    }
+
     private TransferSelector withDevices(int devices) throws Exception {
         return selector(CudaProbe.probe(StubDriver.build(dir, devices, 0).toString()));
     }
@@ -71,8 +76,8 @@ class TransferSelectorTest {
     @Test
     void noDriver_choosesHost_withoutBuildingCuda() {
         TransferSelector s = selector(new CudaProbe.Result(CudaProbe.State.NO_DRIVER, 0, "no CUDA driver", Optional.empty()));
-        assertInstanceOf(HostKvTransfer.class, s.select(new long[]{4096}, AUTO));
-        assertInstanceOf(HostKvTransfer.class, s.select(new long[]{4096}, TransferSelector.HOST));
+        assertInstanceOf(HostKvTransfer.class, select(s, new long[]{4096}, AUTO));
+        assertInstanceOf(HostKvTransfer.class, select(s, new long[]{4096}, TransferSelector.HOST));
         assertEquals(0, cudaBuilt.get());
         assertTrue(s.describe().contains("no CUDA driver"));
     }
@@ -105,8 +110,8 @@ class TransferSelectorTest {
         TransferSelector s = withDevices(1);
         long[] caches = {DEVICE, DEVICE + (1 << 20)};
         assertEquals(0, s.choose(caches, AUTO).device());
-        assertSame(fakeCuda, s.select(caches, AUTO));
-        assertSame(fakeCuda, s.select(caches, 0));
+        assertSame(fakeCuda, select(s, caches, AUTO));
+        assertSame(fakeCuda, select(s, caches, 0));
         assertEquals(1, cudaBuilt.get());
     }
 
@@ -141,7 +146,7 @@ class TransferSelectorTest {
                         return SlabRegistrar.NONE;
                     }
                 });
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> s.select(new long[]{DEVICE}, AUTO));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> select(s, new long[]{DEVICE}, AUTO));
         assertTrue(e.getMessage().contains("no kernels"), e.getMessage());
         assertEquals(TransferSelector.Kind.HOST, s.choose(new long[]{4096}, AUTO).kind(), "host caches still work");
     }

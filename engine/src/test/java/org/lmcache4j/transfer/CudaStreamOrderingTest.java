@@ -32,8 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
  * Invariant 7 on the CPU-run CUDA driver with its stream delay on: a store reads KV only after
  * the caller's stream wrote it, and the caller's stream reads a retrieve's KV only after it
  * landed, for a stream of the caller's own and for the legacy default stream. Each check is also
- * run with the transfer's two waits removed ({@link CudaKvTransfer#orderWithCaller}) and must then
- * see stale bytes: the check is one that can fail.
+ * run with the transfer's two waits removed (its test-only constructor argument
+ * {@code orderWithCaller}) and must then see stale bytes: the check is one that can fail.
  *
  * <p>Each race is made one-sided. For a store, the caller's "forward pass" first computes for
  * 200 ms (a host function on its stream, {@code cuLaunchHostFunc}) and then writes its KV; an
@@ -67,7 +67,6 @@ class CudaStreamOrderingTest {
 
     @AfterEach
     void restore() {
-        CudaKvTransfer.orderWithCaller = true;
         emulator.delayMicros(0);
         emulator.assertNothingLeaked(before);
     }
@@ -99,11 +98,10 @@ class CudaStreamOrderingTest {
         try (DeviceCaches caches = new DeviceCaches(LAYOUT, 0); Arena arena = Arena.ofConfined()) {
             caches.fillRandom(2);
             long stream = defaultStream ? 0 : caches.memory().createStream();
-            CudaKvTransfer transfer = transfer(mode, caches);
+            CudaKvTransfer transfer = transfer(mode, caches, ordered);
             MemorySegment page = arena.allocate(LAYOUT.chunkBytes(256), 4096);
             caches.memory().pin(page);
             try {
-                CudaKvTransfer.orderWithCaller = ordered;
                 caches.writeRows(slots, 0, 256, 3, stream, () -> HostFunction.sleep(stream, COMPUTE_MS));
                 TransferBatch batch = transfer.begin(caches.view(), slots, new CudaStream(stream));
                 batch.gather(0, 256, page);
@@ -113,7 +111,6 @@ class CudaStreamOrderingTest {
                 new HostKvTransfer().gather(caches.expected().view(), slots, 0, 256, expected);
                 return new byte[][] {expected.toArray(ValueLayout.JAVA_BYTE), page.toArray(ValueLayout.JAVA_BYTE)};
             } finally {
-                CudaKvTransfer.orderWithCaller = true;
                 emulator.delayMicros(0);
                 transfer.close();
                 caches.memory().unpin(page);
@@ -133,7 +130,7 @@ class CudaStreamOrderingTest {
             caches.fillRandom(5);
             source.fillRandom(6);
             long stream = defaultStream ? 0 : caches.memory().createStream();
-            CudaKvTransfer transfer = transfer(mode, caches);
+            CudaKvTransfer transfer = transfer(mode, caches, ordered);
             List<MemorySegment> pages = new ArrayList<>();
             for (int c = 0; c < 2; c++) {
                 MemorySegment page = arena.allocate(LAYOUT.chunkBytes(256), 4096);
@@ -142,7 +139,6 @@ class CudaStreamOrderingTest {
                 pages.add(page);
             }
             try {
-                CudaKvTransfer.orderWithCaller = ordered;
                 emulator.delayMicros(DELAY_US);
                 TransferBatch batch = transfer.begin(caches.view(), slots, new CudaStream(stream));
                 for (int c = 0; c < 2; c++) {
@@ -155,7 +151,6 @@ class CudaStreamOrderingTest {
                 assertFalse(landed.get() != null, "the scatter failed on the device");
                 return new byte[][] {source.rows(slots, 0, 512), caches.expected().rows(slots, 0, 512)};
             } finally {
-                CudaKvTransfer.orderWithCaller = true;
                 emulator.delayMicros(0);
                 transfer.close();
                 pages.forEach(caches.memory()::unpin);
@@ -166,9 +161,9 @@ class CudaStreamOrderingTest {
         }
     }
 
-    private CudaKvTransfer transfer(CudaKvTransfer.Mode mode, DeviceCaches caches) throws IOException {
+    private CudaKvTransfer transfer(CudaKvTransfer.Mode mode, DeviceCaches caches, boolean ordered) throws IOException {
         byte[] fatbin = Files.readAllBytes(emulator.fatbin);
-        CudaKvTransfer t = new CudaKvTransfer(mode, () -> fatbin, 0, caches.addresses()[0]);
+        CudaKvTransfer t = new CudaKvTransfer(mode, () -> fatbin, 0, caches.addresses()[0], ordered);
         t.prepare(caches.view());
         return t;
     }
