@@ -237,6 +237,7 @@ public final class CacheEngine implements AutoCloseable {
                         throw e;
                     }
                     pinnedFor = choice.device();
+                    LOG.info("CPU pool: slabs page-locked for CUDA device {} as they are mapped", pinnedFor);
                 }
             }
             t.prepare(c);
