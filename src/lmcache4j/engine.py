@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 from . import _native, arrays
+from .checked import INT32_MAX, UINT64_MAX, integer
 from .errors import EngineClosedError, InvalidArgumentError
 from .layout import KvLayout
 
@@ -67,6 +68,8 @@ class Engine:
                  world_size: int = 1, rank: int = 0):
         if not isinstance(layout, KvLayout):
             raise TypeError("layout must be a lmcache4j.KvLayout")
+        integer(world_size, "world_size", 1, INT32_MAX)
+        integer(rank, "rank", 0, world_size - 1)
         path, settings = None, None
         if isinstance(config, Mapping):
             try:
@@ -136,6 +139,15 @@ class Engine:
         memory, a CUDA device index, or -2 to let the driver say. ``keepalive`` is held until the
         engine closes or caches are registered again: a registration waits for the calls running on
         the old caches and for their GPU copies, so the old ones are dropped only after it."""
+        addresses = list(addresses)
+        if isinstance(device, bool) or not isinstance(device, int) or not -2 <= device <= INT32_MAX:
+            raise InvalidArgumentError(f"device {device!r} is not a device id (-1 for host memory, -2 to let the driver "
+                                       f"say, or a CUDA device index)")
+        for i, a in enumerate(addresses):
+            integer(a, f"layer {i} cache address", 1, UINT64_MAX)
+            if a + self._layout.layer_bytes - 1 > UINT64_MAX:
+                raise InvalidArgumentError(f"layer {i} cache at {a:#x} would run past the end of the address space "
+                                           f"({self._layout.layer_bytes} bytes)")
         addrs = (ctypes.c_uint64 * len(addresses))(*addresses)
         _native.check(self._lib, self._lib.lmcache4j_register_kv_caches(self._h(), addrs, len(addresses), device))
         self._caches[:] = [keepalive]
@@ -234,8 +246,7 @@ class Engine:
     def _transfer(self, fn, tokens, slot_mapping, skip_leading, cache_salt, adapter, stream) -> int:
         t = arrays.tokens(tokens)
         s = arrays.slot_mapping(slot_mapping, t.shape[0])
-        if isinstance(skip_leading, bool) or not isinstance(skip_leading, int) or skip_leading < 0:
-            raise InvalidArgumentError(f"skip_leading must be a non-negative integer, got {skip_leading!r}")
+        integer(skip_leading, "skip_leading", 0, INT32_MAX)
         handle = arrays.stream_handle(stream)
         n = ctypes.c_int64()
         _native.check(self._lib, fn(self._h(), self._scope(cache_salt, adapter), arrays.address(t),

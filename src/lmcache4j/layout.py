@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .checked import INT32_MAX, integer
 from .errors import InvalidArgumentError
 
 #: Element size in bytes of each KV dtype the engine knows.
@@ -49,9 +50,7 @@ class KvLayout:
 
     def __post_init__(self):
         for name in ("num_layers", "num_kv_heads", "head_size", "block_size", "num_blocks"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
+            integer(getattr(self, name), name, 1, INT32_MAX)  # int32_t in lmcache4j_layout
         object.__setattr__(self, "dtype", dtype_name(self.dtype))
         fmt = str(self.kv_format).strip().lower()
         if fmt not in KV_FORMATS:

@@ -137,7 +137,7 @@ def test_bad_requests_are_refused_and_change_nothing(open_engine):
         (lambda: engine.store([1, 2, 3], [0, 1]), "slot_mapping has 2 entries but there are 3 tokens"),
         (lambda: engine.store([1, 2], [0, lay.num_blocks * 16]), "outside the registered caches"),
         (lambda: engine.retrieve([1, 2], [0, 1], skip_leading=1), "not a multiple of chunk_size"),
-        (lambda: engine.retrieve([1, 2], [0, 1], skip_leading=-1), "non-negative"),
+        (lambda: engine.retrieve([1, 2], [0, 1], skip_leading=-1), "skip_leading must be between 0"),
         (lambda: engine.lookup([1], cache_salt="a\0b"), "NUL"),
         (lambda: engine.lookup([1], pin_request_id=""), None),
     ]
@@ -154,7 +154,7 @@ def test_bad_requests_are_refused_and_change_nothing(open_engine):
 
 
 def test_bad_layouts_and_configurations_are_refused():
-    with pytest.raises(InvalidArgumentError, match="num_layers must be a positive integer"):
+    with pytest.raises(InvalidArgumentError, match="num_layers must be between 1 and"):
         KvLayout(0, 1, 8, 16, 4)
     with pytest.raises(InvalidArgumentError, match="unsupported KV dtype 'int7'"):
         KvLayout(1, 1, 8, 16, 4, "int7")
@@ -170,7 +170,7 @@ def test_bad_layouts_and_configurations_are_refused():
         Engine("/nonexistent/lmcache.yaml", lay)
     with pytest.raises(InvalidArgumentError, match="JSON-serialisable"):
         Engine({"chunk_size": object()}, lay)
-    with pytest.raises(InvalidArgumentError, match="is not a rank of world_size 2"):
+    with pytest.raises(InvalidArgumentError, match="rank must be between 0 and 1, got 5"):
         Engine(SMALL_POOL, lay, world_size=2, rank=5)
     with pytest.raises(TypeError, match="layout must be"):
         Engine(SMALL_POOL, None)
@@ -210,3 +210,28 @@ def test_device_caches_that_are_not_device_memory_are_refused_naming_the_device(
         engine.register_kv_cache_addresses([1, 2, 3], device=0)
     with pytest.raises(InvalidArgumentError, match="stream must be a CUDA stream"):
         engine.store([1, 2], [0, 1], stream="fast")
+
+
+def test_integers_are_checked_against_their_c_types_and_never_wrap(open_engine):
+    # Each of these used to cross the C ABI truncated: 2**64 + 256 acted as 256, a 2**32 + 4 layer
+    # layout opened a 4-layer engine, a wrapping address range made the next store segfault.
+    with pytest.raises(InvalidArgumentError, match="num_layers must be between 1 and 2147483647, got 4294967300"):
+        KvLayout(num_layers=2**32 + 4, num_kv_heads=2, head_size=16, block_size=16, num_blocks=64)
+    with pytest.raises(InvalidArgumentError, match="world_size must be between 1 and"):
+        Engine(None, layout(), world_size=0)
+    with pytest.raises(InvalidArgumentError, match="world_size must be between 1 and"):
+        Engine(None, layout(), world_size=2**40)
+    with pytest.raises(InvalidArgumentError, match="rank must be between 0 and 1, got 2"):
+        Engine(None, layout(), world_size=2, rank=2)
+    engine = open_engine(layout())
+    caches = random_caches(layout(), 3)
+    engine.register_kv_caches(caches)
+    tokens, slots = np.arange(300), np.arange(300)
+    with pytest.raises(InvalidArgumentError, match="skip_leading must be between 0 and 2147483647, got 18446744073709551872"):
+        engine.store(tokens, slots, skip_leading=2**64 + 256)
+    with pytest.raises(InvalidArgumentError, match="would run past the end of the address space"):
+        engine.register_kv_cache_addresses([caches[0].ctypes.data, 2**64 - 4096] + [caches[2].ctypes.data])
+    with pytest.raises(InvalidArgumentError, match="layer 1 cache address must be between 1 and"):
+        engine.register_kv_cache_addresses([caches[0].ctypes.data, 2**64, caches[2].ctypes.data])
+    assert engine.stats().stored_tokens == 0, "a refused call stored something"
+    assert engine.store(tokens, slots) == 300  # and the engine still works on its caches

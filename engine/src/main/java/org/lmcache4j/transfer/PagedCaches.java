@@ -43,6 +43,10 @@ public final class PagedCaches {
             if (addresses[i] == 0) {
                 throw new IllegalArgumentException("layer " + i + " cache address is null");
             }
+            if (Long.compareUnsigned(addresses[i], -layout.layerCacheBytes()) > 0) {
+                throw new IllegalArgumentException("layer " + i + " cache at 0x" + Long.toHexString(addresses[i])
+                        + " would run past the end of the address space (" + layout.layerCacheBytes() + " bytes)");
+            }
             segs[i] = MemorySegment.ofAddress(addresses[i]).reinterpret(layout.layerCacheBytes());
         }
         return new PagedCaches(layout, segs);
