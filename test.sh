@@ -11,7 +11,14 @@ cd "$(dirname "$0")"
 lmc_find_jdk
 lmc_find_maven
 lmc_ensure_redis
-trap lmc_stop_redis EXIT
+# Everything the run leaves in a temporary directory (the JVMs' extracted native libraries, test
+# servers' folders, sockets) goes into one folder of its own, removed at the end.
+LMC_RUN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/lmcache4j-test.XXXXXX")
+export TMPDIR="$LMC_RUN_TMP"
+export MAVEN_OPTS="${MAVEN_OPTS:-} -Djava.io.tmpdir=$LMC_RUN_TMP"
+# The JVMs the C and Python tests start: the same folder, and the per-request lines off.
+export LMCACHE4J_JVM_OPTS="${LMCACHE4J_JVM_OPTS:-} -Djava.io.tmpdir=$LMC_RUN_TMP -Dorg.slf4j.simpleLogger.log.org.lmcache4j.requests=warn"
+trap 'lmc_stop_redis; rm -rf "$LMC_RUN_TMP"' EXIT
 lmc_start_redis
 command -v make >/dev/null && command -v "${CC:-cc}" >/dev/null \
   || { echo "The native stages need make and a C compiler (cc); install build-essential." >&2; exit 1; }
@@ -32,7 +39,7 @@ else
 fi
 
 echo "== java: $("$JAVA" -version 2>&1 | head -n1) at $JAVA_HOME (the CUDA tests on the CPU-run driver)"
-"$MVN" -B -ntp install
+lmc_mvn -B -ntp install
 
 echo "== native: liblmcache4j.so and its C tests"
 make -C native -s JAVA_HOME="$JAVA_HOME" test

@@ -9,6 +9,6 @@ cd "$(dirname "$0")/.."
 lmc_find_jdk
 if [ ! -f bench/target/benchmarks.jar ]; then
   lmc_find_maven
-  "$MVN" -B -q -ntp -DskipTests install
+  lmc_mvn -B -q -ntp -DskipTests install
 fi
 exec "$JAVA" --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar org.lmcache4j.bench.Ratios "$@"

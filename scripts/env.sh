@@ -34,3 +34,11 @@ lmc_find_maven() {
   echo "LMCache4j builds with Maven 3.8 or newer, and 'mvn' is not on PATH." >&2
   return 1
 }
+
+# Maven, with the stray colour resets (ESC[0m) that Maven 3.8 prints around a batch run even with -B
+# taken out of its output, so that logs read as plain text; the exit status is Maven's.
+lmc_mvn() {
+  local status=0
+  "$MVN" "$@" 2>&1 | sed 's/\x1b\[0m//g' || status=$?
+  return "$status"
+}

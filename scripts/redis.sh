@@ -18,7 +18,8 @@ lmc_ensure_redis() {
 lmc_start_redis() {
   local port dir
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  dir=$(mktemp -d /tmp/lmcache4j-test-redis.XXXXXX)
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/lmcache4j-test-redis.XXXXXX")
+  LMC_REDIS_DIR=$dir
   redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
     --protected-mode no >"$dir/log" 2>&1 &
   LMC_REDIS_PID=$!
@@ -40,5 +41,9 @@ lmc_stop_redis() {
     kill "$LMC_REDIS_PID" 2>/dev/null || true
     wait "$LMC_REDIS_PID" 2>/dev/null || true
     LMC_REDIS_PID=
+  fi
+  if [ -n "${LMC_REDIS_DIR:-}" ]; then
+    rm -rf "$LMC_REDIS_DIR"
+    LMC_REDIS_DIR=
   fi
 }

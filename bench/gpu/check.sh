@@ -22,7 +22,7 @@ pack() {
   . "$root/scripts/env.sh"
   lmc_find_jdk
   lmc_find_maven
-  (cd "$root" && "$MVN" -B -q -ntp -DskipTests -pl engine,bench -am package)
+  (cd "$root" && lmc_mvn -B -q -ntp -DskipTests -pl engine,bench -am package)
   command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] \
     || { echo "check.sh pack needs nvcc to build the fatbin" >&2; exit 1; }
   make -C "$root/native" -s cuda

@@ -146,6 +146,7 @@ class ChunkPoolTest {
     }
 
     @Test
+    @org.lmcache4j.ProvokesFaults("a slab that cannot be mapped")
     void slabThatCannotBeMapped_stopsGrowthWithoutThrowing() {
         SlabSource failing = new SlabSource() {
             private final ArenaSlabSource inner = new ArenaSlabSource();
