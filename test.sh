@@ -13,7 +13,7 @@ lmc_find_maven
 lmc_ensure_redis
 # Everything the run leaves in a temporary directory (the JVMs' extracted native libraries, test
 # servers' folders, sockets) goes into one folder of its own, removed at the end.
-LMC_RUN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/lmcache4j-test.XXXXXX")
+LMC_RUN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/l4j.XXXXXX") # short: Unix socket paths under it must fit 107 bytes
 export TMPDIR="$LMC_RUN_TMP"
 export MAVEN_OPTS="${MAVEN_OPTS:-} -Djava.io.tmpdir=$LMC_RUN_TMP"
 # The JVMs the C and Python tests start: the same folder, and the per-request lines off.
@@ -81,7 +81,7 @@ python3 -c 'import numpy, pytest' 2>/dev/null || {
 status=0
 LMCACHE4J_CUDA_DRIVER="$LMCACHE4J_CUDA_EMULATOR_LIB" LMCACHE4J_CUDA_FATBIN="$PWD/native/build/kv_transfer.fatbin" \
 PYTHONPATH=src LD_PRELOAD="$JAVA_HOME/lib/libjsig.so" \
-  python3 -X faulthandler -m pytest -q -rs -p no:cacheprovider tests/python || status=$?
+  python3 -X faulthandler -m pytest -q -rs -p no:cacheprovider --basetemp="$LMC_RUN_TMP/py" tests/python || status=$?
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure here." >&2
   exit 1

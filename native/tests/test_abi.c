@@ -206,7 +206,8 @@ static void error_paths(void) {
 
     lmcache4j_options options = {sizeof options, SETTINGS, NULL, 0, 0};
     EXPECT_OK(lmcache4j_open(NULL, &layout, &options, &e));
-    EXPECT_STATUS(lmcache4j_store(e, NULL, tokens, slots, 300, 0, &n), LMCACHE4J_ERR_STATE, "registerKvCaches");
+    EXPECT_STATUS(lmcache4j_store(e, NULL, tokens, slots, 300, 0, &n), LMCACHE4J_ERR_STATE,
+                  "call lmcache4j_register_kv_caches (Engine.register_kv_caches in Python) first");
     EXPECT_STATUS(lmcache4j_register_kv_caches(e, c.address, LAYERS - 1, -1), LMCACHE4J_ERR_INVALID_ARGUMENT,
                   "expected 4 layer caches, got 3");
     EXPECT_STATUS(lmcache4j_register_kv_caches(e, NULL, LAYERS, -1), LMCACHE4J_ERR_INVALID_ARGUMENT, "layer addresses is NULL");

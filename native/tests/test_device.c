@@ -407,7 +407,7 @@ static void bad_input(void) {
     fill_slots(to, N, 40);
     lmcache4j_engine e = open_engine("flash_attn", "kernel");
     EXPECT_STATUS(lmcache4j_store_on_stream(e, NULL, tokens, from, N, 0, (uint64_t) (uintptr_t) stream, &n),
-                  LMCACHE4J_ERR_STATE, "registerKvCaches");
+                  LMCACHE4J_ERR_STATE, "lmcache4j_register_kv_caches");
     char text[256];
     EXPECT_STATUS(lmcache4j_register_kv_caches(e, c.address, LAYERS, 5), LMCACHE4J_ERR_INVALID_ARGUMENT,
                   "CUDA device 5 does not exist: the driver sees 2 device(s)");
@@ -424,7 +424,7 @@ static void bad_input(void) {
     EXPECT_STATUS(lmcache4j_register_kv_caches(e, mixed.address, LAYERS, LMCACHE4J_DEVICE_AUTO),
                   LMCACHE4J_ERR_INVALID_ARGUMENT, "on several CUDA devices [0, 1]");
     EXPECT_STATUS(lmcache4j_store_on_stream(e, NULL, tokens, from, N, 0, (uint64_t) (uintptr_t) stream, &n),
-                  LMCACHE4J_ERR_STATE, "registerKvCaches"); /* nothing was registered */
+                  LMCACHE4J_ERR_STATE, "lmcache4j_register_kv_caches"); /* nothing was registered */
 
     EXPECT_OK(lmcache4j_register_kv_caches(e, c.address, LAYERS, LMCACHE4J_DEVICE_AUTO));
     read_back(&c, stream);

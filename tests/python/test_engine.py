@@ -125,7 +125,7 @@ def test_bad_caches_are_refused_with_the_reason(open_engine):
 def test_bad_requests_are_refused_and_change_nothing(open_engine):
     lay = layout()
     engine = open_engine(lay)
-    with pytest.raises(EngineStateError, match="registerKvCaches"):
+    with pytest.raises(EngineStateError, match="register_kv_caches"):
         engine.store([1, 2], [0, 1])
     caches = random_caches(lay)
     engine.register_kv_caches(caches)

@@ -25,3 +25,20 @@ def test_the_test_script_lists_what_it_needs():
     text = README.read_text()
     for need in ("make", "python3", "numpy", "pytest", "redis-server", "nvcc", "JDK 25"):
         assert need in text.split("## Configuration")[0], f"the README's first part does not say ./test.sh needs {need}"
+
+
+def test_the_sample_replay_output_has_the_lines_a_run_prints():
+    import subprocess
+
+    root = README.parent
+    sample = re.search(r"```\n(LMCache4j replay: .*?)```", README.read_text(), re.S).group(1)
+    run = subprocess.run([str(root / "lmcache4j"), "replay", "--users", "2", "--rounds", "2", "--layers", "2",
+                          "--kv-heads", "2", "--head-size", "64", "--cpu-gb", "0.25"],
+                         capture_output=True, text=True, timeout=300, cwd=root)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+    def labels(text):
+        return [re.split(r"\s{2,}", line.strip())[0] for line in text.splitlines() if line.startswith("  ")]
+
+    assert labels(sample) == labels(run.stdout), f"the README's sample differs from what a run prints:\n{run.stdout}"
+    assert "GiB" in run.stdout and " GB" not in run.stdout, "the replay mixes units"

@@ -104,6 +104,7 @@ public final class CacheEngine implements AutoCloseable {
     private CacheEngine(Builder b) {
         this.config = b.config;
         this.layout = Objects.requireNonNull(b.layout, "a KvLayout is required");
+        config.poolChunks(layout); // refuses a pool that cannot hold one chunk: it could never cache anything
         this.hasher = new ChunkHasher(b.model, b.worldSize, b.workerId, config.chunkSize(), layout);
         this.fixedTransfer = b.transfer;
         this.selector = b.transfer == null ? CudaRuntime.selector(CudaProbe.system(), config.extraConfig()) : null;
@@ -136,10 +137,10 @@ public final class CacheEngine implements AutoCloseable {
             pool.close();
             throw e;
         }
-        LOG.info("LMCache4j engine {}: cpu pool {}, chunk_size {} ({} MiB a chunk), layout {} {} {}x{}x{} block {}, "
+        LOG.info("LMCache4j engine {}: cpu pool {}, chunk_size {} ({} a chunk), layout {} {} {}x{}x{} block {}, "
                         + "transfer {}, tiers [cpu{}{}], model {} rank {}/{}, keys {}, save_unfull_chunk {}",
                 config.instanceId(), pool.describe(), config.chunkSize(),
-                layout.chunkBytes(config.chunkSize()) >> 20, layout.format().configName(),
+                EngineConfig.binary(layout.chunkBytes(config.chunkSize())), layout.format().configName(),
                 layout.dtype().torchName(), layout.numLayers(), layout.numKvHeads(), layout.headSize(),
                 layout.blockSize(), selector == null ? fixedTransfer.describe() : selector.describe(),
                 disk.enabled() ? ", " + disk.describe() : "", remote.enabled() ? ", " + remote.describe() : "", b.model, b.workerId, b.worldSize,

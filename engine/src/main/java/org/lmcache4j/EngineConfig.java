@@ -9,8 +9,13 @@ import java.util.Optional;
  * (see {@code docs/configuration.md}). Sizes are in GB of 1024³ bytes, as in LMCache.
  * Build one with {@link #builder()}, or load one with {@code org.lmcache4j.config.ConfigLoader}.
  *
+ * <p>Every chunk passes through the CPU pool, also on its way to or from the disk and remote
+ * tiers, so an engine whose pool cannot hold one chunk could never cache anything: the engine
+ * refuses to start with one ({@link #poolChunks(KvLayout)}).
+ *
  * @param chunkSize           tokens per chunk ({@code chunk_size}, default 256)
- * @param localCpu            whether the CPU pool is used ({@code local_cpu}, default true)
+ * @param localCpu            whether chunks are meant to stay in CPU memory ({@code local_cpu}, default
+ *                            true); see {@link #cpuPoolBytes()} for what false means
  * @param maxLocalCpuSizeGb   size of the CPU pool in GB ({@code max_local_cpu_size}, default 5.0)
  * @param localDisk           disk tier directory or {@code file://} URL ({@code local_disk})
  * @param maxLocalDiskSizeGb  disk tier cap in GB ({@code max_local_disk_size}, default 0)
@@ -35,6 +40,15 @@ public record EngineConfig(int chunkSize, boolean localCpu, double maxLocalCpuSi
 
     /** LMCache's GB: 1024³ bytes. */
     public static final long GB = 1024L * 1024 * 1024;
+
+    /** The largest size in GB whose byte count fits in a {@code long}: 8 EiB. */
+    public static final long MAX_SIZE_GB = Long.MAX_VALUE / GB;
+
+    /** The most chunks one pool holds (its pages are indexed by {@code int}). */
+    static final long MAX_POOL_CHUNKS = Integer.MAX_VALUE - 8;
+
+    /** Pool pages start and end on 4 KiB boundaries (the unit of O_DIRECT), as {@code ChunkPool} rounds them. */
+    private static final long PAGE_ALIGN = 4096;
 
     /** Eviction policies the CPU tier implements. */
     public static final java.util.List<String> CACHE_POLICIES = java.util.List.of("LRU");
@@ -100,9 +114,82 @@ public record EngineConfig(int chunkSize, boolean localCpu, double maxLocalCpuSi
         return b;
     }
 
-    /** The CPU pool's size in bytes: 0 when {@code local_cpu} is false. */
+    /**
+     * The CPU pool's size in bytes: {@code max_local_cpu_size}. With {@code local_cpu: false} it is
+     * still that size when a disk or remote tier is configured, as in LMCache, whose
+     * {@code local_cpu} only turns off the CPU "hot cache" while {@code max_local_cpu_size} goes on
+     * sizing the buffer every chunk passes through on its way to those tiers (chunks are then
+     * written to disk at once, see {@code DiskOptions}); with no such tier it is 0, and
+     * {@link #poolChunks(KvLayout)} refuses it.
+     */
     public long cpuPoolBytes() {
-        return localCpu ? (long) (maxLocalCpuSizeGb * GB) : 0L;
+        return localCpu || hasLowerTier() ? (long) (maxLocalCpuSizeGb * GB) : 0L;
+    }
+
+    /** Whether chunks have somewhere to go below the CPU pool: a sized disk tier or a remote tier. */
+    public boolean hasLowerTier() {
+        return localDisk.isPresent() && diskBytes() > 0 || remoteUrl.isPresent();
+    }
+
+    /**
+     * How many chunks of {@code layout} the CPU pool holds. Refuses, naming the keys, a pool that
+     * cannot hold one chunk (an engine that could never cache anything: every chunk, also on its
+     * way to disk or Redis, passes through the pool) and one of more chunks than a pool can index.
+     *
+     * @throws IllegalArgumentException for either
+     */
+    public long poolChunks(KvLayout layout) {
+        long chunkBytes = layout.chunkBytes(chunkSize);
+        long pageBytes = (chunkBytes + PAGE_ALIGN - 1) & -PAGE_ALIGN;
+        long poolBytes = cpuPoolBytes();
+        long chunks = poolBytes / pageBytes;
+        if (!localCpu && !hasLowerTier()) {
+            throw new IllegalArgumentException("local_cpu is false and there is no disk tier (local_disk with"
+                    + " max_local_disk_size) or remote tier (remote_url) to keep chunks in: an engine that keeps them"
+                    + " nowhere could never cache anything. Set local_cpu to true, or configure a tier");
+        }
+        if (chunks == 0) {
+            long fitTokens = (poolBytes & -PAGE_ALIGN) / layout.tokenBytes();
+            throw new IllegalArgumentException("max_local_cpu_size " + gb(maxLocalCpuSizeGb) + " GB (" + poolBytes
+                    + " bytes) is smaller than one chunk: chunk_size " + chunkSize + " tokens of " + describe(layout)
+                    + " take " + chunkBytes + " bytes (" + binary(chunkBytes) + "). The CPU pool could never hold a"
+                    + " chunk, so nothing would ever be cached (every chunk passes through it, also on its way to"
+                    + " disk or Redis). Raise max_local_cpu_size to at least " + gbAtLeast(pageBytes) + " GB"
+                    + (fitTokens > 0 ? " or lower chunk_size to at most " + fitTokens : ""));
+        }
+        if (chunks > MAX_POOL_CHUNKS) {
+            throw new IllegalArgumentException("max_local_cpu_size " + gb(maxLocalCpuSizeGb) + " GB would hold " + chunks
+                    + " chunks of chunk_size " + chunkSize + " tokens (" + binary(chunkBytes) + " each), more than the "
+                    + MAX_POOL_CHUNKS + " one pool can index: lower max_local_cpu_size or raise chunk_size");
+        }
+        return chunks;
+    }
+
+    /** Bytes in binary units, as LMCache4j prints sizes: {@code 32.00 MiB}, {@code 122.07 GiB}. */
+    static String binary(long n) {
+        String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+        if (n < 1024) {
+            return n + " bytes";
+        }
+        int u = Math.min(units.length, (63 - Long.numberOfLeadingZeros(n)) / 10);
+        return String.format(Locale.ROOT, "%.2f %s", n / Math.pow(1024, u), units[u - 1]);
+    }
+
+    /** A size in GB as written, without an exponent: {@code 0.0001}, {@code 1000000000000}. */
+    private static String gb(double gb) {
+        return Double.isFinite(gb) ? java.math.BigDecimal.valueOf(gb).stripTrailingZeros().toPlainString()
+                : String.valueOf(gb);
+    }
+
+    /** {@code bytes} in GB, rounded up to three decimals, so that the figure given is enough. */
+    private static String gbAtLeast(long bytes) {
+        return new java.math.BigDecimal(bytes).divide(new java.math.BigDecimal(GB), 3, java.math.RoundingMode.CEILING)
+                .stripTrailingZeros().toPlainString();
+    }
+
+    private static String describe(KvLayout l) {
+        return "this layout (" + l.numLayers() + " layers x " + l.numKvHeads() + " KV heads x " + l.headSize() + " "
+                + l.dtype().torchName() + (l.format().planes() == 2 ? ", K and V" : "") + ")";
     }
 
     /** The disk tier's cap in bytes. */
@@ -112,7 +199,11 @@ public record EngineConfig(int chunkSize, boolean localCpu, double maxLocalCpuSi
 
     private static void requireFiniteNonNegative(String key, double gb) {
         if (!Double.isFinite(gb) || gb < 0) {
-            throw new IllegalArgumentException(key + " must be a non-negative number of GB, got " + gb);
+            throw new IllegalArgumentException(key + " must be a non-negative number of GB, got " + gb(gb));
+        }
+        if (gb >= MAX_SIZE_GB) {
+            // Past this the byte count overflows a long (and would read as 8 EiB, silently).
+            throw new IllegalArgumentException(key + " must be less than " + MAX_SIZE_GB + " GB, got " + gb(gb));
         }
     }
 

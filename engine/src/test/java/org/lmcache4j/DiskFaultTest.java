@@ -2,6 +2,10 @@ package org.lmcache4j;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.lmcache4j.config.DiskOptions;
+import org.lmcache4j.disk.DiskTier;
+import org.lmcache4j.disk.LogCapture;
+import org.lmcache4j.disk.Tmpfs;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -9,7 +13,6 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -18,9 +21,10 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** A process killed while spilling, and a disk that fills up. */
+/** A process killed while spilling, a device smaller than the cap, and one that turns read-only. */
 class DiskFaultTest {
     @TempDir
     Path dir;
@@ -39,22 +43,29 @@ class DiskFaultTest {
                     stored++;
                 }
             }
+            // Frozen mid-stride (SIGSTOP: it still holds everything), the directory is its own: another tier is
+            // refused, naming the process.
+            assertEquals(0, new ProcessBuilder("kill", "-STOP", Long.toString(child.pid())).start().waitFor());
+            IOException taken = assertThrows(IOException.class, () -> DiskTier.open(dir, 1 << 30, new byte[16], 2,
+                    DiskOptions.from(EngineFixture.poolOfChunks(4))));
+            assertTrue(taken.getMessage().contains("process " + child.pid()), taken.getMessage());
             child.destroyForcibly();
             child.waitFor();
         }
         assertEquals(40, stored, "the child stopped early");
         assertEquals(137, child.exitValue(), "killed by SIGKILL");
 
-        // The restart comes later: temporary files older than a minute are a crash's leftovers (younger
-        // ones could be another engine's writes in progress, and are left alone).
-        try (Stream<Path> s = Files.walk(dir, 2)) {
-            for (Path p : s.filter(p -> p.getFileName().toString().contains(".tmp-")).toList()) {
-                Files.setLastModifiedTime(p, FileTime.fromMillis(System.currentTimeMillis() - 120_000));
-            }
+        // The restart comes at once. The dead child's claim went with it, so every temporary file is a leftover,
+        // however young: the ones the kill left (if it hit a write) and one planted as a kill would leave it.
+        Path sub;
+        try (Stream<Path> s = Files.list(dir)) {
+            sub = s.filter(Files::isDirectory).findFirst().orElseThrow();
         }
+        Files.write(sub.resolve("0123456789abcdef0123456789abcdef.lmc.tmp-5eed"), new byte[4096]);
         EngineConfig cfg = DiskTierEngineTest.config(dir, 64, 4096, Map.of());
         try (EngineFixture f = new EngineFixture(cfg)) {
-            assertTrue(countTemporary(dir) == 0, "temporary files are removed at start-up");
+            assertTrue(f.engine.stats().disk().enabled(), "the killed process's claim is gone");
+            assertEquals(0, countTemporary(dir), "temporary files are removed at start-up, whatever their age");
             long records = f.engine.stats().disk().records();
             assertTrue(records > 0, "complete records survive");
             assertEquals(0, f.engine.stats().disk().corruptRecords());
@@ -85,37 +96,97 @@ class DiskFaultTest {
     }
 
     /**
-     * A file system that fills up: a 256 KiB tmpfs (seven records), mounted for the test (the tests run as root, as
-     * CI does). Writes fail, are counted and logged once, and the engine keeps serving from memory.
+     * The tester's case in small: a disk tier capped at 1000 chunks on a 256 KiB tmpfs (six or
+     * seven records). The tier fits its cap to the device, so its own eviction makes room: no
+     * write fails, and the newest chunks, written at close, are what the next engine finds.
      */
     @Test
-    void fullDisk_writesFailAndTheEngineKeepsServing() throws Exception {
-        Path mount = Files.createDirectories(dir.resolve("small-fs"));
-        Process m = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mount.toString())
-                .redirectErrorStream(true).start();
-        String why = new String(m.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, m.waitFor(), "this test mounts a small tmpfs and needs root: " + why);
-        try {
-            EngineConfig cfg = DiskTierEngineTest.config(mount, 64, 1000, Map.of("disk_write_through", true));
-            try (EngineFixture f = new EngineFixture(cfg)) {
+    void deviceSmallerThanTheCap_theTierFitsItsCap_andTheNextEngineFindsTheNewestChunks() throws Exception {
+        try (Tmpfs fs = Tmpfs.mount(dir.resolve("small-fs"), "256k"); LogCapture log = new LogCapture()) {
+            EngineConfig cfg = DiskTierEngineTest.config(fs.mount, 16, 1000, Map.of());
+            List<int[]> prompts = new ArrayList<>();
+            EngineFixture f = new EngineFixture(cfg);
+            try {
                 Random rnd = new Random(5);
-                List<int[]> prompts = new ArrayList<>();
-                List<long[]> slots = new ArrayList<>();
                 for (int i = 0; i < 20; i++) {
                     prompts.add(TestCaches.randomTokens(512, rnd));
-                    slots.add(TestCaches.randomSlots(f.caches.layout, 512, rnd));
-                    assertEquals(512, f.engine.store(prompts.get(i), slots.get(i), 0));
+                    assertEquals(512, f.engine.store(prompts.get(i), TestCaches.randomSlots(f.caches.layout, 512, rnd), 0));
+                    // 16 pages: the spiller keeps usage at or under the low watermark (12), two chunks a prompt.
+                    DiskTierEngineTest.await("spilling to the low watermark", () -> f.engine.stats().pagesInUse() <= 13);
                 }
-                DiskTierEngineTest.await("write failures", () -> f.engine.stats().disk().writeFailures() > 0);
                 DiskTierEngineTest.await("writes in flight to settle", () -> f.engine.stats().leases() == 0);
-                for (int i = 0; i < 20; i++) {
-                    assertEquals(512, f.engine.lookup(prompts.get(i)), "still served from memory");
+                DiskStats d = f.engine.stats().disk();
+                assertEquals(0, d.writeFailures(), d.toString());
+                assertTrue(d.writes() > 0, d.toString());
+                assertTrue(d.effectiveCapacityBytes() <= 256 << 10, "the cap in effect is what the device holds: " + d);
+                assertTrue(d.usedBytes() <= d.effectiveCapacityBytes(), d.toString());
+                assertTrue(d.evictions() > 0, "the tier's own records made the room");
+                for (int i = 12; i < 20; i++) {
+                    assertEquals(512, f.engine.lookup(prompts.get(i)), "served from memory or disk");
                 }
-                assertTrue(f.engine.stats().disk().usedBytes() <= 256 << 10);
-                assertEquals(0, countTemporary(mount), "failed writes leave no temporary files");
+                assertEquals(0, f.engine.stats().leases());
+                assertEquals(0, f.engine.stats().pins());
+            } finally {
+                f.engine.close(); // graceful: writes the pool's chunks, oldest first, evicting the tier's oldest records
+                f.caches.close();
             }
-        } finally {
-            new ProcessBuilder("umount", mount.toString()).start().waitFor();
+            assertEquals(0, f.engine.stats().disk().writeFailures(), "nor at close");
+            assertEquals(1, log.lines("the tier's cap is now"), "logged once");
+            assertEquals(0, countTemporary(fs.mount), "no temporary files are left");
+            try (EngineFixture next = new EngineFixture(cfg)) {
+                assertEquals(512, next.engine.lookup(prompts.get(19)), "the newest prompt is on disk");
+                assertEquals(0, next.engine.lookup(prompts.get(0)), "the oldest made room");
+                assertEquals(0, next.engine.stats().disk().writeFailures());
+            }
+        }
+    }
+
+    /**
+     * The tester's other case: the device is remounted read-only under a spilling engine. One batch
+     * of writes fails, then the spiller offers nothing while reads and stores go on; once the device
+     * is writable again, a probe notices and spilling resumes.
+     */
+    @Test
+    void deviceTurnsReadOnly_spillingStopsAtOnce_andResumesWhenItIsWritable() throws Exception {
+        try (Tmpfs fs = Tmpfs.mount(dir.resolve("ro-fs"), "4m"); LogCapture log = new LogCapture()) {
+            EngineConfig cfg = DiskTierEngineTest.config(fs.mount, 16, 64, Map.of());
+            try (EngineFixture f = new EngineFixture(cfg)) {
+                Random rnd = new Random(9);
+                List<int[]> prompts = new ArrayList<>();
+                List<long[]> slots = new ArrayList<>();
+                for (int i = 0; i < 40; i++) {
+                    prompts.add(TestCaches.randomTokens(512, rnd));
+                    slots.add(TestCaches.randomSlots(f.caches.layout, 512, rnd));
+                }
+                for (int i = 0; i < 10; i++) {
+                    f.engine.store(prompts.get(i), slots.get(i), 0);
+                    DiskTierEngineTest.await("spilling", () -> f.engine.stats().pagesInUse() <= 13);
+                }
+                long spilled = f.engine.stats().spilledChunks();
+                assertTrue(spilled > 0);
+                fs.readOnly();
+                try {
+                    for (int i = 10; i < 40; i++) {
+                        assertEquals(512, f.engine.store(prompts.get(i), slots.get(i), 0), "stores go on");
+                        Thread.sleep(10);
+                    }
+                    DiskTierEngineTest.await("the tier to notice", () -> !f.engine.stats().disk().writable());
+                    Thread.sleep(300); // as long again as the stores took: a retry loop would fail ~15 batches
+                    DiskStats d = f.engine.stats().disk();
+                    assertTrue(d.writeFailures() >= 1 && d.writeFailures() <= 4, "one batch fails, no more: " + d);
+                    assertEquals(512, f.engine.lookup(prompts.get(39)), "served from memory");
+                    assertEquals(512, f.engine.lookup(prompts.get(0)), "and from the read-only disk");
+                    f.caches.zero();
+                    assertEquals(512, f.engine.retrieve(prompts.get(0), slots.get(0), 0));
+                } finally {
+                    fs.writable();
+                }
+                DiskTierEngineTest.await("a probe to find it writable", () -> f.engine.stats().disk().writable());
+                f.engine.store(prompts.get(10), slots.get(10), 0);
+                DiskTierEngineTest.await("spilling again", () -> f.engine.stats().spilledChunks() > spilled);
+            }
+            assertEquals(1, log.lines("cannot be written"), "logged once when it went");
+            assertEquals(1, log.lines("takes writes again"), "and once when it came back");
         }
     }
 }

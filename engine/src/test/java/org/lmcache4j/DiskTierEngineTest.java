@@ -131,6 +131,8 @@ class DiskTierEngineTest {
         f.caches.zero();
         assertEquals(600, f.engine.retrieve(tokens, slots, 0));
         assertArrayEquals(rows, f.caches.rows(slots, 0, 600));
+        f.close(); // one directory belongs to one engine at a time
+        f = null;
 
         try (CacheEngine other = CacheEngine.builder().config(cfg).layout(EngineFixture.LAYOUT).model("other-model").open()) {
             assertEquals(0, other.lookup(tokens));
@@ -194,6 +196,22 @@ class DiskTierEngineTest {
         assertEquals(256, f.engine.retrieve(tokens, slots, 0));
         assertEquals(2, f.engine.stats().disk().readFailures(), "both are read in parallel, both fail");
         assertEquals(256, f.engine.lookup(tokens));
+    }
+
+    @Test
+    void aSecondEngineOnTheSameDirectory_servesWithoutADiskTier_andTheFirstKeepsIts() {
+        EngineConfig cfg = config(dir, 16, 64, Map.of("disk_write_through", true));
+        open(cfg);
+        try (EngineFixture second = new EngineFixture(cfg)) {
+            assertFalse(second.engine.stats().disk().enabled(), "the directory is the first engine's");
+            int[] tokens = TestCaches.randomTokens(300, rnd);
+            long[] slots = TestCaches.randomSlots(second.caches.layout, 300, rnd);
+            assertEquals(300, second.engine.store(tokens, slots, 0));
+            assertEquals(300, second.engine.lookup(tokens), "served from memory");
+        }
+        int[] tokens = TestCaches.randomTokens(512, rnd);
+        f.engine.store(tokens, TestCaches.randomSlots(f.caches.layout, 512, rnd), 0);
+        await("the first engine's records", () -> f.engine.stats().disk().records() == 2);
     }
 
     @Test
@@ -269,6 +287,35 @@ class DiskTierEngineTest {
         first.caches.close();
         open(cfg);
         assertEquals(512, f.engine.lookup(tokens));
+    }
+
+    /**
+     * A disk tier smaller than the pool: a graceful close writes only the newest chunks that fit,
+     * each once (a later write evicts an earlier record, and offering that chunk again went round
+     * for ever), and the next engine finds the newest prompt.
+     */
+    @Test
+    void diskSmallerThanThePool_closeWritesTheNewestChunksThatFit_once() {
+        EngineConfig cfg = config(dir, 32, 4, Map.of());
+        int[][] prompts = new int[10][];
+        EngineFixture first = new EngineFixture(cfg);
+        for (int i = 0; i < prompts.length; i++) {
+            prompts[i] = TestCaches.randomTokens(512, rnd);
+            first.engine.store(prompts[i], TestCaches.randomSlots(first.caches.layout, 512, rnd), 0);
+        }
+        assertEquals(0, first.engine.stats().spilledChunks(), "20 of 32 pages: below the watermark, nothing spilled");
+        assertEquals(0, first.engine.stats().leases());
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(20), () -> {
+            first.engine.close();
+            first.caches.close();
+        });
+        DiskStats d = first.engine.stats().disk();
+        assertEquals(4, d.writes(), "the four newest chunks, no more: " + d);
+        assertEquals(0, d.evictions());
+        open(cfg);
+        assertEquals(512, f.engine.lookup(prompts[9]));
+        assertEquals(512, f.engine.lookup(prompts[8]));
+        assertEquals(0, f.engine.lookup(prompts[7]));
     }
 
     @Test

@@ -3,7 +3,9 @@ package org.lmcache4j;
 import org.junit.jupiter.api.Test;
 import org.lmcache4j.remote.RedisCluster;
 import org.lmcache4j.remote.RedisServer;
+import org.lmcache4j.remote.StderrCapture;
 
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
@@ -222,6 +224,48 @@ class RemoteTierEngineTest {
             int loaded = f.engine.retrieve(tokens, slots, 0);
             assertTrue(loaded < 768, "an evicted chunk ends the prefix: " + loaded);
             assertFalse(f.engine.stats().remote().readFailures() == 0 && loaded < 768 && loaded % 256 != 0);
+        }
+    }
+
+    /**
+     * Issue 11: a Redis at maxmemory with noeviction refuses every write. That is its answer, not an
+     * outage: the tier stays up (no "failed"/"is back" flapping), the refusals are counted, one WARN
+     * says why, and what Redis holds is still served.
+     */
+    @Test
+    void redisRefusingWrites_oneWarning_countedByReason_tierStaysUp_readsGoOn() throws Exception {
+        try (RedisServer redis = RedisServer.start("--maxmemory", "2mb", "--maxmemory-policy", "noeviction");
+             StderrCapture log = StderrCapture.start();
+             EngineFixture f = new EngineFixture(config(redis.url(), 16))) {
+            int[] first = TestCaches.randomTokens(512, rnd);
+            long[] slots = TestCaches.randomSlots(f.caches.layout, 512, rnd);
+            f.engine.store(first, slots, 0);
+            byte[] rows = f.caches.rows(slots, 0, 512);
+            awaitWrites(f, 2);
+            assertEquals(2, f.engine.stats().remote().writes(), "these fit");
+            for (int i = 0; i < 40; i++) { // 80 chunks of 36 KiB more: far past 2 MiB
+                f.engine.store(TestCaches.randomTokens(512, rnd), slots, 0);
+                awaitWrites(f, 2L * (i + 2));
+            }
+            RemoteStats s = f.engine.stats().remote();
+            assertTrue(s.writesRefused("oom") > 0, "refused at maxmemory: " + s);
+            assertEquals(s.writesRefused("oom"), s.writesRefused());
+            assertEquals(82, s.writes() + s.writesDropped(), s.toString());
+            assertTrue(s.healthy(), "an OOM reply is not an outage");
+            assertEquals(0, s.healthChanges());
+            assertEquals(0, s.errors());
+
+            List<String> warnings = log.remote("WARN");
+            assertEquals(1, warnings.size(), String.join("\n", log.lines("org.lmcache4j.remote")));
+            assertTrue(warnings.getFirst().contains("Redis refused a write (OOM command not allowed"), warnings.getFirst());
+            assertEquals(List.of(), log.remote("INFO").stream().filter(l -> l.contains("is back")).toList());
+
+            f.engine.clear(); // only Redis holds the first chunks now
+            f.caches.zero();
+            assertEquals(512, f.engine.lookup(first), "lookups go on");
+            assertEquals(512, f.engine.retrieve(first, slots, 0), "reads go on");
+            assertArrayEquals(rows, f.caches.rows(slots, 0, 512));
+            assertEquals(512, f.engine.stats().remoteHitTokens());
         }
     }
 }

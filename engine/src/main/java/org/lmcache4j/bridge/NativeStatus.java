@@ -1,6 +1,9 @@
 package org.lmcache4j.bridge;
 
+import java.util.Map;
 import java.util.Objects;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The status codes of the C ABI, {@code enum lmcache4j_status} in {@code native/include/lmcache4j.h}
@@ -22,6 +25,14 @@ enum NativeStatus {
     /** A bug: the message carries the exception. */
     INTERNAL(7);
 
+    /**
+     * The engine's messages are written for Java callers and name the Java API's calls; a caller
+     * of the C ABI, or of the Python package above it, reads the names of its own API instead.
+     */
+    private static final Map<String, String> CALLS_IN_C = Map.of(
+            "registerKvCaches", "lmcache4j_register_kv_caches (Engine.register_kv_caches in Python)");
+    private static final Pattern JAVA_CALL = Pattern.compile("\\b(" + String.join("|", CALLS_IN_C.keySet()) + ")\\b");
+
     final int code;
 
     NativeStatus(int code) {
@@ -42,12 +53,13 @@ enum NativeStatus {
 
     /**
      * The message a caller sees: the exception's own for the expected kinds (they name the value),
-     * and the exception's class and first frame for the rest, which are bugs.
+     * with the Java API's calls named as the C ABI names them, and the exception's class and first
+     * frame for the rest, which are bugs.
      */
     static String message(Throwable t) {
         String own = t.getMessage();
         if (of(t) != INTERNAL && own != null && !own.isBlank()) {
-            return own;
+            return JAVA_CALL.matcher(own).replaceAll(m -> Matcher.quoteReplacement(CALLS_IN_C.get(m.group(1))));
         }
         StringBuilder sb = new StringBuilder(t.toString());
         StackTraceElement[] frames = t.getStackTrace();

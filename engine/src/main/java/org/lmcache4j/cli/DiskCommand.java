@@ -7,6 +7,7 @@ import org.lmcache4j.keys.ChunkHasher;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,12 +22,33 @@ final class DiskCommand {
               --json               print one JSON object
             """;
 
+    /** The check itself: {@link DiskCheck#check}, or a stand-in in tests. */
+    interface Checker {
+        DiskCheck.Report check(Path dir, byte[] namespace, boolean repair) throws IOException;
+    }
+
     private final Args args;
     private final PrintStream out;
+    private final PrintStream err;
+    private final boolean terminal;
+    private final Checker checker;
+    private final Duration progressEvery;
 
-    DiskCommand(Args args, PrintStream out) {
+    /**
+     * @param terminal whether {@code err} is a terminal: only then does a long check show its progress
+     */
+    DiskCommand(Args args, PrintStream out, PrintStream err, boolean terminal) {
+        this(args, out, err, terminal, DiskCheck::check, Duration.ofMillis(500));
+    }
+
+    DiskCommand(Args args, PrintStream out, PrintStream err, boolean terminal, Checker checker,
+                Duration progressEvery) {
         this.args = args;
         this.out = out;
+        this.err = err;
+        this.terminal = terminal;
+        this.checker = checker;
+        this.progressEvery = progressEvery;
     }
 
     int run() {
@@ -43,8 +65,8 @@ final class DiskCommand {
         args.finish();
         byte[] namespace = new ChunkHasher(model, 1, 0, chunkSize, layout).namespaceFingerprint();
         DiskCheck.Report report;
-        try {
-            report = DiskCheck.check(dir, namespace, repair);
+        try (CheckProgress progress = terminal ? CheckProgress.start(dir, err, progressEvery) : null) {
+            report = checker.check(dir, namespace, repair);
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot check " + dir + ": " + e.getMessage());
         }
@@ -60,8 +82,8 @@ final class DiskCommand {
         if (json) {
             out.println(Json.write(r));
         } else {
-            out.printf("%s: %d good records (%.2f GiB), %d corrupt, %d foreign, %d temporary files%s%n", dir,
-                    report.good(), report.goodBytes() / (double) (1L << 30), report.corrupt(), report.foreign(),
+            out.printf("%s: %d good records (%s), %d corrupt, %d foreign, %d temporary files%s%n", dir,
+                    report.good(), Units.size(report.goodBytes()), report.corrupt(), report.foreign(),
                     report.temporary(), report.repaired() ? " (corrupt and temporary files removed)" : "");
             report.corruptFiles().forEach(f -> out.println("  corrupt: " + f));
         }

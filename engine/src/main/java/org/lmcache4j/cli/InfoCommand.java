@@ -27,13 +27,13 @@ final class InfoCommand {
 
     int run() {
         KvLayout layout = LayoutOptions.layout(args, args.integer("blocks", 1, 1));
-        EngineConfig config = LayoutOptions.config(args);
         boolean json = args.flag("json");
+        EngineConfig config = LayoutOptions.config(args, layout); // refused as replay and the engine refuse it
         args.finish();
 
         Map<String, Object> info = new LinkedHashMap<>(ConfigLoader.describe(config));
         long chunkBytes = layout.chunkBytes(config.chunkSize());
-        long pages = config.cpuPoolBytes() / chunkBytes;
+        long pages = config.poolChunks(layout);
         info.put("layout", Map.of("num_layers", layout.numLayers(), "num_kv_heads", layout.numKvHeads(),
                 "head_size", layout.headSize(), "dtype", layout.dtype().torchName(),
                 "block_size", layout.blockSize(), "kv_format", layout.format().configName()));

@@ -27,15 +27,15 @@ public final class Main {
             return all.isEmpty() ? 2 : 0;
         }
         try {
-            Args args = new Args(all.subList(1, all.size()), FLAGS);
             String command = all.getFirst();
+            Args args = new Args(command, all.subList(1, all.size()), FLAGS);
             if (!command.equals("disk") && !args.positional().isEmpty()) {
                 throw new IllegalArgumentException("unexpected argument '" + args.positional().getFirst() + "'");
             }
             return switch (command) {
                 case "replay" -> new ReplayCommand(args, out, err).run();
                 case "info" -> new InfoCommand(args, out).run();
-                case "disk" -> new DiskCommand(args, out).run();
+                case "disk" -> new DiskCommand(args, out, err, err == System.err && onTerminal()).run();
                 default -> throw new IllegalArgumentException("unknown command '" + command
                         + "' (commands: replay, info, disk)");
             };
@@ -43,6 +43,12 @@ public final class Main {
             err.println("lmcache4j: " + e.getMessage());
             return 2;
         }
+    }
+
+    /** Whether the process runs on a terminal (a person watching), where a long command shows progress. */
+    private static boolean onTerminal() {
+        java.io.Console console = System.console();
+        return console != null && console.isTerminal();
     }
 
     /** slf4j-simple reads these once, at its first logger: set them before anything logs. */

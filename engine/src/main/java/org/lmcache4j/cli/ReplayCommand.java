@@ -81,7 +81,7 @@ final class ReplayCommand {
         int longest = workload.promptLength(workload.rounds - 1);
         int defaultBlocks = (int) Math.ceil(1.25 * longest / args.integer("block-size", 16, 1)) + 1;
         KvLayout layout = LayoutOptions.layout(args, args.integer("blocks", defaultBlocks, 1));
-        EngineConfig config = LayoutOptions.config(args);
+        EngineConfig config = LayoutOptions.config(args, layout);
         int device = deviceOption(args.string("device").orElse("cpu"));
         String cudaTransfer = args.string("cuda-transfer").orElse(null);
         if (cudaTransfer != null) {
@@ -126,6 +126,7 @@ final class ReplayCommand {
         try (TraceFile trace = traceFile == null ? null : new TraceFile(traceFile)) {
             ReplayRun total = new ReplayRun();
             List<EngineStats> stats = new ArrayList<>();
+            EngineStats lastInUse = null;
             List<Map<String, Object>> perInstance = new ArrayList<>();
             boolean clean = true;
             for (int i = 1; i <= instances; i++) {
@@ -151,6 +152,7 @@ final class ReplayCommand {
                     if (metrics != null && i == instances) {
                         total.metricsSeries = MetricsProbe.countSeries(metrics.port());
                     }
+                    lastInUse = engine.stats(); // the pool as the run left it: close() empties it
                     engine.close(); // waits for the writes in flight (spills hold leases meanwhile)
                     end = engine.stats();
                 }
@@ -162,7 +164,7 @@ final class ReplayCommand {
                 stats.add(end);
                 perInstance.add(instanceReport(i, run, end));
             }
-            Map<String, Object> report = report(workload, layout, config, stats, total);
+            Map<String, Object> report = report(workload, layout, config, stats, lastInUse, total);
             if (instances > 1) {
                 report.put("instances", perInstance);
             }
@@ -214,9 +216,12 @@ final class ReplayCommand {
         return r;
     }
 
-    /** The report over every instance: counts summed, the tiers' state as the last instance left them. */
+    /**
+     * The report over every instance: counts summed, the tiers' state as the last instance left them
+     * ({@code all}: each instance's stats after its close; {@code inUse}: the last one's just before).
+     */
     private static Map<String, Object> report(ChatWorkload w, KvLayout layout, EngineConfig config,
-                                              List<EngineStats> all, ReplayRun run) {
+                                              List<EngineStats> all, EngineStats inUse, ReplayRun run) {
         EngineStats stats = all.getLast();
         long storedTokens = all.stream().mapToLong(EngineStats::storedTokens).sum();
         Map<String, Object> r = new LinkedHashMap<>();
@@ -255,17 +260,21 @@ final class ReplayCommand {
             r.put("remote_writes_dropped", all.stream().mapToLong(s -> s.remote().writesDropped()).sum());
             r.put("remote_read_failures", all.stream().mapToLong(s -> s.remote().readFailures()).sum());
             r.put("remote_errors", all.stream().mapToLong(s -> s.remote().errors()).sum());
+            r.put("remote_write_refusals", all.stream().mapToLong(s -> s.remote().writesRefused()).sum());
             r.put("remote_url", remote.url());
         }
         r.put("store_skipped_chunks", all.stream().mapToLong(EngineStats::storeSkippedChunks).sum());
+        r.put("store_skipped_prompt_over_pool", run.skippedPromptOverPool);
+        r.put("store_skipped_pages_held", run.skippedPagesHeld);
         r.put("leases_at_end", all.stream().mapToLong(EngineStats::leases).sum());
         r.put("pins_at_end", all.stream().mapToLong(EngineStats::pins).sum());
         r.put("users", w.users);
         r.put("rounds", w.rounds);
         r.put("chunk_size", config.chunkSize());
         r.put("pool_bytes", config.cpuPoolBytes());
-        r.put("pool_used_bytes", stats.usedBytes());
-        r.put("pool_chunks", stats.chunks());
+        r.put("pool_capacity_chunks", inUse.capacityPages());
+        r.put("pool_used_bytes", inUse.usedBytes());
+        r.put("pool_chunks", inUse.chunks());
         r.put("layout", layout.format().configName() + " " + layout.numLayers() + "x" + layout.numKvHeads() + "x"
                 + layout.headSize() + " " + layout.dtype().torchName() + " block " + layout.blockSize());
         r.put("token_bytes", layout.tokenBytes());
@@ -291,6 +300,12 @@ final class ReplayCommand {
         long retrieveNanos;
         long wallNanos;
         long metricsSeries;
+        /** Chunks stores skipped because one prompt's new chunks were more than the pool's pages. */
+        long skippedPromptOverPool;
+        /** Chunks stores skipped because the pages they could have had were pinned or being copied. */
+        long skippedPagesHeld;
+        /** The engine's count of skipped chunks after the last store (each instance has its own engine). */
+        private long skippedSoFar;
         String device = "cpu";
         String transfer = "host";
         String deviceName;
@@ -305,6 +320,8 @@ final class ReplayCommand {
             storeNanos += o.storeNanos;
             retrieveNanos += o.retrieveNanos;
             wallNanos += o.wallNanos;
+            skippedPromptOverPool += o.skippedPromptOverPool;
+            skippedPagesHeld += o.skippedPagesHeld;
         }
 
         void execute(ChatWorkload workload, CacheEngine engine, ServingEngine serving, PrintStream progress,
@@ -367,18 +384,42 @@ final class ReplayCommand {
                 }
                 serving.toDevice(slots, loaded, prompt.length);
                 long t1 = System.nanoTime();
-                engine.store(KeyScope.NONE, prompt, slots, 0, serving.stream());
+                int stored = engine.store(KeyScope.NONE, prompt, slots, 0, serving.stream());
                 serving.settle(); // and the stores have read their KV once the stream got past them
                 storeNanos += System.nanoTime() - t1;
                 // A device store publishes its chunks once its copies have landed, on the engine's
                 // completion thread; wait for that, so that the next request's lookup finds them as
                 // on the host (a workload of its own, not a speed measurement).
                 engine.awaitTransfers();
+                countSkipped(engine, stored);
                 requests++;
                 requestedTokens += prompt.length;
                 hitTokens += loaded;
             } finally {
                 serving.free(slots);
+            }
+        }
+
+        /**
+         * Why the store that just ran skipped chunks, if it did. The engine counts skipped chunks;
+         * the reason follows from the pool's size: if the chunks this store kept and the ones it
+         * skipped are more than the pool has pages, the prompt was too long for the pool; otherwise
+         * pages it could have had were held (pinned by a lookup, or leased by a copy, a disk write or
+         * a Redis write in flight). The replay runs one request at a time, so the count is its own.
+         */
+        void countSkipped(CacheEngine engine, int storedTokens) {
+            EngineStats s = engine.stats();
+            long skipped = s.storeSkippedChunks() - skippedSoFar;
+            skippedSoFar = s.storeSkippedChunks();
+            if (skipped <= 0) {
+                return;
+            }
+            int chunkSize = engine.config().chunkSize();
+            long storedChunks = (storedTokens + chunkSize - 1) / chunkSize;
+            if (storedChunks + skipped > s.capacityPages()) {
+                skippedPromptOverPool += skipped;
+            } else {
+                skippedPagesHeld += skipped;
             }
         }
     }

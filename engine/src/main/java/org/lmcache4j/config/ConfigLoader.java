@@ -46,6 +46,24 @@ public final class ConfigLoader {
     private ConfigLoader() {
     }
 
+    /**
+     * A configuration and where each key set in it came from, so that a refusal that depends on
+     * more than the configuration (a pool too small for the model's chunks) can still name them.
+     *
+     * @param sources the source of every key that was set, by LMCache name: a file's path or an
+     *                environment variable; keys absent took their defaults
+     */
+    public record Sourced(EngineConfig config, Map<String, String> sources) {
+        public Sourced {
+            sources = Map.copyOf(sources);
+        }
+
+        /** Where {@code key}'s value came from: a file's path, an environment variable, or "the default". */
+        public String sourceOf(String key) {
+            return sources.getOrDefault(key, "the default");
+        }
+    }
+
     /** The configuration {@code env} (normally {@link System#getenv()}) describes. */
     public static EngineConfig load(Map<String, String> env) {
         return load(Optional.empty(), env, LOG::warn);
@@ -54,6 +72,11 @@ public final class ConfigLoader {
     /** As {@link #load(Map)}, except that {@code explicitFile}, when present, wins over everything. */
     public static EngineConfig load(Optional<Path> explicitFile, Map<String, String> env) {
         return load(explicitFile, env, LOG::warn);
+    }
+
+    /** As {@link #load(Optional, Map)}, with where each key came from. */
+    public static Sourced loadSourced(Optional<Path> explicitFile, Map<String, String> env) {
+        return loadSourced(explicitFile, env, LOG::warn);
     }
 
     /** The configuration in a YAML (or JSON) file; keys it lacks take their defaults. */
@@ -82,6 +105,10 @@ public final class ConfigLoader {
     }
 
     static EngineConfig load(Optional<Path> explicitFile, Map<String, String> env, Consumer<String> warn) {
+        return loadSourced(explicitFile, env, warn).config();
+    }
+
+    static Sourced loadSourced(Optional<Path> explicitFile, Map<String, String> env, Consumer<String> warn) {
         Optional<Path> file = explicitFile.or(() -> configFileFromEnv(env));
         if (explicitFile.isPresent() && env.containsKey(CONFIG_FILE_ENV)) {
             LOG.info("{} is set but {} is used: an explicit file wins", CONFIG_FILE_ENV, explicitFile.get());
@@ -97,10 +124,14 @@ public final class ConfigLoader {
             warn.accept("configuration file " + file.get() + " is used, so these environment variables are ignored: "
                     + String.join(", ", ignored));
         }
-        return loadFile(file.get(), warn);
+        return loadFileSourced(file.get(), warn);
     }
 
     static EngineConfig loadFile(Path file, Consumer<String> warn) {
+        return loadFileSourced(file, warn).config();
+    }
+
+    private static Sourced loadFileSourced(Path file, Consumer<String> warn) {
         if (Files.isDirectory(file)) {
             throw new IllegalArgumentException("configuration file " + file + " is a directory");
         }
@@ -124,14 +155,15 @@ public final class ConfigLoader {
                     + " values (such as 'chunk_size: 256'), not " + describeKind(parsed));
         }
         LOG.info("LMCache4j configuration from {}", file);
-        return fromMap(parsed == null ? Map.of() : (Map<?, ?>) parsed, file.toString(), warn);
+        String source = file.toString();
+        return build(parsed == null ? Map.of() : (Map<?, ?>) parsed, key -> source, source, warn);
     }
 
     static EngineConfig fromMap(Map<?, ?> values, String source, Consumer<String> warn) {
-        return build(values, key -> source, source, warn);
+        return build(values, key -> source, source, warn).config();
     }
 
-    private static EngineConfig fromEnv(Map<String, String> env, Consumer<String> warn) {
+    private static Sourced fromEnv(Map<String, String> env, Consumer<String> warn) {
         // Sorted, so that warnings come out in the same order on every start.
         Map<String, Object> values = new LinkedHashMap<>();
         new TreeMap<>(env).forEach((name, value) -> {
@@ -149,14 +181,16 @@ public final class ConfigLoader {
         return build(values, ConfigKey::envVar, "the LMCACHE_* environment variables", warn);
     }
 
-    private static EngineConfig build(Map<?, ?> values, Function<String, String> sourceOf, String source,
-                                      Consumer<String> warn) {
+    private static Sourced build(Map<?, ?> values, Function<String, String> sourceOf, String source,
+                                 Consumer<String> warn) {
         EngineConfig.Builder builder = EngineConfig.builder();
+        Map<String, String> sources = new LinkedHashMap<>();
         values.forEach((rawKey, value) -> {
             String key = String.valueOf(rawKey);
             Optional<ConfigKey<?>> known = ConfigKeys.find(key);
             if (known.isPresent()) {
                 known.get().apply(builder, value, sourceOf.apply(key));
+                sources.put(key, sourceOf.apply(key));
             } else if (ConfigKeys.UNSUPPORTED.contains(key)) {
                 if (!ConfigValues.isOff(value)) {
                     warn.accept("configuration key " + key + " (from " + sourceOf.apply(key)
@@ -170,7 +204,7 @@ public final class ConfigLoader {
             EngineConfig config = builder.build();
             DiskOptions.from(config); // extra_config's tier settings fail here, with the source named
             RemoteOptions.from(config);
-            return config;
+            return new Sourced(config, sources);
         } catch (IllegalArgumentException e) {
             throw ConfigValues.fromSource(e.getMessage(), source, e);
         }

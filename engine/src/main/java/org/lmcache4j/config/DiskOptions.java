@@ -13,7 +13,8 @@ import java.util.function.Function;
  *
  * @param oDirect        {@code use_odirect}: bypass the page cache where the file system allows (default true)
  * @param writeThrough   {@code disk_write_through}: write every stored chunk to disk at once (default false:
- *                       chunks are written when the pool needs their pages)
+ *                       chunks are written when the pool needs their pages; true with {@code local_cpu: false},
+ *                       where LMCache sends every chunk straight on to its lower tiers)
  * @param codec          {@code disk_codec}: {@code none} (default) or {@code lz4} (adaptive)
  * @param ioThreads      {@code disk_io_threads}: parallel reads and writes (default 4)
  * @param highWatermark  {@code disk_spill_high_watermark}: pool usage at which spilling starts (default 0.9)
@@ -37,7 +38,7 @@ public record DiskOptions(boolean oDirect, boolean writeThrough, PayloadCodec.Mo
         Map<String, Object> extra = config.extraConfig();
         return new DiskOptions(
                 get(extra, "use_odirect", ConfigValues::toBool, true),
-                get(extra, "disk_write_through", ConfigValues::toBool, false),
+                get(extra, "disk_write_through", ConfigValues::toBool, !config.localCpu()),
                 get(extra, "disk_codec", v -> PayloadCodec.Mode.parse(ConfigValues.toText(v)), PayloadCodec.Mode.NONE),
                 get(extra, "disk_io_threads", ConfigValues::toInt, 4),
                 get(extra, "disk_spill_high_watermark", ConfigValues::toFraction, 0.9),

@@ -17,8 +17,10 @@ import java.util.List;
 /**
  * {@code lmcache4j disk check}: reads every record of a directory whole, header and payload, and
  * sorts them into good (this namespace, every checksum right), foreign (another model, rank or
- * shape: left alone) and corrupt; with {@code repair}, removes the corrupt ones and temporary
- * files left by a crash (those older than a minute: a younger one may be a write in progress).
+ * shape: left alone) and corrupt; with {@code repair}, removes the corrupt ones and every
+ * temporary file. Repair claims the directory as a disk tier does ({@link DirectoryClaim}), so it
+ * is refused while an engine has the directory open: then every temporary file there could be one
+ * of its writes in progress.
  */
 public final class DiskCheck {
     /** What a check found; {@code corruptFiles} names each corrupt record and why. */
@@ -33,7 +35,20 @@ public final class DiskCheck {
         if (!Files.isDirectory(dir)) {
             throw new IOException(dir + " is not a directory");
         }
-        RecordIo io = RecordIo.probe(dir, false);
+        try (DirectoryClaim _ = repair ? claim(dir) : null) {
+            return check(dir, namespace, repair, RecordIo.probe(dir, false));
+        }
+    }
+
+    private static DirectoryClaim claim(Path dir) throws IOException {
+        try {
+            return DirectoryClaim.take(dir);
+        } catch (IOException e) {
+            throw new IOException(e.getMessage() + "; stop it before --repair, or check without it", e);
+        }
+    }
+
+    private static Report check(Path dir, byte[] namespace, boolean repair, RecordIo io) throws IOException {
         PayloadCodec codec = new PayloadCodec(PayloadCodec.Mode.NONE);
         long good = 0;
         long foreign = 0;
@@ -43,7 +58,7 @@ public final class DiskCheck {
         for (Path p : DiskScanner.list(dir)) {
             if (RecordPaths.isTemporary(p)) {
                 temporary++;
-                if (repair && RecordPaths.staleTemporary(p)) {
+                if (repair) {
                     Files.deleteIfExists(p);
                 }
                 continue;

@@ -38,7 +38,8 @@ final class DiskIndex {
     /** What {@link #reserve} decided. */
     enum Reservation { PRESENT, IN_FLIGHT, NO_ROOM, RESERVED }
 
-    private final long capacityBytes;
+    /** The cap in effect: {@code max_local_disk_size}, or less once the device proved to hold less. */
+    private volatile long capacityBytes;
     private final ReentrantLock lock = new ReentrantLock();
     /** Records in least-recently-used order: a get touches. */
     private final LinkedHashMap<ChunkKey, Entry> lru = new LinkedHashMap<>(16, 0.75f, true);
@@ -157,6 +158,43 @@ final class DiskIndex {
                 lru.remove(key);
                 usedBytes -= e.fileBytes;
             }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Lowers the cap to {@code bytes} if that is below it (never raises it); returns whether it
+     * changed. Records above the new cap stay until the next {@link #reserve} or
+     * {@link #fitsAfterEvicting} evicts them.
+     */
+    boolean lowerCapacity(long bytes) {
+        lock.lock();
+        try {
+            long floor = Math.max(0, bytes);
+            if (floor >= capacityBytes) {
+                return false;
+            }
+            capacityBytes = floor;
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    long capacityBytes() {
+        return capacityBytes;
+    }
+
+    /**
+     * Evicts least recently used records without readers until everything indexed and reserved,
+     * a caller's reservation included, fits under the cap; the keys evicted are added to
+     * {@code evicted}. Returns whether it fits.
+     */
+    boolean fitsAfterEvicting(List<ChunkKey> evicted) {
+        lock.lock();
+        try {
+            return makeRoom(0, evicted);
         } finally {
             lock.unlock();
         }

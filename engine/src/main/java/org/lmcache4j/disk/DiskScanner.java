@@ -24,9 +24,12 @@ import java.util.stream.Stream;
 
 /**
  * Rebuilds the disk tier's index at start-up from the record headers already in its directory:
- * no payload is read, so ten thousand records index in well under a second. Temporary files left
- * by a crash are removed; records of another namespace (model, rank, shape) are counted and left
- * alone; records whose header does not check out are counted and ignored.
+ * no payload is read, so ten thousand records index in well under a second. The tier has claimed
+ * the directory ({@link DirectoryClaim}), so every temporary file in it is the leftover of a
+ * process that died writing, whatever its age, and is removed; records of another namespace
+ * (model, rank, shape) are counted and left alone; records whose header does not check out, or
+ * that lie where their key's record does not belong, are counted and deleted, so that no byte on
+ * the device escapes the cap.
  */
 final class DiskScanner {
     private static final Logger LOG = LoggerFactory.getLogger(DiskTier.class);
@@ -35,7 +38,7 @@ final class DiskScanner {
     record Found(ChunkKey key, int tokens, long fileBytes, long modified) {
     }
 
-    /** What a scan saw; {@code found} in least-recently-modified order. */
+    /** What a scan saw; {@code found} in least-recently-modified order; {@code corrupt} records were deleted. */
     record Result(List<Found> found, long foreign, long corrupt, long temporaryRemoved) {
     }
 
@@ -53,7 +56,7 @@ final class DiskScanner {
         long temporary = 0;
         for (Path p : list(dir)) {
             if (RecordPaths.isTemporary(p)) {
-                temporary += RecordPaths.staleTemporary(p) && delete(p) ? 1 : 0;
+                temporary += delete(p) ? 1 : 0;
             } else if (RecordPaths.isRecord(p)) {
                 records.add(p);
             }
@@ -69,9 +72,10 @@ final class DiskScanner {
                     case Outcome.Good g -> found.add(g.found());
                     case Outcome.Foreign x -> foreign++;
                     case Outcome.Corrupt c -> {
+                        boolean deleted = delete(c.path());
                         if (corrupt++ == 0) {
-                            LOG.warn("ignoring corrupt disk record {}: {} (run `lmcache4j disk check {} --repair`)",
-                                    c.path(), c.why(), dir);
+                            LOG.warn("{} corrupt disk record {}: {} (further ones are counted, not logged)",
+                                    deleted ? "deleted" : "cannot delete", c.path(), c.why());
                         }
                     }
                 }

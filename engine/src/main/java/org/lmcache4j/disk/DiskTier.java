@@ -46,8 +46,16 @@ import java.util.function.IntFunction;
  *
  * <h2>Failures</h2>
  * Nothing here throws into the serving loop: a corrupt, truncated, foreign or vanished record is a
- * counted miss and is dropped from the index; a failed write (full disk) is counted, and each kind
- * of failure is logged once rather than once per chunk.
+ * counted miss and is dropped from the index. A write that runs out of space fits the cap to what
+ * the device holds ({@link DiskSpace}), evicts the tier's own least recently used records under
+ * it and is tried once more. Any other failed write (read-only file system, I/O error) makes the
+ * tier skip writes until a background probe finds the directory writable ({@link DiskHealth});
+ * reads go on. Each kind of failure is logged once rather than once per chunk.
+ *
+ * <h2>The directory</h2>
+ * The tier claims its directory for as long as it is open ({@link DirectoryClaim}): a second
+ * tier on it, in this process or another, is refused. So at start every temporary file there is
+ * a dead process's and is removed, whatever its age, and corrupt records are deleted.
  */
 public final class DiskTier implements SpillTier {
     private static final Logger LOG = LoggerFactory.getLogger(DiskTier.class);
@@ -74,25 +82,40 @@ public final class DiskTier implements SpillTier {
     private final LongAdder readFailures = new LongAdder();
     private final DiskScanner.Result startup;
     private final Set<String> logged = ConcurrentHashMap.newKeySet();
+    private final DirectoryClaim claim;
+    private final DiskSpace space;
+    private final DiskHealth health;
 
-    private DiskTier(Path dir, long capacityBytes, byte[] namespace, int elementBytes, DiskOptions options) {
+    private DiskTier(Path dir, long capacityBytes, byte[] namespace, int elementBytes, DiskOptions options,
+                     DirectoryClaim claim) throws IOException {
         this.dir = dir;
         this.capacityBytes = capacityBytes;
         this.namespace = namespace.clone();
         this.index = new DiskIndex(capacityBytes);
         this.elementBytes = elementBytes;
         this.codec = new PayloadCodec(options.codec());
+        this.claim = claim;
+        this.space = new DiskSpace(dir, capacityBytes, index);
         this.io = RecordIo.probe(dir, options.oDirect());
         this.ioPool = threads("lmcache4j-disk-", options.ioThreads());
         this.readPool = threads("lmcache4j-disk-read-", options.ioThreads());
-        this.startup = DiskScanner.index(dir, namespace, io, ioPool);
+        try {
+            this.startup = DiskScanner.index(dir, namespace, io, ioPool);
+        } catch (RuntimeException e) {
+            ioPool.shutdownNow();
+            readPool.shutdownNow();
+            throw e;
+        }
         if (startup.temporaryRemoved() > 0) {
-            LOG.info("removed {} temporary files left in {} by an interrupted write", startup.temporaryRemoved(), dir);
+            LOG.info("removed {} temporary files left in {} by a process that died writing", startup.temporaryRemoved(),
+                    dir);
         }
         for (DiskScanner.Found f : startup.found()) {
             index.add(f.key(), f.tokens(), f.fileBytes());
         }
         delete(index.shrinkToCapacity());
+        space.fitToDeviceAtStart();
+        this.health = new DiskHealth(dir);
     }
 
     /**
@@ -108,9 +131,15 @@ public final class DiskTier implements SpillTier {
         if (!Files.isDirectory(dir) || !Files.isWritable(dir) || !Files.isReadable(dir)) {
             throw new IOException(dir + " is not a readable and writable directory");
         }
-        Path probe = Files.createTempFile(dir, ".probe", RecordIo.TMP_MARK);
-        Files.delete(probe);
-        return new DiskTier(dir, capacityBytes, namespace, elementBytes, options);
+        DirectoryClaim claim = DirectoryClaim.take(dir);
+        try {
+            Path probe = Files.createTempFile(dir, ".probe", RecordIo.TMP_MARK);
+            Files.delete(probe);
+            return new DiskTier(dir, capacityBytes, namespace, elementBytes, options, claim);
+        } catch (IOException | RuntimeException e) {
+            claim.close();
+            throw e;
+        }
     }
 
     @Override
@@ -169,7 +198,16 @@ public final class DiskTier implements SpillTier {
     }
 
     @Override
+    public boolean writable() {
+        return health.writable();
+    }
+
+    @Override
     public boolean write(ChunkKey key, ChunkKey parent, int[] tokens, MemorySegment chunk) {
+        if (!health.writable()) {
+            writesSkipped.increment(); // the directory is read-only or failing: the prober finds out when it is back
+            return false;
+        }
         PayloadCodec.Encoded encoded = codec.encode(chunk, elementBytes);
         IntFunction<RecordHeader> headerFor = crc -> new RecordHeader(encoded.codec(), namespace,
                 key, parent, tokens, elementBytes, chunk.byteSize(), encoded.payload().byteSize(), crc);
@@ -195,16 +233,8 @@ public final class DiskTier implements SpillTier {
         long start = System.nanoTime();
         boolean ok = false;
         try {
-            Path path = RecordPaths.of(dir, key);
-            Files.createDirectories(path.getParent());
-            io.write(path, headerFor, encoded.payload());
-            ok = true;
-            return true;
-        } catch (IOException | RuntimeException e) {
-            writeFailures.increment();
-            logOnce("write", "disk write failed, the chunk stays in memory only: " + e
-                    + " (further write failures are counted in lmcache:disk_write_failures, not logged)");
-            return false;
+            ok = writeReserved(key, size, headerFor, encoded.payload());
+            return ok;
         } finally {
             index.finishWrite(key, tokens.length, size, ok);
             if (ok) {
@@ -212,6 +242,42 @@ public final class DiskTier implements SpillTier {
                 writes.increment();
                 writeBytes.add(size);
                 writeNanos.add(System.nanoTime() - start);
+            }
+        }
+    }
+
+    /**
+     * Writes a record whose room is reserved. When the device runs out of space first, the cap
+     * comes down to what the device holds, the least recently used records without readers make
+     * room under it, and the write is tried once more; a second shortage is a counted failure.
+     */
+    private boolean writeReserved(ChunkKey key, long size, IntFunction<RecordHeader> headerFor, MemorySegment payload) {
+        Path path = RecordPaths.of(dir, key);
+        for (int attempt = 1; ; attempt++) {
+            try {
+                Files.createDirectories(path.getParent());
+                io.write(path, headerFor, payload);
+                return true;
+            } catch (IOException | RuntimeException e) {
+                if (!space.isNoSpace(e, size)) {
+                    writeFailures.increment();
+                    health.failed(e);
+                    return false;
+                }
+                space.ranOut(size);
+                if (attempt > 1) {
+                    writeFailures.increment();
+                    logOnce("nospace", "disk tier at " + dir + " ran out of space again after making room: the chunk"
+                            + " stays in memory only (" + e + "; counted in lmcache:disk_write_failures)");
+                    return false;
+                }
+                List<ChunkKey> evicted = new ArrayList<>();
+                boolean fits = index.fitsAfterEvicting(evicted);
+                delete(evicted);
+                if (!fits) {
+                    writesSkipped.increment(); // bigger than the device holds, or the rest is being read
+                    return false;
+                }
             }
         }
     }
@@ -240,19 +306,25 @@ public final class DiskTier implements SpillTier {
         return new DiskStats(true, dir.toString(), io.direct(), codec.mode().name().toLowerCase(),
                 capacityBytes, index.usedBytes(), index.records(), writes.sum(), writeBytes.sum(), writeNanos.sum(),
                 writeFailures.sum(), writesSkipped.sum(), reads.sum(), readBytes.sum(), readNanos.sum(),
-                readFailures.sum(), index.evictions(), startup.foreign(), startup.corrupt());
+                readFailures.sum(), index.evictions(), startup.foreign(), startup.corrupt(),
+                space.effectiveCapacityBytes(), space.noSpaceEvents(), health.writable());
     }
 
     @Override
     public String describe() {
         DiskStats s = stats();
-        return String.format("disk %s (%.2f GB cap, %d records / %.2f GB found, %d foreign, %d corrupt, %s, codec %s)",
-                dir, capacityBytes / (double) (1L << 30), s.records(), s.usedBytes() / (double) (1L << 30),
+        String cap = String.format("%.2f GiB cap", capacityBytes / (double) (1L << 30));
+        if (s.effectiveCapacityBytes() < capacityBytes) {
+            cap += ", " + DiskSpace.size(s.effectiveCapacityBytes()) + " in effect: the device holds no more";
+        }
+        return String.format("disk %s (%s, %d records / %.2f GiB found, %d foreign, %d corrupt deleted, %s, codec %s)",
+                dir, cap, s.records(), s.usedBytes() / (double) (1L << 30),
                 s.foreignRecords(), s.corruptRecords(), io.direct() ? "O_DIRECT" : "buffered", s.codec());
     }
 
     @Override
     public void close() {
+        health.close();
         ioPool.shutdown();
         readPool.shutdown();
         try {
@@ -261,6 +333,14 @@ public final class DiskTier implements SpillTier {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } finally {
+            claim.close();
+        }
+        DiskStats s = stats();
+        if (s.writeFailures() + s.writesSkipped() + s.noSpaceEvents() > 0) {
+            LOG.info("disk tier at {} closed: {} records written, {} writes failed, {} skipped, {} out-of-space events,"
+                            + " cap in effect {}", dir, s.writes(), s.writeFailures(), s.writesSkipped(), s.noSpaceEvents(),
+                    DiskSpace.size(s.effectiveCapacityBytes()));
         }
     }
 

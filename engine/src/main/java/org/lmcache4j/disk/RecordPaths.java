@@ -29,22 +29,10 @@ final class RecordPaths {
 
     /**
      * Whether {@code p} is exactly where {@code key}'s record belongs in {@code dir}: a record under
-     * another name or in another folder was moved or is damaged, and is never indexed (reads and
-     * deletions would look for it elsewhere, and it would escape the size cap).
+     * another name or in another folder was moved or is damaged: it is never indexed (reads and
+     * deletions would look for it elsewhere) but deleted at start, so that it cannot escape the cap.
      */
     static boolean placedFor(Path dir, Path p, ChunkKey key) {
         return p.toAbsolutePath().normalize().equals(of(dir, key).toAbsolutePath().normalize());
-    }
-
-    /**
-     * Whether a temporary file is old enough to be a crash's leftover rather than another engine's
-     * write in progress (a record takes well under a minute to write).
-     */
-    static boolean staleTemporary(Path p) {
-        try {
-            return java.nio.file.Files.getLastModifiedTime(p).toMillis() < System.currentTimeMillis() - 60_000;
-        } catch (java.io.IOException e) {
-            return false;
-        }
     }
 }

@@ -30,6 +30,12 @@ public interface SpillTier extends AutoCloseable {
      */
     boolean read(ChunkKey key, int[] tokens, int from, int to, MemorySegment chunkOut);
 
+    /**
+     * Whether writes are worth trying: false while the tier skips them after a failure (read-only
+     * or failing device) until it finds the directory writable again.
+     */
+    boolean writable();
+
     /** Writes a chunk's record; false when it could not be written (counted). */
     boolean write(ChunkKey key, ChunkKey parent, int[] tokens, MemorySegment chunk);
 
@@ -54,6 +60,7 @@ public interface SpillTier extends AutoCloseable {
         public boolean beginRead(ChunkKey key) { return false; }
         public void endRead(ChunkKey key) { }
         public boolean read(ChunkKey key, int[] tokens, int from, int to, MemorySegment chunkOut) { return false; }
+        public boolean writable() { return false; }
         public boolean write(ChunkKey key, ChunkKey parent, int[] tokens, MemorySegment chunk) { return false; }
         public Executor io() { return Runnable::run; }
         public Executor readIo() { return Runnable::run; }

@@ -243,7 +243,7 @@ public final class ChunkPool implements AutoCloseable {
 
     /** One line for the start-up log. */
     public String describe() {
-        return String.format("%.2f GB in %d-page slabs of %.0f MiB (%s, %s)",
+        return String.format("%.2f GiB in %d-page slabs of %.0f MiB (%s, %s)",
                 capacityBytes / (double) (1L << 30), pagesPerSlab,
                 pagesPerSlab * pageBytes / (double) (1 << 20), source.describe(), registrar.describe());
     }

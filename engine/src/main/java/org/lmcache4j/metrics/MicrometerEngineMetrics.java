@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import org.lmcache4j.EngineStats;
+import org.lmcache4j.RemoteStats;
 
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -85,6 +86,16 @@ public final class MicrometerEngineMetrics implements EngineMetrics {
                 s -> s.disk().writeFailures());
         counter(registry, stats, "disk_evictions", "Records deleted to stay under max_local_disk_size",
                 s -> s.disk().evictions());
+        gauge(registry, stats, "disk_effective_capacity",
+                "The disk tier's cap in effect: max_local_disk_size, or what the device holds when that is less",
+                s -> s.disk().effectiveCapacityBytes());
+        counter(registry, stats, "disk_no_space", "Disk writes that ran out of space on the device (ENOSPC)",
+                s -> s.disk().noSpaceEvents());
+        counter(registry, stats, "disk_writes_skipped",
+                "Disk writes skipped without I/O: no room under the cap in effect, or the tier not writable",
+                s -> s.disk().writesSkipped());
+        gauge(registry, stats, "disk_writable", "1 while the disk tier takes writes, 0 while it probes after a failure",
+                s -> s.disk().writable() ? 1 : 0);
         functionTimer(registry, stats, "disk_read", "Disk record reads", s -> s.disk().reads(), s -> s.disk().readNanos());
         functionTimer(registry, stats, "disk_write", "Disk record writes", s -> s.disk().writes(),
                 s -> s.disk().writeNanos());
@@ -110,6 +121,13 @@ public final class MicrometerEngineMetrics implements EngineMetrics {
                 s -> s.remote().writesDropped());
         counter(registry, stats, "remote_errors", "Remote operations that failed on the connection",
                 s -> s.remote().errors());
+        for (String reason : RemoteStats.REFUSAL_REASONS) {
+            FunctionCounter.builder(PREFIX + "remote_write_refusals", stats,
+                            s -> s.get().remote().writesRefused(reason))
+                    .tag("reason", reason)
+                    .description("Remote writes Redis refused with an error reply (oom, readonly, auth, misconf, other)")
+                    .register(registry);
+        }
         gauge(registry, stats, "remote_healthy", "1 while the remote tier is usable", s -> s.remote().healthy() ? 1 : 0);
     }
 

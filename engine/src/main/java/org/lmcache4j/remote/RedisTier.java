@@ -5,13 +5,12 @@ import io.lettuce.core.SetArgs;
 import io.lettuce.core.protocol.CommandArgs;
 import io.lettuce.core.protocol.CommandType;
 import org.lmcache4j.RemoteStats;
+import org.lmcache4j.Ticker;
 import org.lmcache4j.config.RemoteOptions;
 import org.lmcache4j.keys.ChunkKey;
 import org.lmcache4j.record.Codec;
 import org.lmcache4j.record.CorruptRecordException;
 import org.lmcache4j.record.RecordHeader;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -24,6 +23,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
 import java.util.zip.CRC32C;
 
 /**
@@ -33,10 +33,19 @@ import java.util.zip.CRC32C;
  *
  * <h2>Never hostage to Redis</h2>
  * Lookups and reads wait at most {@code remote_timeout_ms}; writes are asynchronous, at most
- * {@code remote_max_inflight} at a time, and dropped (counted) beyond that. Any failure marks the
- * tier unhealthy ({@link RemoteHealth}); while it is, every call answers at once (nothing there,
- * writes dropped) and a background prober reconnects with back-off, so the engine goes on serving
- * from its CPU and disk tiers. Each change of state is logged once.
+ * {@code remote_max_inflight} at a time, and dropped (counted) beyond that. A transport failure
+ * (a timeout, a refused or reset connection) marks the tier unhealthy ({@link RemoteHealth}); while
+ * it is, every call answers at once (nothing there, writes dropped) and a background prober
+ * reconnects with back-off, so the engine goes on serving from its CPU and disk tiers. Each change
+ * of state is logged once, a timeout with what timed out and after how long.
+ *
+ * <h2>Refusals are answers, not outages</h2>
+ * An error reply ({@code OOM} at {@code maxmemory}, {@code READONLY} from a replica,
+ * {@code NOAUTH}, {@code MISCONF}, …: {@link RedisRefusal}) leaves the tier up: the command is a
+ * miss or a dropped write, refused writes are counted per reason, and a WARN says so at most once
+ * a minute per reason. Reads and lookups go on meanwhile. While Redis refuses writes, they are held
+ * back: one goes out every 1 to 10 s to ask again, the others are dropped at once instead of being
+ * checksummed and sent only to be refused ({@link CommandFailures}).
  *
  * <h2>Verification</h2>
  * A read lands the payload straight in its pool page and the header in a small trailer buffer,
@@ -45,7 +54,6 @@ import java.util.zip.CRC32C;
  * so that it is not fetched again; a key that Redis evicted between lookup and read is just a miss.
  */
 public final class RedisTier implements RemoteTier {
-    private static final Logger LOG = LoggerFactory.getLogger(RedisTier.class);
     static final String KEY_PREFIX = "lmcache4j:";
 
     private final RemoteUrl url;
@@ -54,6 +62,7 @@ public final class RedisTier implements RemoteTier {
     private final Duration timeout;
     private final Semaphore writeSlots;
     private final RemoteHealth health;
+    private final CommandFailures failures;
 
     private final LongAdder lookups = new LongAdder();
     private final LongAdder reads = new LongAdder();
@@ -65,18 +74,28 @@ public final class RedisTier implements RemoteTier {
     private final LongAdder writeNanos = new LongAdder();
     private final LongAdder writesDropped = new LongAdder();
 
-    private RedisTier(RemoteUrl url, byte[] namespace, RemoteOptions options) {
+    private RedisTier(RemoteUrl url, byte[] namespace, RemoteOptions options, Ticker ticker, RemoteLog log) {
         this.url = url;
         this.namespace = namespace.clone();
         this.options = options;
         this.timeout = Duration.ofMillis(options.timeoutMs());
         this.writeSlots = new Semaphore(options.maxInflight());
-        this.health = new RemoteHealth(url, () -> RedisLink.connect(url, timeout));
+        this.health = new RemoteHealth(url, () -> RedisLink.connect(url, timeout), log);
+        this.failures = new CommandFailures(health, url.redacted(), ticker, log);
     }
 
     /** A tier on {@code url}; if Redis is not reachable yet, it starts unhealthy and keeps trying. */
     public static RedisTier open(RemoteUrl url, byte[] namespace, RemoteOptions options) {
-        RedisTier tier = new RedisTier(url, namespace, options);
+        return open(url, namespace, options, Ticker.SYSTEM);
+    }
+
+    /** The same, with the engine's clock, which paces the refusal warnings (once a minute per reason). */
+    public static RedisTier open(RemoteUrl url, byte[] namespace, RemoteOptions options, Ticker ticker) {
+        return open(url, namespace, options, ticker, RemoteLog.SLF4J);
+    }
+
+    static RedisTier open(RemoteUrl url, byte[] namespace, RemoteOptions options, Ticker ticker, RemoteLog log) {
+        RedisTier tier = new RedisTier(url, namespace, options, ticker, log);
         tier.health.start();
         return tier;
     }
@@ -98,19 +117,29 @@ public final class RedisTier implements RemoteTier {
         }
         lookups.increment();
         int present = 0;
+        long waitMs = Math.min(options.timeoutMs(), options.lookupTimeoutMs());
+        Supplier<String> timedOut = () -> CommandFailures.timedOut("EXISTS", keys.size(), "", waitMs,
+                options.timeoutMs() <= options.lookupTimeoutMs() ? "remote_timeout_ms" : "lookup_timeout_ms");
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
         try {
             List<RedisFuture<Long>> answers = new ArrayList<>(keys.size());
             for (ChunkKey k : keys) {
                 answers.add(link.commands().exists(redisKey(k)));
             }
             for (RedisFuture<Long> a : answers) {
-                if (a.get(Math.min(options.timeoutMs(), options.lookupTimeoutMs()), TimeUnit.MILLISECONDS) != 1L) {
+                if (a.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS) != 1L) {
                     break;
                 }
                 present++;
             }
             return present;
-        } catch (ExecutionException | TimeoutException | RuntimeException e) {
+        } catch (ExecutionException e) {
+            failures.readFailed("lookup", e.getCause(), timedOut);
+            return present;
+        } catch (TimeoutException e) {
+            failures.timedOut(timedOut.get());
+            return present;
+        } catch (RuntimeException e) {
             health.failed(e);
             return present;
         } catch (InterruptedException e) {
@@ -150,7 +179,9 @@ public final class RedisTier implements RemoteTier {
                     answers.add(link.commands().dispatch(CommandType.GET, output,
                             new CommandArgs<>(RecordCodec.INSTANCE).addKey(redisKey(r.key()))));
                 }
-                while (good < batch.size() && landed(batch.get(good), answers.get(good), trailers.get(good))) {
+                long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.timeoutMs());
+                while (good < batch.size()
+                        && landed(batch.get(good), answers.get(good), trailers.get(good), deadline, batch.size())) {
                     good++;
                 }
             } finally {
@@ -163,8 +194,8 @@ public final class RedisTier implements RemoteTier {
     }
 
     /** Whether read {@code r} arrived and verified; a failure is counted, and a bad record deleted. */
-    private boolean landed(Read r, RedisFuture<Long> answer, MemorySegment trailer) {
-        Long payload = await(answer);
+    private boolean landed(Read r, RedisFuture<Long> answer, MemorySegment trailer, long deadline, int chunks) {
+        Long payload = await(answer, deadline, chunks);
         if (payload == null || payload == LandingOutput.MISSING) {
             readFailures.increment();
             return false;
@@ -211,20 +242,20 @@ public final class RedisTier implements RemoteTier {
     }
 
     /**
-     * The answer, or null when it failed or did not come in time. A timeout or a broken connection
-     * marks the tier down; an error reply about this one key (WRONGTYPE: someone else's value under
-     * our prefix) is only this record's miss.
+     * The answer, or null when it failed or did not come by {@code deadline} (the batch's
+     * {@code remote_timeout_ms}). A timeout or a broken connection marks the tier down; an error
+     * reply (WRONGTYPE: someone else's value under our prefix; NOAUTH, …) is only this record's miss.
      */
-    private Long await(RedisFuture<Long> answer) {
+    private Long await(RedisFuture<Long> answer, long deadline, int chunks) {
+        Supplier<String> timedOut = () -> CommandFailures.timedOut("GET", chunks, "", options.timeoutMs(),
+                "remote_timeout_ms");
         try {
-            return answer.get(options.timeoutMs(), TimeUnit.MILLISECONDS);
+            return answer.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
         } catch (ExecutionException e) {
-            if (!(e.getCause() instanceof io.lettuce.core.RedisCommandExecutionException)) {
-                health.failed(e);
-            }
+            failures.readFailed("read", e.getCause(), timedOut);
             return null;
         } catch (TimeoutException e) {
-            health.failed(e);
+            failures.timedOut(timedOut.get());
             answer.cancel(false);
             return null;
         } catch (InterruptedException e) {
@@ -236,7 +267,7 @@ public final class RedisTier implements RemoteTier {
     @Override
     public void write(ChunkKey key, ChunkKey parent, int[] tokens, MemorySegment chunk, Runnable done) {
         RedisLink link = health.link();
-        if (link == null || !writeSlots.tryAcquire()) {
+        if (link == null || failures.writesPaused() || !writeSlots.tryAcquire()) {
             writesDropped.increment();
             done.run();
             return;
@@ -253,6 +284,7 @@ public final class RedisTier implements RemoteTier {
 
     private void send(RedisLink link, ChunkKey key, ChunkKey parent, int[] tokens, MemorySegment chunk, Runnable done) {
         long start = System.nanoTime();
+        long sentAt = failures.sendTime();
         CRC32C crc = new CRC32C();
         crc.update(chunk.asByteBuffer());
         RecordHeader h = new RecordHeader(Codec.RAW, namespace, key, parent, tokens, 0, chunk.byteSize(),
@@ -266,9 +298,10 @@ public final class RedisTier implements RemoteTier {
             value.guard().close(); // from here on the page is not read, whatever lettuce still does
             try {
                 if (error != null) {
-                    health.failed(error);
+                    failures.writeFailed(error, sentAt, value.size(), options.timeoutMs());
                     writesDropped.increment();
                 } else {
+                    failures.written(sentAt);
                     writes.increment();
                     writeBytes.add(value.size());
                     writeNanos.add(System.nanoTime() - start);
@@ -284,7 +317,7 @@ public final class RedisTier implements RemoteTier {
     public RemoteStats stats() {
         return new RemoteStats(true, url.redacted(), health.healthy(), lookups.sum(), reads.sum(), readBytes.sum(),
                 readNanos.sum(), readFailures.sum(), writes.sum(), writeBytes.sum(), writeNanos.sum(),
-                writesDropped.sum(), health.errors(), health.changes());
+                writesDropped.sum(), health.errors(), health.changes(), failures.writeRefusals());
     }
 
     @Override

@@ -14,6 +14,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The JNI entry points, called as the C side calls them: addresses, lengths, status codes. */
@@ -103,10 +104,15 @@ class NativeBridgeTest {
     }
 
     @Test
-    void storeBeforeRegistering_isOutOfOrder() {
+    void storeBeforeRegistering_isOutOfOrder_namingTheCallersOwnCall() {
         long t = args.ints(new int[] {1});
-        assertStatus(NativeStatus.STATE, "registerKvCaches",
+        // A C or Python caller is told the call of its own API, not the Java method's name.
+        assertStatus(NativeStatus.STATE, "call lmcache4j_register_kv_caches (Engine.register_kv_caches in Python) first",
                 NativeBridge.store(handle, 0, 0, 0, 0, t, args.longs(new long[] {0}), 1, 0, 0));
+        assertEquals(-NativeStatus.STATE.code,
+                NativeBridge.retrieve(handle, 0, 0, 0, 0, t, args.longs(new long[] {0}), 1, 0, 0));
+        String message = args.takeError();
+        assertFalse(message.contains("registerKvCaches"), message);
     }
 
     @Test

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The command line, run in-process on small shapes. */
@@ -202,6 +203,100 @@ class MainTest {
         long secondHits = ((Number) instances.get(1).get("hit_tokens")).longValue();
         assertTrue(secondRemote > 0, "the second, cold instance hits from Redis: " + r.out);
         assertTrue(secondHits > firstHits, "and so hits more than the first: " + r.out);
+    }
+
+    @Test
+    void replay_reportsThePoolAsTheRunLeftIt_notAfterClose() {
+        Result r = run(with(SMALL_SHAPE, "replay", "--json", "--users", "3", "--rounds", "2", "--cpu-gb", "0.5"));
+        assertEquals(0, r.status, r.err);
+        Map<String, Object> j = r.json();
+        long chunks = ((Number) j.get("pool_chunks")).longValue();
+        assertTrue(chunks > 0, r.out);
+        assertEquals(chunks * 256 * 4 * 2 * 2 * 64 * 2, ((Number) j.get("pool_used_bytes")).longValue(), r.out);
+        assertEquals(1024L, ((Number) j.get("pool_capacity_chunks")).longValue(), "0.5 GiB of 512 KiB chunks");
+        Result text = run(with(SMALL_SHAPE, "replay", "--users", "3", "--rounds", "2", "--cpu-gb", "0.5"));
+        assertTrue(text.out.contains("pool              " + Units.size(chunks * 512 * 1024) + " in use, " + chunks
+                + " of 1024 chunks"), text.out);
+    }
+
+    @Test
+    void replay_poolSmallerThanAPrompt_saysWhyStoresSkipped_notPinned() {
+        // 4 pages of 512 KiB; a prompt of 1000 + 400 tokens is 6 chunks.
+        Result r = run(with(SMALL_SHAPE, "replay", "--users", "2", "--rounds", "2", "--cpu-gb", "0.002"));
+        assertEquals(0, r.status, r.err);
+        assertFalse(r.out.contains("pinned chunks"), r.out);
+        assertTrue(r.out.contains("because a prompt's new chunks were more than the pool's 4 pages"), r.out);
+        Result j = run(with(SMALL_SHAPE, "replay", "--json", "--users", "2", "--rounds", "2", "--cpu-gb", "0.002"));
+        long skipped = ((Number) j.json().get("store_skipped_chunks")).longValue();
+        assertTrue(skipped > 0, j.out);
+        assertEquals(skipped, ((Number) j.json().get("store_skipped_prompt_over_pool")).longValue(), j.out);
+        assertEquals(0L, ((Number) j.json().get("store_skipped_pages_held")).longValue(), j.out);
+    }
+
+    @Test
+    void replay_summary_printsBinaryUnitsOnly() {
+        Result r = run(with(SMALL_SHAPE, "replay", "--users", "2", "--rounds", "2", "--cpu-gb", "0.5"));
+        assertEquals(0, r.status, r.err);
+        assertFalse(r.out.contains(" GB"), "no decimal GB, nor GB/s: " + r.out);
+        assertTrue(r.out.contains("CPU pool 512.00 MiB"), r.out);
+        assertTrue(r.out.matches("(?s).*store +[0-9.]+ MiB in [0-9.]+ s = [0-9.]+ GiB/s.*"), r.out);
+    }
+
+    @Test
+    void poolThatCannotHoldAChunk_isRefusedAlike_byInfoAndReplay_namingKeyAndSource(@TempDir Path dir)
+            throws Exception {
+        Path huge = dir.resolve("huge.yaml");
+        Files.writeString(huge, "max_local_cpu_size: 1e12\n");
+        Path bigChunks = dir.resolve("chunks.yaml");
+        Files.writeString(bigChunks, "chunk_size: 1000000\n");
+        String[][] cases = {
+            {"--config", huge.toString()},
+            {"--config", bigChunks.toString()},
+            {"--cpu-gb", "0.0001"},
+            {"--cpu-gb", "1e12"},
+        };
+        String[][] mustSay = {
+            {"max_local_cpu_size must be less than 8589934591 GB, got 1000000000000 (from " + huge + ")"},
+            {"smaller than one chunk", "chunk_size 1000000", "(max_local_cpu_size at its default; chunk_size from "
+                    + bigChunks + ")"},
+            {"max_local_cpu_size 0.0001 GB", "smaller than one chunk", "(max_local_cpu_size from --cpu-gb;"
+                    + " chunk_size at its default)"},
+            {"max_local_cpu_size must be less than 8589934591 GB", "(from --cpu-gb)"},
+        };
+        for (int i = 0; i < cases.length; i++) {
+            Result info = run(plus(new String[] {"info"}, cases[i]));
+            Result replay = run(plus(new String[] {"replay", "--users", "1", "--rounds", "1"}, cases[i]));
+            assertEquals(2, info.status, info.out);
+            assertEquals(2, replay.status, replay.out);
+            for (String part : mustSay[i]) {
+                assertTrue(info.err.contains(part), "'" + part + "' missing from: " + info.err);
+            }
+            String infoError = info.err.lines().filter(l -> l.startsWith("lmcache4j: ")).findFirst().orElseThrow();
+            assertTrue(replay.err.contains(infoError), "replay refuses as info does: " + replay.err);
+        }
+    }
+
+    @Test
+    void unknownOption_isUnknown_withTheClosestKnownOneSuggested() {
+        Result bogus = run("replay", "--bogus");
+        assertEquals(2, bogus.status);
+        assertTrue(bogus.err.contains("unknown option --bogus"), bogus.err);
+        assertFalse(bogus.err.contains("needs a value"), bogus.err);
+        assertTrue(bogus.err.contains("lmcache4j replay --help"), bogus.err);
+        Result jsn = run("replay", "--jsn");
+        assertEquals(2, jsn.status);
+        assertTrue(jsn.err.contains("unknown option --jsn (did you mean --json?)"), jsn.err);
+        Result userz = run("replay", "--userz", "3");
+        assertTrue(userz.err.contains("unknown option --userz (did you mean --users?)"), userz.err);
+        Result disk = run("replay", "--disk", "/tmp/x");
+        assertTrue(disk.err.contains("unknown option --disk (did you mean --disk-dir or --disk-gb?)"), disk.err);
+        Result infoJsn = run("info", "--jsno");
+        assertTrue(infoJsn.err.contains("unknown option --jsno (did you mean --json?)"), infoJsn.err);
+        Result noValue = run("replay", "--users", "--json");
+        assertEquals(2, noValue.status);
+        assertTrue(noValue.err.contains("--users needs a value"), noValue.err);
+        Result last = run("replay", "--users");
+        assertTrue(last.err.contains("--users needs a value"), last.err);
     }
 
     @Test

@@ -63,7 +63,8 @@ class ConfigLoaderTest {
         assertEquals(64, c.chunkSize());
         assertFalse(c.localCpu());
         assertEquals(1.5, c.maxLocalCpuSizeGb());
-        assertEquals(0L, c.cpuPoolBytes());
+        // local_cpu false with a disk and a remote tier: the pool stays, as LMCache's buffer does
+        assertEquals((long) (1.5 * EngineConfig.GB), c.cpuPoolBytes());
         assertEquals(Optional.of("/var/cache/lmc/"), c.localDisk());
         assertEquals(30.0, c.maxLocalDiskSizeGb());
         assertEquals(Optional.of("redis://cache:6379"), c.remoteUrl());
@@ -287,6 +288,48 @@ class ConfigLoaderTest {
     void load_sizeWithUnit_isRejected() {
         assertMessage(Map.of("LMCACHE_MAX_LOCAL_DISK_SIZE", "20GB"), "max_local_disk_size", "'20GB'",
                 "LMCACHE_MAX_LOCAL_DISK_SIZE");
+    }
+
+    @Test
+    void load_sizeWhoseBytesOverflow_isRefusedNamingKeyAndSource() throws IOException {
+        // 1e12 GB is more bytes than a long holds: it used to load as a pool of Long.MAX_VALUE bytes.
+        assertMessage(Map.of("LMCACHE_MAX_LOCAL_CPU_SIZE", "1e12"), "max_local_cpu_size", "1000000000000",
+                "less than 8589934591 GB", "(from LMCACHE_MAX_LOCAL_CPU_SIZE)");
+        assertFileRejected("big.yaml", "max_local_cpu_size: 1e12\n", "max_local_cpu_size", "1000000000000",
+                "less than 8589934591 GB");
+        assertFileRejected("bigdisk.yaml", "max_local_disk_size: 9e9\n", "max_local_disk_size", "9000000000");
+        assertEquals(8589934590L * EngineConfig.GB,
+                load(Map.of("LMCACHE_MAX_LOCAL_CPU_SIZE", "8589934590")).cpuPoolBytes(), "the largest size still loads");
+    }
+
+    @Test
+    void load_localCpuFalse_keepsThePoolOnlyWhereATierTakesTheChunks() {
+        assertEquals(0L, load(Map.of("LMCACHE_LOCAL_CPU", "false")).cpuPoolBytes());
+        assertEquals(0L, load(Map.of("LMCACHE_LOCAL_CPU", "false", "LMCACHE_LOCAL_DISK", "/d")).cpuPoolBytes(),
+                "a disk tier without a size is no tier");
+        EngineConfig disk = load(Map.of("LMCACHE_LOCAL_CPU", "false", "LMCACHE_LOCAL_DISK", "/d",
+                "LMCACHE_MAX_LOCAL_DISK_SIZE", "10"));
+        assertEquals(5L * EngineConfig.GB, disk.cpuPoolBytes());
+        assertTrue(DiskOptions.from(disk).writeThrough(), "chunks go straight on to disk, as in LMCache");
+        assertFalse(DiskOptions.from(EngineConfig.defaults()).writeThrough());
+        EngineConfig writeBehind = load(Map.of("LMCACHE_LOCAL_CPU", "false", "LMCACHE_REMOTE_URL", "redis://r:1",
+                "LMCACHE_EXTRA_CONFIG", "{\"disk_write_through\": false}"));
+        assertEquals(5L * EngineConfig.GB, writeBehind.cpuPoolBytes());
+        assertFalse(DiskOptions.from(writeBehind).writeThrough(), "an explicit setting wins");
+    }
+
+    @Test
+    void loadSourced_namesWhereEachKeyCameFrom() throws IOException {
+        ConfigLoader.Sourced env = ConfigLoader.loadSourced(Optional.empty(), Map.of("LMCACHE_CHUNK_SIZE", "64"),
+                warnings::add);
+        assertEquals(64, env.config().chunkSize());
+        assertEquals("LMCACHE_CHUNK_SIZE", env.sourceOf("chunk_size"));
+        assertEquals("the default", env.sourceOf("max_local_cpu_size"));
+        Path f = write("lmcache.yaml", "max_local_cpu_size: 2\n");
+        ConfigLoader.Sourced file = ConfigLoader.loadSourced(Optional.of(f), Map.of("LMCACHE_CHUNK_SIZE", "64"),
+                warnings::add);
+        assertEquals(f.toString(), file.sourceOf("max_local_cpu_size"));
+        assertEquals("the default", file.sourceOf("chunk_size"), "the file wins: the variable is ignored");
     }
 
     @Test

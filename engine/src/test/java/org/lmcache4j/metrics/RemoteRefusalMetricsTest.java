@@ -1,0 +1,45 @@
+package org.lmcache4j.metrics;
+
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import org.junit.jupiter.api.Test;
+import org.lmcache4j.CacheEngine;
+import org.lmcache4j.EngineConfig;
+import org.lmcache4j.KvDtype;
+import org.lmcache4j.KvFormat;
+import org.lmcache4j.KvLayout;
+import org.lmcache4j.TestCaches;
+import org.lmcache4j.remote.RedisServer;
+
+import java.util.Map;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code lmcache:remote_write_refusals{reason=…}} counts the writes Redis refused, by reason. */
+class RemoteRefusalMetricsTest {
+    private static final KvLayout LAYOUT = new KvLayout(2, 2, 8, KvDtype.FLOAT16, 16, 256, KvFormat.FLASH_ATTN);
+
+    @Test
+    void scrape_countsRefusedWritesByReason() throws Exception {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        Random rnd = new Random(5);
+        try (RedisServer replica = RedisServer.start("--replicaof", "127.0.0.1", "1"); // read-only
+             TestCaches caches = new TestCaches(LAYOUT);
+             CacheEngine engine = CacheEngine.builder().layout(LAYOUT).meterRegistry(registry)
+                     .config(EngineConfig.builder().maxLocalCpuSizeGb(0.01).remoteUrl(replica.url())
+                             .extraConfig(Map.of("remote_timeout_ms", 1000)).build()).open()) {
+            engine.registerKvCaches(caches.addresses());
+            engine.store(TestCaches.randomTokens(256, rnd), TestCaches.randomSlots(LAYOUT, 256, rnd), 0);
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (engine.stats().remote().writesRefused() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            String text = registry.scrape();
+            assertTrue(text.contains("lmcache:remote_write_refusals_total{reason=\"readonly\"} 1.0"), text);
+            assertTrue(text.contains("lmcache:remote_write_refusals_total{reason=\"oom\"} 0.0"), text);
+            assertTrue(text.contains("lmcache:remote_healthy 1.0"), text);
+            engine.clear();
+        }
+    }
+}
