@@ -387,7 +387,7 @@ static int open_fails(void) {
     for (int attempt = 0; attempt < 2; attempt++) {
         EXPECT_STATUS(lmcache4j_open(NULL, &layout, NULL, &e), LMCACHE4J_ERR_JVM, expected);
     }
-    printf("  child: %s\n", lmcache4j_last_error());
+    printf("  expected failure (a child process, on purpose): %s\n", lmcache4j_last_error());
     return check_failures ? 1 : 0;
 }
 
@@ -406,6 +406,8 @@ int main(int argc, char **argv) {
     }
     jvm_start_fails("LMCACHE4J_JAR", "/nonexistent/engine.jar", "LMCACHE4J_JAR=/nonexistent/engine.jar is not a readable file");
     jvm_start_fails("LMCACHE4J_JAR", "/proc/self/status", "cannot load the engine's bridge class");
+    printf("  expected: the JVM of the next child complains about a bad option (on purpose)\n");
+    fflush(stdout);
     jvm_start_fails("LMCACHE4J_JVM_OPTS", "-XX:+NoSuchOptionAnywhere", "did not start (JNI_CreateJavaVM");
     printf("test_abi: %d checks, %d failed\n", check_count, check_failures);
     return check_failures ? 1 : 0;

@@ -195,7 +195,9 @@ public final class CacheEngine implements AutoCloseable {
      * CUDA device id for device memory (copied with the CUDA transfer, the pool page-locked for
      * that device), or {@link TransferSelector#AUTO}. A claim the driver contradicts, a device that
      * does not exist, caches on several devices, or device caches with no driver are refused,
-     * naming the value, and nothing is registered.
+     * naming the value, and nothing is registered. A registration that replaces earlier caches
+     * waits for the calls running on them and for their device copies: once it returns, the
+     * serving engine may free the old caches.
      */
     public void registerKvCaches(long[] layerAddresses, int device) {
         register(() -> PagedCaches.ofAddresses(layout, layerAddresses), layerAddresses, device);

@@ -170,6 +170,7 @@ class CacheEngineTest {
     }
 
     @Test
+    @org.lmcache4j.ProvokesFaults("pins that outlive pin_timeout_sec")
     void pins_expireAfterPinTimeout() {
         fixture(EngineFixture.poolOfChunks(8).toBuilder().pinTimeoutSec(30).build());
         int[] a = TestCaches.randomTokens(512, rnd);

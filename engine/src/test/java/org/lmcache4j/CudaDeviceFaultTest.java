@@ -18,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * holds instead of throwing half way. The test resets the primary context at its end, as a
  * serving process would have to.
  */
+@org.lmcache4j.ProvokesFaults("a device fault (caches freed under the engine)")
 @Tag("cuda")
 class CudaDeviceFaultTest {
     private static final KvLayout LAYOUT = new KvLayout(2, 2, 16, KvDtype.BFLOAT16, 16, 64, KvFormat.FLASH_ATTN);

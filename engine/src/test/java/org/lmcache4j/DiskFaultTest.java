@@ -25,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** A process killed while spilling, a device smaller than the cap, and one that turns read-only. */
+@org.lmcache4j.ProvokesFaults("disk faults (full, read-only, killed mid-spill)")
 class DiskFaultTest {
     @TempDir
     Path dir;

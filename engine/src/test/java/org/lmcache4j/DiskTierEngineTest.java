@@ -116,6 +116,7 @@ class DiskTierEngineTest {
     }
 
     @Test
+    @org.lmcache4j.ProvokesFaults("another model's records")
     void restart_findsRecords_andAnotherModelIgnoresThem() {
         EngineConfig cfg = config(dir, 16, 64, Map.of("disk_write_through", true));
         int[] tokens = TestCaches.randomTokens(600, rnd);
@@ -161,6 +162,7 @@ class DiskTierEngineTest {
     }
 
     @Test
+    @org.lmcache4j.ProvokesFaults("a corrupt record")
     void corruptRecord_isAMiss_thePrefixBeforeItStillLoads() throws IOException {
         open(config(dir, 16, 64, Map.of("disk_write_through", true)));
         int[] tokens = TestCaches.randomTokens(768, rnd);
@@ -182,6 +184,7 @@ class DiskTierEngineTest {
     }
 
     @Test
+    @org.lmcache4j.ProvokesFaults("truncated and deleted records")
     void truncatedAndDeletedRecords_areMisses() throws IOException {
         open(config(dir, 16, 64, Map.of("disk_write_through", true)));
         int[] tokens = TestCaches.randomTokens(768, rnd);
@@ -199,6 +202,7 @@ class DiskTierEngineTest {
     }
 
     @Test
+    @org.lmcache4j.ProvokesFaults("a second engine on a claimed directory")
     void aSecondEngineOnTheSameDirectory_servesWithoutADiskTier_andTheFirstKeepsIts() {
         EngineConfig cfg = config(dir, 16, 64, Map.of("disk_write_through", true));
         open(cfg);
@@ -215,6 +219,7 @@ class DiskTierEngineTest {
     }
 
     @Test
+    @org.lmcache4j.ProvokesFaults("an unusable disk directory")
     void unusableDirectory_engineServesFromMemory() throws IOException {
         Path file = Files.writeString(dir.resolve("not-a-directory"), "x");
         open(config(file, 8, 64, Map.of()));

@@ -79,6 +79,7 @@ class RemoteTierEngineTest {
     }
 
     @Test
+    @org.lmcache4j.ProvokesFaults("a Redis killed mid-run")
     void redisKilledMidRun_engineKeepsServing_andReconnects() throws Exception {
         RedisServer redis = RedisServer.start();
         int port = redis.port;
@@ -126,6 +127,7 @@ class RemoteTierEngineTest {
     }
 
     @Test
+    @org.lmcache4j.ProvokesFaults("a hung Redis")
     void hungRedis_answersNothing_requestsStillEndWithinTheTimeout() throws Exception {
         try (RedisServer redis = RedisServer.start();
              EngineFixture f = new EngineFixture(config(redis.url(), 16))) {
@@ -152,6 +154,7 @@ class RemoteTierEngineTest {
     }
 
     @Test
+    @org.lmcache4j.ProvokesFaults("a corrupt value in Redis")
     void corruptValue_isAMissThatIsDeleted() throws Exception {
         RedisServer redis = RedisServer.shared();
         int[] tokens = TestCaches.randomTokens(768, rnd);
@@ -181,6 +184,7 @@ class RemoteTierEngineTest {
     }
 
     @Test
+    @org.lmcache4j.ProvokesFaults("another model's value")
     void valueOfAnotherModelUnderTheKey_isNeverServed() throws Exception {
         RedisServer redis = RedisServer.shared();
         int[] tokens = TestCaches.randomTokens(256, rnd);
@@ -233,6 +237,7 @@ class RemoteTierEngineTest {
      * says why, and what Redis holds is still served.
      */
     @Test
+    @org.lmcache4j.ProvokesFaults("a Redis at its maxmemory")
     void redisRefusingWrites_oneWarning_countedByReason_tierStaysUp_readsGoOn() throws Exception {
         try (RedisServer redis = RedisServer.start("--maxmemory", "2mb", "--maxmemory-policy", "noeviction");
              StderrCapture log = StderrCapture.start();

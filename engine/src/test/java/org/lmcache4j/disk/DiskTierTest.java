@@ -61,6 +61,7 @@ class DiskTierTest {
     }
 
     @Test
+    @org.lmcache4j.ProvokesFaults("a record of other tokens")
     void read_otherTokensOrSize_isAMissThatDropsTheRecord() throws Exception {
         ChunkKey a = new ChunkKey(1, 1);
         try (Arena arena = Arena.ofConfined();
@@ -92,6 +93,7 @@ class DiskTierTest {
      * room under the lower cap, without another out-of-space failure.
      */
     @Test
+    @org.lmcache4j.ProvokesFaults("a full device")
     void deviceFillsUp_theWriteEvictsOwnOldestRecords_andTheCapFollowsTheDevice() throws Exception {
         ChunkKey[] k = keys(40);
         try (Tmpfs fs = Tmpfs.mount(dir.resolve("fs"), "1m");
@@ -135,6 +137,7 @@ class DiskTierTest {
      * touching the disk while reads go on; a background probe finds the device writable again.
      */
     @Test
+    @org.lmcache4j.ProvokesFaults("a read-only device")
     void readOnlyDevice_writesAreSkippedAtOnce_readsGoOn_andAProbeBringsWritesBack() throws Exception {
         ChunkKey[] k = keys(110);
         try (Tmpfs fs = Tmpfs.mount(dir.resolve("fs"), "1m");
@@ -176,6 +179,7 @@ class DiskTierTest {
      * young; corrupt and misplaced records are deleted and count nowhere.
      */
     @Test
+    @org.lmcache4j.ProvokesFaults("leftovers and corrupt records")
     void start_removesEveryTemporaryFile_andDeletesCorruptRecords() throws Exception {
         ChunkKey[] k = keys(4);
         try (Arena arena = Arena.ofConfined();
@@ -203,6 +207,7 @@ class DiskTierTest {
 
     /** One directory belongs to one tier: a second is refused until the first closes, and so is a repair. */
     @Test
+    @org.lmcache4j.ProvokesFaults("a second tier on a claimed directory")
     void aDirectoryHoldsOneTier_aSecondAndARepairAreRefusedWhileItIsOpen() throws Exception {
         try (DiskTier _ = DiskTier.open(dir, 1 << 20, NS, 2, OPTIONS)) {
             IOException e = assertThrows(IOException.class, () -> DiskTier.open(dir, 1 << 20, NS, 2, OPTIONS));

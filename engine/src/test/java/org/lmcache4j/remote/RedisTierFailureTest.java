@@ -28,6 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * are counted, warned about once a minute per reason and leave the tier up; authentication
  * failures and timeouts say what happened.
  */
+@org.lmcache4j.ProvokesFaults("Redis refusals, timeouts and authentication failures")
 class RedisTierFailureTest {
     private static final int CHUNK = 256 * 1024;
     private static final byte[] NAMESPACE = new byte[16];

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Error replies are warned about at most once a minute per reason, on the injected clock. */
+@org.lmcache4j.ProvokesFaults("refusal warnings")
 class RefusalLogTest {
     private static final String OOM = "OOM command not allowed when used memory > 'maxmemory'.";
     private static final String READONLY = "READONLY You can't write against a read only replica.";
