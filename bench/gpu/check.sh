@@ -50,7 +50,7 @@ pack() {
 
 run() {
   [ -x "$dist/jre/bin/java" ] || { echo "no $dist: run 'bench/gpu/check.sh pack' first (where a JDK is)" >&2; exit 2; }
-  exec timeout 560 "$dist/jre/bin/java" --enable-native-access=ALL-UNNAMED -Xmx4g \
+  exec timeout 560 "$dist/jre/bin/java" --enable-native-access=ALL-UNNAMED -Xmx4g -Djava.io.tmpdir="${TMPDIR:-/tmp}" \
     -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dlmcache4j.cuda.fatbin="$dist/kv_transfer.fatbin" \
     -cp "$dist/lib/*" org.lmcache4j.bench.gpu.GpuCheck "$@"
 }

@@ -34,7 +34,7 @@ class DiskFaultTest {
     void sigkillMidSpill_onlyCompleteRecordsAreServed() throws Exception {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
         Process child = new ProcessBuilder(java.toString(), "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
-                "-cp", System.getProperty("java.class.path"), DiskKillChild.class.getName(), dir.toString())
+                "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"), "-cp", System.getProperty("java.class.path"), DiskKillChild.class.getName(), dir.toString())
                 .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         int stored = 0;
         try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {

@@ -19,7 +19,8 @@ class RemoteTwoProcessTest {
         long seed = System.nanoTime();
         int count = 4;
         Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+                "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
+                "-cp", System.getProperty("java.class.path"),
                 RemoteStoreChild.class.getName(), redis.url(), Long.toString(seed), Integer.toString(count))
                 .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         String out = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
