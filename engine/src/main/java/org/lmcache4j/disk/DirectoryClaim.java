@@ -1,15 +1,8 @@
 package org.lmcache4j.disk;
 
+import org.lmcache4j.memory.FileLocks;
+
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
-import java.lang.foreign.SymbolLookup;
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -18,11 +11,6 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.Optional;
-import java.util.concurrent.atomic.AtomicBoolean;
-
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
  * One directory belongs to one disk tier: the tier holds an exclusive lock on
@@ -35,8 +23,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * gets the claim, every such file is the leftover of a process that died mid-write, whatever its
  * age, and is removed. {@code lmcache4j disk check --repair} takes the same claim.
  *
- * <p>The lock is {@code flock(2)} on a read-only descriptor (bound through
- * {@code java.lang.foreign}): it excludes other processes and other tiers of this one alike, and
+ * <p>The lock is {@code flock(2)} on a read-only descriptor ({@link FileLocks}): it excludes other processes and other tiers of this one alike, and
  * holds no file open for writing, so an operator can still remount the file system read-only
  * under a running engine (the tier then skips writes, see {@link DiskHealth}). Where that binding
  * is unavailable it falls back to {@link FileChannel#tryLock()}, which needs the file open for
@@ -60,8 +47,12 @@ final class DirectoryClaim implements AutoCloseable {
         } catch (FileAlreadyExistsException ignored) {
             // left by an earlier tier: the lock, not the file, is the claim
         }
-        Optional<Flock> flock = Flock.INSTANCE;
-        AutoCloseable held = flock.isPresent() ? flock.get().lock(file) : channelLock(file);
+        AutoCloseable held;
+        try {
+            held = FileLocks.tryLockExclusive(file);
+        } catch (UnsupportedOperationException noFlock) {
+            held = channelLock(file);
+        }
         if (held == null) {
             String pid = holder(file);
             throw new IOException(dir + " is in use by another disk tier (" + (pid.equals(ownPid())
@@ -108,84 +99,6 @@ final class DirectoryClaim implements AutoCloseable {
             held.close();
         } catch (Exception ignored) {
             // the process's end lets the lock go in any case
-        }
-    }
-
-    /** {@code open}, {@code flock} and {@code close} from libc, with {@code errno} captured. */
-    private static final class Flock {
-        static final Optional<Flock> INSTANCE = bind();
-        private static final int O_RDONLY = 0;
-        private static final int O_CLOEXEC = 0x80000;
-        private static final int LOCK_EX = 2;
-        private static final int LOCK_NB = 4;
-        private static final int EWOULDBLOCK = 11;
-        private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
-        private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-
-        private final MethodHandle open;
-        private final MethodHandle flock;
-        private final MethodHandle close;
-
-        private Flock(MethodHandle open, MethodHandle flock, MethodHandle close) {
-            this.open = open;
-            this.flock = flock;
-            this.close = close;
-        }
-
-        private static Optional<Flock> bind() {
-            if (!System.getProperty("os.name", "").toLowerCase().contains("linux")) {
-                return Optional.empty();
-            }
-            try {
-                Linker linker = Linker.nativeLinker();
-                SymbolLookup libc = linker.defaultLookup();
-                Linker.Option errno = Linker.Option.captureCallState("errno");
-                return Optional.of(new Flock(
-                        linker.downcallHandle(libc.find("open").orElseThrow(),
-                                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
-                                Linker.Option.firstVariadicArg(2), errno),
-                        linker.downcallHandle(libc.find("flock").orElseThrow(),
-                                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), errno),
-                        linker.downcallHandle(libc.find("close").orElseThrow(),
-                                FunctionDescriptor.of(JAVA_INT, JAVA_INT))));
-            } catch (RuntimeException | LinkageError e) {
-                return Optional.empty();
-            }
-        }
-
-        /** Locks {@code file}; returns what lets it go, or null when another description holds it. */
-        AutoCloseable lock(Path file) throws IOException {
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment state = arena.allocate(CALL_STATE);
-                int fd = (int) open.invokeExact(state, arena.allocateFrom(file.toString()), O_RDONLY | O_CLOEXEC, 0);
-                if (fd < 0) {
-                    throw new IOException("cannot open " + file + " (errno " + (int) ERRNO.get(state, 0L) + ")");
-                }
-                if ((int) flock.invokeExact(state, fd, LOCK_EX | LOCK_NB) == 0) {
-                    AtomicBoolean open = new AtomicBoolean(true);
-                    return () -> {
-                        if (open.getAndSet(false)) {
-                            closeFd(fd);
-                        }
-                    };
-                }
-                int err = (int) ERRNO.get(state, 0L);
-                closeFd(fd);
-                // Another description holds it; any other answer (a file system without flock): the portable lock.
-                return err == EWOULDBLOCK ? null : channelLock(file);
-            } catch (IOException | RuntimeException | Error e) {
-                throw e;
-            } catch (Throwable t) {
-                throw new IOException("cannot lock " + file, t);
-            }
-        }
-
-        private void closeFd(int fd) throws IOException {
-            try {
-                int _ = (int) close.invokeExact(fd);
-            } catch (Throwable t) {
-                throw new IOException("cannot close the lock file", t);
-            }
         }
     }
 }

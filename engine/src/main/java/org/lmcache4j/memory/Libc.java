@@ -16,10 +16,11 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * The three libc calls the pool needs ({@code mmap}, {@code munmap}, {@code madvise}), bound
- * through {@code java.lang.foreign} with {@code errno} captured so that failures say why.
- * {@link #load()} is empty where the platform has no such symbols; the pool then falls back to
- * {@link ArenaSlabSource}.
+ * The libc calls the engine needs, bound through {@code java.lang.foreign} with {@code errno}
+ * captured so that failures say why: {@code mmap}, {@code munmap}, {@code madvise} for the pool,
+ * and {@code open}, {@code flock}, {@code close} for the disk tier's directory claim
+ * ({@link FileLocks}). {@link #load()} is empty where the platform has no such symbols; the pool
+ * then falls back to {@link ArenaSlabSource}, the claim to a Java file lock.
  */
 final class Libc {
     static final int PROT_READ = 0x1;
@@ -33,6 +34,12 @@ final class Libc {
     static final long MAP_FAILED = -1L;
     /** errno of an advice the kernel does not know. */
     static final int EINVAL = 22;
+    static final int O_RDONLY = 0;
+    static final int O_CLOEXEC = 0x80000;
+    static final int LOCK_EX = 2;
+    static final int LOCK_NB = 4;
+    /** errno of a flock that another open file description holds. */
+    static final int EWOULDBLOCK = 11;
 
     private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO =
@@ -41,11 +48,18 @@ final class Libc {
     private final MethodHandle mmap;
     private final MethodHandle munmap;
     private final MethodHandle madvise;
+    private final MethodHandle open;
+    private final MethodHandle flock;
+    private final MethodHandle close;
 
-    private Libc(MethodHandle mmap, MethodHandle munmap, MethodHandle madvise) {
+    private Libc(MethodHandle mmap, MethodHandle munmap, MethodHandle madvise, MethodHandle open, MethodHandle flock,
+                 MethodHandle close) {
         this.mmap = mmap;
         this.munmap = munmap;
         this.madvise = madvise;
+        this.open = open;
+        this.flock = flock;
+        this.close = close;
     }
 
     private static final class Holder {
@@ -71,7 +85,13 @@ final class Libc {
                     FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG), errno);
             MethodHandle madvise = linker.downcallHandle(libc.find("madvise").orElseThrow(),
                     FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), errno);
-            return Optional.of(new Libc(mmap, munmap, madvise));
+            MethodHandle open = linker.downcallHandle(libc.find("open").orElseThrow(),
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2), errno);
+            MethodHandle flock = linker.downcallHandle(libc.find("flock").orElseThrow(),
+                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), errno);
+            MethodHandle close = linker.downcallHandle(libc.find("close").orElseThrow(),
+                    FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+            return Optional.of(new Libc(mmap, munmap, madvise, open, flock, close));
         } catch (RuntimeException | LinkageError e) {
             return Optional.empty();
         }
@@ -113,6 +133,41 @@ final class Libc {
             MemorySegment state = arena.allocate(CALL_STATE);
             int rc = (int) madvise.invokeExact(state, addr, bytes, advice);
             return rc == 0 ? 0 : errno(state);
+        } catch (Error | RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** A read-only descriptor of {@code path}, or {@code -errno}. */
+    int openReadOnly(String path) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int fd = (int) open.invokeExact(state, arena.allocateFrom(path), O_RDONLY | O_CLOEXEC, 0);
+            return fd >= 0 ? fd : -errno(state);
+        } catch (Error | RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** Returns 0 once {@code fd} holds an exclusive lock, else the errno (EWOULDBLOCK: someone else's). */
+    int lockExclusive(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            return (int) flock.invokeExact(state, fd, LOCK_EX | LOCK_NB) == 0 ? 0 : errno(state);
+        } catch (Error | RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    void closeFd(int fd) {
+        try {
+            int ignored = (int) close.invokeExact(fd);
         } catch (Error | RuntimeException e) {
             throw e;
         } catch (Throwable t) {
