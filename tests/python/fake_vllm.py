@@ -5,6 +5,7 @@ so every loaded byte can be checked."""
 
 from __future__ import annotations
 
+import enum
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,18 +14,41 @@ from lmcache4j.connector import StepPlan
 
 
 class Request:
-    def __init__(self, request_id, prompt, cache_salt=None, lora_name=None):
+    """Shaped like vllm.v1.request.Request: ``mm_features`` items have ``identifier`` and
+    ``mm_position`` (offset, length); ``status`` is a RequestStatus-like enum member."""
+
+    def __init__(self, request_id, prompt, cache_salt=None, lora_name=None, mm_features=None,
+                 prompt_embeds=None, kv_transfer_params=None):
         self.request_id = request_id
         self.prompt_token_ids = list(prompt)
         self.all_token_ids = list(prompt)
         self.num_computed_tokens = 0
         self.cache_salt = cache_salt
         self.lora_request = SimpleNamespace(lora_name=lora_name, lora_int_id=7) if lora_name else None
+        self.mm_features = mm_features
+        self.prompt_embeds = prompt_embeds
+        self.kv_transfer_params = kv_transfer_params
+        self.status = RequestStatus.RUNNING
         self.block_ids = []
 
     @property
     def num_tokens(self):
         return len(self.all_token_ids)
+
+
+class RequestStatus(enum.IntEnum):
+    """The members of vllm.v1.request.RequestStatus the connector reads."""
+
+    WAITING = enum.auto()
+    RUNNING = enum.auto()
+    FINISHED_STOPPED = enum.auto()
+    FINISHED_ABORTED = enum.auto()
+
+
+def image(identifier, offset, length):
+    """A vLLM MultiModalFeatureSpec-shaped input: its hash and its placeholder range."""
+    return SimpleNamespace(identifier=identifier, modality="image",
+                           mm_position=SimpleNamespace(offset=offset, length=length))
 
 
 def kv_value(token, position, layer, plane):
@@ -86,7 +110,8 @@ class Vllm:
         self.scheduler.update_state_after_alloc(request, external)
         new = SimpleNamespace(req_id=request.request_id, prompt_token_ids=request.prompt_token_ids,
                               block_ids=(list(request.block_ids),), num_computed_tokens=request.num_computed_tokens,
-                              lora_request=request.lora_request)
+                              lora_request=request.lora_request, mm_features=request.mm_features,
+                              prompt_embeds=request.prompt_embeds)
         self.running[request.request_id] = request
         self._step([new], [], {request.request_id: scheduled})
         return external
@@ -111,7 +136,8 @@ class Vllm:
         """Whether the request's blocks hold the model's KV for its tokens [0, end)."""
         return np.array_equal(self.rows(request, 0, end), self.expected_rows(request, 0, end))
 
-    def finish(self, request):
+    def finish(self, request, status=RequestStatus.FINISHED_STOPPED):
+        request.status = status
         self.scheduler.request_finished(request, request.block_ids)
         self.running.pop(request.request_id)
         self.free_blocks += request.block_ids

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .context import ConnectorContext, ConnectorSettings
+from .keying import RequestKeying, keying_of
 from .plans import LoadPlan, RequestPlan, StepPlan
 from .tracker import RequestTracker, plan_save
 
@@ -22,11 +23,14 @@ class _Hit:
     can_load: bool = False
 
 
-def request_scope(request) -> tuple[str | None, str | None]:
-    """The key scope of a vLLM request: its cache_salt and its LoRA adapter's name."""
-    lora = getattr(request, "lora_request", None)
-    adapter = getattr(lora, "lora_name", None) or (str(lora.lora_int_id) if lora is not None else None)
-    return getattr(request, "cache_salt", None) or None, adapter or None
+@dataclass
+class ConnectorCounters:
+    """Requests the scheduler served differently from the rest (its ``stats()``)."""
+
+    prompt_embeds_requests: int = 0   # given as prompt embeddings: neither loaded nor saved
+    bad_input_requests: int = 0       # kv_transfer_params or mm_features it cannot key: served without the cache
+    skip_save_requests: int = 0       # lmcache.skip_save
+    aborted_requests: int = 0         # finished as aborted: pins released, nothing more saved
 
 
 def _flat_blocks(block_ids) -> list:
@@ -57,6 +61,8 @@ class SchedulerSide:
         self._pinned: set[str] = set()
         self._trackers: dict[str, RequestTracker] = {}
         self._requests: dict = {}
+        self._keyings: dict[str, RequestKeying] = {}
+        self.counters = ConnectorCounters()
 
     @property
     def settings(self) -> ConnectorSettings | None:
@@ -86,12 +92,15 @@ class SchedulerSide:
         if not self.context.can_load or settings is None:
             return 0, False
         rid = request.request_id
+        keying = self._keying(rid, request, _prompt_len(request))
+        if keying.bypass is not None:
+            return 0, False
         hit = self._looked_up.get(rid)
         if hit is None:
-            tokens = np.array(list(request.all_token_ids), dtype=np.int64)
+            tokens = keying.fold(list(request.all_token_ids))
             if self.context.skip_last_n_tokens > 0:
                 tokens = tokens[:-self.context.skip_last_n_tokens]
-            salt, adapter = request_scope(request)
+            salt, adapter = keying.cache_salt, keying.adapter
             try:
                 hit = self.lookups.lookup(tokens, cache_salt=salt, adapter=adapter, pin_request_id=rid)
             except Exception as e:  # a worker that is gone must not take the scheduler with it
@@ -142,10 +151,13 @@ class SchedulerSide:
             request = self._requests.get(rid, new)
             hit = self._hits.pop(rid, None)
             prompt = list(new.prompt_token_ids or [])
-            salt, adapter = request_scope(request)
+            keying = self._keying(rid, request, len(prompt))
+            if keying.bypass is not None:
+                continue  # never looked up, so nothing to load or unpin; and nothing saved
             tracker = RequestTracker(rid, len(prompt), prompt[:new.num_computed_tokens + scheduled[rid]],
-                                     _flat_blocks(new.block_ids), salt, adapter,
-                                     saved_tokens=hit.hit if hit else 0, skip_save=not self.context.can_save)
+                                     _flat_blocks(new.block_ids), keying.cache_salt, keying.adapter,
+                                     saved_tokens=hit.hit if hit else 0,
+                                     skip_save=not self.context.can_save or keying.skip_save, keying=keying)
             self._trackers[rid] = tracker
             self._plan(plan, tracker, hit)
         cached = scheduler_output.scheduled_cached_reqs
@@ -162,8 +174,13 @@ class SchedulerSide:
         return plan
 
     def request_finished(self, request, block_ids=None) -> tuple[bool, dict | None]:
-        """Saves are synchronous, so the blocks can be freed at once."""
+        """Saves are synchronous, so the blocks can be freed at once. A finished request, aborted
+        or not, gets no further save (its tracker is dropped; what was saved before stays), and the
+        pins of a lookup that no load released are released now."""
         rid = request.request_id
+        if _aborted(request):
+            self.counters.aborted_requests += 1
+            log.debug("request %s aborted: its pins are released and nothing more of it is saved", rid)
         if rid in self._pinned:  # looked up and pinned, never loaded: release the workers' pins
             try:
                 self.lookups.unpin(rid)
@@ -204,11 +221,40 @@ class SchedulerSide:
             log.error("request %s: %d tokens to load or save, but %d scheduled in %d blocks: skipped",
                       rid, n, len(tracker.token_ids), len(tracker.block_ids))
             load, save, n, slots = None, None, 0, np.zeros(0, dtype=np.int64)
-        plan.requests.append(RequestPlan(rid, np.asarray(tracker.token_ids[:n], dtype=np.int32), slots,
+        plan.requests.append(RequestPlan(rid, tracker.keying.fold(tracker.token_ids[:n]), slots,
                                          tracker.cache_salt, tracker.adapter, load, save, unpin))
         self._pinned.discard(rid)  # the worker unpins it now
 
     def _forget(self, rid: str) -> None:
-        for table in (self._hits, self._looked_up, self._trackers, self._requests):
+        for table in (self._hits, self._looked_up, self._trackers, self._requests, self._keyings):
             table.pop(rid, None)
         self._pinned.discard(rid)
+
+    def _keying(self, rid: str, request, prompt_len: int) -> RequestKeying:
+        """The request's keying, read (and its bad input warned about, and counted) once."""
+        keying = self._keyings.get(rid)
+        if keying is None:
+            keying = self._keyings[rid] = keying_of(request, prompt_len)
+            c = self.counters
+            if keying.bypass == "prompt embeddings":
+                c.prompt_embeds_requests += 1
+            elif keying.bypass is not None:
+                c.bad_input_requests += 1
+            elif keying.skip_save:
+                c.skip_save_requests += 1
+        return keying
+
+    def stats(self) -> dict:
+        """The connector's own counters (the engines' are in their ``stats()``)."""
+        return dict(self.counters.__dict__)
+
+
+def _prompt_len(request) -> int:
+    prompt = getattr(request, "prompt_token_ids", None)
+    return len(prompt) if prompt is not None else request.num_tokens
+
+
+def _aborted(request) -> bool:
+    """vLLM's RequestStatus.FINISHED_ABORTED (read by name: vLLM need not be importable)."""
+    status = getattr(request, "status", None)
+    return getattr(status, "name", status) == "FINISHED_ABORTED"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .context import ConnectorSettings
+from .keying import RequestKeying
 from .plans import SavePlan
 
 
@@ -31,6 +32,7 @@ class RequestTracker:
     adapter: str | None = None
     saved_tokens: int = 0                           # tokens stored or found cached so far
     skip_save: bool = False
+    keying: RequestKeying = field(default_factory=RequestKeying)   # folds multimodal hashes into the tokens
 
     @property
     def in_decode(self) -> bool:
