@@ -1,6 +1,8 @@
 /*
- * LMCache4j C ABI, version 2 (version 1 plus device caches' streams: lmcache4j_store_on_stream,
- * lmcache4j_retrieve_on_stream, lmcache4j_wait_transfers; every version 1 call still answers).
+ * LMCache4j C ABI, version 3 (version 1 plus device caches' streams in version 2:
+ * lmcache4j_store_on_stream, lmcache4j_retrieve_on_stream, lmcache4j_wait_transfers; plus KV
+ * events for routers in version 3: lmcache4j_record_kv_events, lmcache4j_take_kv_events; every
+ * earlier call still answers).
  *
  * liblmcache4j.so lets a serving engine written in C, C++ or Python (through ctypes) use the
  * LMCache4j engine in its own process. The library starts a JVM on first use (or joins the one
@@ -66,7 +68,7 @@ extern "C" {
  * lmcache4j_abi_version() is N or more (its symbols keep their LMCACHE4J_N versions). Check
  * ">= N", not "== N".
  */
-#define LMCACHE4J_ABI_VERSION 2
+#define LMCACHE4J_ABI_VERSION 3
 
 /* lmcache4j_register_kv_caches' device: host memory, or "ask the driver" (a CUDA device id otherwise). */
 #define LMCACHE4J_DEVICE_HOST (-1)
@@ -231,6 +233,32 @@ LMCACHE4J_API int lmcache4j_config_json(lmcache4j_engine engine, char *buf, size
  * private to it (mode 0700); the socket is made 0600. It closes with the engine.
  */
 LMCACHE4J_API int lmcache4j_serve_lookups(lmcache4j_engine engine, const char *socket_path);
+
+/* The kinds of lmcache4j_take_kv_events' records. */
+#define LMCACHE4J_KV_EVENT_STORED 1   /* a chunk became servable in the CPU tier (stored or promoted) */
+#define LMCACHE4J_KV_EVENT_REMOVED 2  /* a servable chunk left the CPU tier (evicted, spilled, dropped) */
+#define LMCACHE4J_KV_EVENT_CLEARED 3  /* every chunk was dropped */
+#define LMCACHE4J_KV_EVENT_LOST 4     /* n events are missing here: nobody took them and the queue was full */
+#define LMCACHE4J_KV_EVENT_HEADER_BYTES 40
+
+/**
+ * Starts (on != 0) or stops recording KV events: what the CPU tier gains and loses, for a KV-aware
+ * router (vLLM's BlockStored / BlockRemoved / AllBlocksCleared). Off when an engine opens; stopping
+ * drops the events not taken yet. The queue is bounded: events nobody takes are dropped, counted,
+ * and reported as one LMCACHE4J_KV_EVENT_LOST record where they were.
+ */
+LMCACHE4J_API int lmcache4j_record_kv_events(lmcache4j_engine engine, int32_t on);
+
+/**
+ * Moves the oldest KV events that fit whole into buf, in the order they happened; *out_length: the
+ * bytes written (0 when none are waiting). Call again until it is 0. Each record is a 40-byte
+ * header and, for a stored chunk, its token ids (all integers little-endian):
+ *   uint8 kind; uint8 flags (bit 0: parent set); uint16 0; uint32 n;
+ *   uint8 key[16]; uint8 parent[16]; int32 tokens[n] (stored only; lost: n is the count dropped)
+ * A buffer too small for the next event alone is LMCACHE4J_ERR_INVALID_ARGUMENT, naming its size,
+ * and nothing is taken: 40 + 4 * chunk_size bytes always suffice.
+ */
+LMCACHE4J_API int lmcache4j_take_kv_events(lmcache4j_engine engine, void *buf, size_t capacity, size_t *out_length);
 
 /** Drops every chunk and pin. */
 LMCACHE4J_API int lmcache4j_clear(lmcache4j_engine engine);

@@ -169,6 +169,25 @@ LMCACHE4J_API int lmcache4j_serve_lookups(lmcache4j_engine engine, const char *s
     return lmc_finish(env, r, NULL);
 }
 
+LMCACHE4J_API int lmcache4j_record_kv_events(lmcache4j_engine engine, int32_t on) {
+    ENTER(env);
+    return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.record_kv_events, (jlong)engine,
+                                                        (jint)(on != 0)), NULL);
+}
+
+LMCACHE4J_API int lmcache4j_take_kv_events(lmcache4j_engine engine, void *buf, size_t capacity, size_t *out_length) {
+    int rc = check_out(out_length, "out_length");
+    if (rc) return rc;
+    if (!buf && capacity) return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "buf is NULL but capacity is %zu", capacity);
+    ENTER(env);
+    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.take_kv_events, (jlong)engine, JPTR(buf),
+                                           (jlong)(capacity > INT64_MAX ? INT64_MAX : capacity));
+    int64_t length;
+    rc = lmc_finish(env, r, &length);
+    if (!rc) *out_length = (size_t)length;
+    return rc;
+}
+
 LMCACHE4J_API int lmcache4j_clear(lmcache4j_engine engine) {
     ENTER(env);
     return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.clear, (jlong)engine), NULL);

@@ -172,6 +172,55 @@ static void scopes_and_pins(void) {
     caches_free(&c);
 }
 
+/* The uint32 at p, little-endian. */
+static uint32_t le32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void kv_events(void) {
+    caches c;
+    caches_init(&c, "flash_attn", 5);
+    lmcache4j_engine e = open_engine("flash_attn", &c);
+    int32_t tokens[600];
+    int64_t slots[600];
+    fill_tokens(tokens, 600, 11);
+    fill_slots(slots, 600, 0);
+    int64_t n = -1;
+    size_t length = 99;
+    static unsigned char buf[8192];
+    EXPECT_OK(lmcache4j_store(e, NULL, tokens, slots, 600, 0, &n));
+    EXPECT_OK(lmcache4j_take_kv_events(e, buf, sizeof buf, &length));
+    CHECK(length == 0, "events were recorded before lmcache4j_record_kv_events (%zu bytes)", length);
+
+    EXPECT_OK(lmcache4j_record_kv_events(e, 1));
+    EXPECT_OK(lmcache4j_clear(e));
+    EXPECT_OK(lmcache4j_store(e, NULL, tokens, slots, 600, 0, &n));
+    EXPECT_STATUS(lmcache4j_take_kv_events(e, buf, 30, &length), LMCACHE4J_ERR_INVALID_ARGUMENT, "the next KV event takes 40 bytes");
+    EXPECT_OK(lmcache4j_take_kv_events(e, buf, sizeof buf, &length));
+    /* cleared; then chunks of 256, 256 and 88 tokens */
+    size_t expect = 4 * LMCACHE4J_KV_EVENT_HEADER_BYTES + 4 * 600;
+    CHECK(length == expect, "events take %zu bytes, expected %zu", length, expect);
+    CHECK(buf[0] == LMCACHE4J_KV_EVENT_CLEARED, "first record kind %d", buf[0]);
+    const unsigned char *r = buf + LMCACHE4J_KV_EVENT_HEADER_BYTES;
+    uint32_t sizes[3] = {256, 256, 88};
+    for (int i = 0; i < 3; i++) {
+        CHECK(r[0] == LMCACHE4J_KV_EVENT_STORED && le32(r + 4) == sizes[i], "record %d: kind %d, %u tokens", i + 1, r[0],
+              le32(r + 4));
+        CHECK((r[1] & 1) == (i > 0), "record %d: parent flag %d", i + 1, r[1]);
+        if (i > 0) CHECK(memcmp(r + 24, r - 4 * sizes[i - 1] - 32, 16) == 0, "record %d: parent is not the previous key", i + 1);
+        CHECK((int32_t)le32(r + 40) == tokens[i * 256], "record %d: first token", i + 1);
+        r += LMCACHE4J_KV_EVENT_HEADER_BYTES + 4 * sizes[i];
+    }
+    EXPECT_OK(lmcache4j_take_kv_events(e, buf, sizeof buf, &length));
+    CHECK(length == 0, "taken twice (%zu bytes)", length);
+    EXPECT_STATUS(lmcache4j_take_kv_events(e, NULL, 10, &length), LMCACHE4J_ERR_INVALID_ARGUMENT, "buf is NULL");
+    EXPECT_STATUS(lmcache4j_take_kv_events(e, buf, sizeof buf, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "out_length is NULL");
+    EXPECT_OK(lmcache4j_record_kv_events(e, 0));
+    EXPECT_OK(lmcache4j_close(e));
+    EXPECT_STATUS(lmcache4j_take_kv_events(e, buf, sizeof buf, &length), LMCACHE4J_ERR_CLOSED, "is closed");
+    caches_free(&c);
+}
+
 static void error_paths(void) {
     caches c;
     caches_init(&c, "blocks_first", 5);
@@ -397,6 +446,7 @@ int main(int argc, char **argv) {
     store_retrieve_byte_exact("flash_attn");
     store_retrieve_byte_exact("blocks_first");
     scopes_and_pins();
+    kv_events();
     error_paths();
     threads();
     forked_child();

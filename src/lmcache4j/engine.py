@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
-from . import _native, arrays
+from . import _native, arrays, kv_events
 from .checked import INT32_MAX, UINT64_MAX, integer
 from .errors import EngineClosedError, InvalidArgumentError
 from .layout import KvLayout
@@ -92,6 +92,7 @@ class Engine:
                                               ctypes.byref(handle)))
         self._handle: int | None = handle.value
         self._caches: list = []
+        self._one_event_bytes = 0   # the largest KV event record, once take_kv_events has asked
         self._finalizer = weakref.finalize(self, _close_quietly, lib, handle.value, self._caches)
 
     # ------------------------------------------------------------------ state
@@ -201,6 +202,25 @@ class Engine:
         _native.check(self._lib, self._lib.lmcache4j_unpin(self._h(), _text(request_id, "request_id"),
                                                            ctypes.byref(n)))
         return n.value
+
+    def record_kv_events(self, on: bool = True) -> None:
+        """Starts (or stops) recording KV events: what the CPU tier gains and loses, for a KV-aware
+        router. Off when the engine opens; stopping drops the events not taken yet."""
+        _native.check(self._lib, self._lib.lmcache4j_record_kv_events(self._h(), 1 if on else 0))
+
+    def take_kv_events(self) -> list:
+        """The KV events recorded since the last take, in order (``lmcache4j.kv_events``: BlockStored,
+        BlockRemoved, AllBlocksCleared, and EventsLost where the bounded queue dropped some)."""
+        lib, h = self._lib, self._h()
+        if self._one_event_bytes == 0:  # a record of one whole chunk always fits
+            self._one_event_bytes = kv_events.HEADER.size + 4 * int(self.config["chunk_size"])
+        buf = ctypes.create_string_buffer(max(self._one_event_bytes, 1 << 16))  # per call: threads may take at once
+        out, length = [], ctypes.c_size_t()
+        while True:
+            _native.check(lib, lib.lmcache4j_take_kv_events(h, buf, len(buf), ctypes.byref(length)))
+            if length.value == 0:
+                return out
+            out += kv_events.decode(ctypes.string_at(buf, length.value))
 
     def clear(self) -> None:
         """Drops every chunk and pin."""

@@ -18,11 +18,35 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("lmcache4j.vllm needs vLLM (with the v1 KV connector API); the vLLM-independent "
                       "logic is in lmcache4j.connector") from e
 
+try:  # vLLM with KV events from connectors (2025-11 and later)
+    from vllm.distributed import kv_events as _vllm_kv_events
+    from vllm.distributed.kv_events import KVConnectorKVEvents as _KVConnectorKVEvents
+except ImportError:  # pragma: no cover - older vLLM: the connector reports no events
+    _vllm_kv_events, _KVConnectorKVEvents = None, object
+
+from . import kv_events
 from .connector import ConnectorContext, RankLookups, SchedulerSide, StepPlan, WorkerSide
+from .connector.events import SchedulerKvEvents, WorkerKvEvents
 
 
 class LMCache4jConnectorMetadata(StepPlan, KVConnectorMetadata):
     """The step's plan, as the metadata vLLM ships from the scheduler to the workers."""
+
+
+class LMCache4jKVEvents(WorkerKvEvents, _KVConnectorKVEvents):
+    """One step's KV events of the workers, as vLLM's KVConnectorKVEvents (aggregated across workers)."""
+
+
+def _vllm_event(e):
+    """lmcache4j.kv_events' vLLM-shaped event as vLLM's own msgspec class (what its publisher encodes)."""
+    if isinstance(e, kv_events.BlockStored):
+        cls = _vllm_kv_events.BlockStored
+        fields = dict(block_hashes=e.block_hashes, parent_block_hash=e.parent_block_hash, token_ids=e.token_ids,
+                      block_size=e.block_size, lora_id=e.lora_id, medium=e.medium, lora_name=e.lora_name)
+        return cls(**{k: v for k, v in fields.items() if k in cls.__struct_fields__})
+    if isinstance(e, kv_events.BlockRemoved):
+        return _vllm_kv_events.BlockRemoved(block_hashes=e.block_hashes, medium=e.medium)
+    return _vllm_kv_events.AllBlocksCleared()
 
 
 def _rank(vllm_config) -> int:
@@ -51,6 +75,7 @@ class LMCache4jConnectorV1(KVConnectorBase_V1):
         super().__init__(vllm_config=vllm_config, role=role, kv_cache_config=kv_cache_config)
         self._context = ConnectorContext.from_vllm_config(vllm_config)
         self._scheduler = self._worker = None
+        self._events = SchedulerKvEvents(LMCache4jKVEvents)
         if role == KVConnectorRole.SCHEDULER:
             timeout = 3.0  # the workers' lookup_timeout_ms is known only once they answer
             self._scheduler = SchedulerSide(self._context, RankLookups(self._context.socket_paths(), timeout))
@@ -81,6 +106,15 @@ class LMCache4jConnectorV1(KVConnectorBase_V1):
     def get_block_ids_with_load_errors(self) -> set[int]:
         return self._worker.take_failed_blocks() if self._worker else set()
 
+    def get_kv_connector_kv_cache_events(self):
+        """What the CPU tier gained and lost this step (rank 0 only; see lmcache4j.connector.events)."""
+        batch = self._worker.take_kv_events() if self._worker and _vllm_kv_events is not None else None
+        if batch is None:
+            return None
+        out = LMCache4jKVEvents(num_workers=1)
+        out.add_events([_vllm_event(e) for e in batch.get_all_events()])
+        return out
+
     def shutdown(self):
         if self._worker is not None:
             self._worker.shutdown()
@@ -100,3 +134,9 @@ class LMCache4jConnectorV1(KVConnectorBase_V1):
 
     def request_finished(self, request, block_ids):
         return self._scheduler.request_finished(request, block_ids)
+
+    def update_connector_output(self, connector_output):
+        self._events.update(connector_output)
+
+    def take_events(self):
+        yield from self._events.take()

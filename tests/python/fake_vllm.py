@@ -6,6 +6,7 @@ so every loaded byte can be checked."""
 from __future__ import annotations
 
 import enum
+import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -161,3 +162,30 @@ class Vllm:
         for rid, n in scheduled.items():
             self.running[rid].num_computed_tokens += n
         self.steps += 1
+
+
+class Instances:
+    """Makes connected vLLM instances (scheduler, worker on rank ``rank``, registered caches) over
+    ``layout``, each its own engine; ``close()`` checks none leaked a lease or pin and shuts them down."""
+
+    def __init__(self, layout, socket_dir, name):
+        self.layout, self.socket_dir, self.name, self.made = layout, socket_dir, name, []
+
+    def __call__(self, pool_gb=0.05, rank=0, **context):
+        from lmcache4j.connector import ConnectorContext, RankLookups, SchedulerSide, WorkerSide
+
+        ctx = ConnectorContext(block_size=self.layout.block_size, model="m",
+                               instance_id=f"{self.name}{os.getpid()}-{len(self.made)}", socket_dir=self.socket_dir,
+                               kv_cache_dtype="bfloat16", settings={"chunk_size": 256, "max_local_cpu_size": pool_gb},
+                               **context)
+        v = Vllm(self.layout, SchedulerSide(ctx, RankLookups(ctx.socket_paths())), WorkerSide(ctx, rank=rank))
+        v.register()
+        self.made.append(v)
+        return v
+
+    def close(self):
+        for v in self.made:
+            s = v.worker.engine.stats()
+            assert (s.leases, s.pins) == (0, 0), s
+            v.worker.shutdown()
+            v.scheduler.lookups.close()

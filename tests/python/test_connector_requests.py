@@ -2,15 +2,13 @@
 embeddings, LMCache's per-request kv_transfer_params, aborted requests, and bad input of each."""
 
 import logging
-import os
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from fake_vllm import Request, RequestStatus, Vllm, image
+from fake_vllm import Instances, Request, RequestStatus, image
 
 from lmcache4j import KvLayout
-from lmcache4j.connector import ConnectorContext, RankLookups, SchedulerSide, WorkerSide
 from lmcache4j.connector.keying import keying_of
 
 LAYOUT = KvLayout(num_layers=2, num_kv_heads=2, head_size=8, block_size=16, num_blocks=256, dtype="bfloat16")
@@ -19,23 +17,9 @@ PLACEHOLDER = 151655   # the token an image's placeholders carry, the same for e
 
 @pytest.fixture
 def vllm(tmp_path):
-    made = []
-
-    def make(**kw):
-        ctx = ConnectorContext(block_size=16, model="m", instance_id=f"rq{os.getpid()}-{len(made)}",
-                               socket_dir=str(tmp_path / "sockets"), kv_cache_dtype="bfloat16",
-                               settings={"chunk_size": 256, "max_local_cpu_size": 0.05}, **kw)
-        v = Vllm(LAYOUT, SchedulerSide(ctx, RankLookups(ctx.socket_paths())), WorkerSide(ctx, rank=0))
-        v.register()
-        made.append(v)
-        return v
-
-    yield make
-    for v in made:
-        s = v.worker.engine.stats()
-        assert (s.leases, s.pins) == (0, 0), s
-        v.worker.shutdown()
-        v.scheduler.lookups.close()
+    instances = Instances(LAYOUT, str(tmp_path / "sockets"), "rq")
+    yield instances
+    instances.close()
 
 
 def with_image(offset=300, length=200, total=1024):

@@ -49,6 +49,8 @@ class ConnectorContext:
     skip_last_n_tokens: int = 0
     kv_cache_dtype: str | None = None  # vLLM's cache_dtype when it is not the model's ("fp8"...)
     startup_timeout_s: float = 120.0   # how long the scheduler waits for the workers' sockets
+    kv_events: bool = False            # vLLM publishes KV cache events (--kv-events-config enable_kv_cache_events)
+    int_block_hashes: bool = False     # VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES: 64-bit integer block hashes (else bytes)
 
     def __post_init__(self):
         if self.kv_role not in KV_ROLES:
@@ -100,6 +102,9 @@ class ConnectorContext:
             discard_partial_chunks=bool(extra.get("discard_partial_chunks", False)),
             skip_last_n_tokens=int(extra.get("skip_last_n_tokens", 0)),
             kv_cache_dtype=None if cache_dtype == "auto" else cache_dtype,
+            kv_events=bool(getattr(getattr(vllm_config, "kv_events_config", None), "enable_kv_cache_events", False)),
+            # vLLM's own default is 1 (integers), as it reads the variable.
+            int_block_hashes=os.environ.get("VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES", "1").strip() not in ("0", ""),
         )
 
 

@@ -8,10 +8,12 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from .. import kv_events
 from ..engine import Engine
 from ..errors import LMCache4jError
 from . import lookups
 from .context import ConnectorContext
+from .events import WorkerKvEvents
 from .paged import infer_layout
 from .plans import StepPlan
 
@@ -36,6 +38,7 @@ class WorkerSide:
         self.engine: Engine | None = None
         self.socket_path: str | None = None
         self._failed_blocks: set[int] = set()
+        self.kv_events_lost = 0   # events the engine dropped because they were not taken in time
 
     def register_kv_caches(self, kv_caches: Mapping) -> None:
         """Opens the engine on the caches (one per layer, in the model's layer order): its layout is
@@ -55,6 +58,8 @@ class WorkerSide:
             raise
         self.engine = engine
         self.on_gpu = found.device != -1
+        if self.reports_kv_events:
+            engine.record_kv_events(True)
         log.info("LMCache4j connector (worker %d): %s on %s, lookups at %s", self.rank, found.layout,
                  f"CUDA device {found.device}" if found.device >= 0 else "a CUDA device" if self.on_gpu else "the host",
                  self.socket_path)
@@ -98,6 +103,30 @@ class WorkerSide:
                              cache_salt=r.cache_salt, adapter=r.adapter, stream=self._stream())
             except LMCache4jError as e:
                 log.error("request %s: storing %d tokens failed: %s", r.request_id, n, e)
+
+    @property
+    def reports_kv_events(self) -> bool:
+        """Whether this worker reports KV events: when vLLM publishes them, on rank 0 (see connector.events)."""
+        return self.context.kv_events and self.rank == 0
+
+    def take_kv_events(self) -> WorkerKvEvents | None:
+        """The CPU tier's changes since the last call (vLLM's ``get_kv_connector_kv_cache_events``), or
+        None when there are none. Lost events (the engine's queue overflowed) are counted and warned about."""
+        if not self.reports_kv_events or self.engine is None:
+            return None
+        events = []
+        for e in self.engine.take_kv_events():
+            if isinstance(e, kv_events.EventsLost):
+                self.kv_events_lost += e.count
+                log.warning("LMCache4j dropped %d KV events that were not taken in time: a router's view of the CPU "
+                            "tier may be stale", e.count)
+            else:
+                events.append(kv_events.with_int_hashes(e) if self.context.int_block_hashes else e)
+        if not events:
+            return None
+        batch = WorkerKvEvents(num_workers=1)
+        batch.add_events(events)
+        return batch
 
     def take_failed_blocks(self) -> set[int]:
         failed, self._failed_blocks = self._failed_blocks, set()

@@ -87,7 +87,8 @@ public final class CacheEngine implements AutoCloseable {
     private final EngineMetrics metrics;
     private final EngineCounters counters = new EngineCounters();
     private final ReentrantLock indexLock = new ReentrantLock();
-    private final ChunkIndex index = new ChunkIndex();
+    private final KvEventQueue kvEvents = new KvEventQueue(KvEventQueue.DEFAULT_CAPACITY);
+    private final ChunkIndex index = new ChunkIndex(kvEvents);
     private final PinTable pins;
     private final SpillTier disk;
     private final Spiller spiller;
@@ -344,6 +345,28 @@ public final class CacheEngine implements AutoCloseable {
      */
     public int retrieve(KeyScope scope, int[] tokens, long[] slotMapping, int skipLeading, CudaStream stream) {
         return guarded(() -> new RetrieveOperation(this, scope, tokens, slotMapping, skipLeading, stream).run());
+    }
+
+    /**
+     * Starts or stops recording what the CPU tier gains and loses ({@link KvEvent}), for a KV-aware
+     * router; off by default. Stopping drops the events not taken yet.
+     */
+    public void recordKvEvents(boolean on) {
+        guarded(() -> {
+            kvEvents.record(on);
+            return null;
+        });
+    }
+
+    /**
+     * Takes the oldest recorded events whose {@code cost}s add up to at most {@code budget}, in the
+     * order they happened ({@code e -> 1} and a count, or the byte size of their encoding and a
+     * buffer's capacity). An event that alone costs more than the budget is refused and nothing is
+     * taken. The queue is bounded: events nobody takes are dropped, counted, and reported as one
+     * {@link KvEvent.Kind#LOST} event where they were.
+     */
+    public List<KvEvent> takeKvEvents(long budget, java.util.function.ToLongFunction<KvEvent> cost) {
+        return guarded(() -> kvEvents.take(budget, cost));
     }
 
     /** Drops every chunk and pin. Copies in flight finish on their pages, which are freed after. */

@@ -13,6 +13,8 @@ final class ChunkEntry {
     final ChunkKey key;
     /** The previous chunk's key (the scope's root for chunk 0), recorded when the chunk spills. */
     final ChunkKey parent;
+    /** Whether this is a prompt's first chunk (its parent is the scope's root, not a chunk). */
+    final boolean first;
     final int page;
     private final int[] tokens;
     private boolean published;
@@ -27,6 +29,7 @@ final class ChunkEntry {
     ChunkEntry(ChunkKey key, ChunkKey parent, int page, int[] allTokens, int from, int to) {
         this.key = key;
         this.parent = parent;
+        this.first = from == 0;
         this.page = page;
         this.tokens = Arrays.copyOfRange(allTokens, from, to);
     }

@@ -16,17 +16,31 @@ import java.util.Map;
  * so that under pressure a prompt loses its suffix before its prefix (a prefix without its
  * suffix still hits; a suffix without its prefix never does).
  *
+ * <p>What the index gains and loses is told to its {@link KvEventQueue} (for routers): a chunk
+ * when it is published, its removal only if it was published.
+ *
  * <p>Not thread-safe: the engine guards it with its index lock.
  */
 final class ChunkIndex {
     private final Map<ChunkKey, ChunkEntry> byKey = new HashMap<>();
+    private final KvEventQueue events;
     /** Least recently used end. */
     private ChunkEntry oldest;
     /** Most recently used end. */
     private ChunkEntry newest;
 
+    ChunkIndex(KvEventQueue events) {
+        this.events = events;
+    }
+
     int size() {
         return byKey.size();
+    }
+
+    /** Makes an indexed entry servable (its bytes are complete) and tells the event queue. */
+    void publish(ChunkEntry entry) {
+        entry.publish();
+        events.stored(entry);
     }
 
     /** The entry under {@code key}, without changing its recency. */
@@ -61,6 +75,9 @@ final class ChunkIndex {
             return false;
         }
         unlink(entry);
+        if (entry.published()) {
+            events.removed(entry);
+        }
         return true;
     }
 
@@ -96,6 +113,9 @@ final class ChunkIndex {
         oldest = newest = null;
         for (ChunkEntry e : all) {
             e.older = e.newer = null;
+        }
+        if (!all.isEmpty()) {
+            events.cleared();
         }
         return all;
     }

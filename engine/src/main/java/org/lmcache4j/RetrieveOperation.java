@@ -219,7 +219,7 @@ final class RetrieveOperation extends RequestOperation {
                 engine.disk().endRead(l.entry.key);
             }
             if (i < verified) {
-                l.entry.publish();
+                engine.index().publish(l.entry);
                 // Promoted into the CPU tier: for its eviction policy (and a trace of it), a new chunk.
                 engine.trace().record(l.from / chunkSize, l.entry.key, l.to - l.from, AccessTrace.Kind.STORE);
             } else if (engine.index().remove(l.entry)) {

@@ -136,7 +136,7 @@ final class StoreOperation extends RequestOperation {
         List<Pending> shared = new ArrayList<>();
         for (Pending p : pending) {
             if (engine.index().contains(p.entry)) {
-                p.entry.publish();
+                engine.index().publish(p.entry);
                 published.add(p.entry);
                 if (engine.remote().enabled()) {
                     shared.add(new Pending(p.entry, p.from, p.to, engine.pool().lease(p.entry.page)));

@@ -12,6 +12,7 @@ import org.lmcache4j.config.ConfigLoader;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -23,7 +24,7 @@ import java.util.concurrent.Callable;
  */
 final class NativeBridge {
     /** The C ABI version this bridge implements: {@code LMCACHE4J_ABI_VERSION} in lmcache4j.h. */
-    static final int ABI_VERSION = 2;
+    static final int ABI_VERSION = 3;
 
     private static final Logger LOG = LoggerFactory.getLogger(NativeBridge.class);
     private static final EngineHandles HANDLES = new EngineHandles();
@@ -132,6 +133,21 @@ final class NativeBridge {
             String json = configJson(HANDLES.get(handle).config());
             NativeMemory.writeText(json, out, capacity);
             return json.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        });
+    }
+
+    static long recordKvEvents(long handle, int on) {
+        return call(handle, () -> {
+            HANDLES.get(handle).recordKvEvents(on != 0);
+            return 0;
+        });
+    }
+
+    /** Moves the oldest KV events that fit into the buffer ({@link KvEventRecords}); the bytes written. */
+    static long takeKvEvents(long handle, long out, long capacity) {
+        return call(handle, () -> {
+            MemorySegment buffer = NativeMemory.output(out, capacity, "buf");
+            return KvEventRecords.write(HANDLES.get(handle).takeKvEvents(capacity, KvEventRecords::bytes), buffer);
         });
     }
 

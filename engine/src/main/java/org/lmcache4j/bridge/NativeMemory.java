@@ -90,6 +90,14 @@ final class NativeMemory {
         return n;
     }
 
+    /** {@code capacity} writable bytes at {@code address}, which the caller guarantees. */
+    static MemorySegment output(long address, long capacity, String what) {
+        if (capacity < 0 || (address == 0 && capacity > 0)) {
+            throw new IllegalArgumentException(what + ": " + capacity + " bytes at " + (address == 0 ? "NULL" : "an address"));
+        }
+        return address == 0 ? MemorySegment.NULL : segment(address, capacity);
+    }
+
     private static void requireArray(long address, int n, String what) {
         if (n < 0) {
             throw new IllegalArgumentException(what + ": negative length " + n);
