@@ -157,6 +157,7 @@ BAD = {
     "input without a hash": dict(mm_features=[image(None, 10, 20)]),
     "range past the prompt": dict(mm_features=[image("img", 590, 20)]),
     "negative offset": dict(mm_features=[image("img", -1, 20)]),
+    "features not a list": dict(mm_features=42),
 }
 
 

@@ -73,7 +73,7 @@ class RequestKeying:
         return out
 
 
-WITHOUT_CACHE = RequestKeying(bypass="served without the cache")
+PROMPT_EMBEDS = "prompt embeddings"
 
 
 def keying_of(request, prompt_len: int) -> RequestKeying:
@@ -81,7 +81,7 @@ def keying_of(request, prompt_len: int) -> RequestKeying:
     rid = getattr(request, "request_id", None) or getattr(request, "req_id", "?")
     if getattr(request, "prompt_embeds", None) is not None:
         log.debug("request %s has prompt embeddings: neither loaded nor saved", rid)
-        return RequestKeying(bypass="prompt embeddings")
+        return RequestKeying(bypass=PROMPT_EMBEDS)
     salt, adapter = _scope(request)
     try:
         params = _transfer_params(request)
@@ -89,9 +89,10 @@ def keying_of(request, prompt_len: int) -> RequestKeying:
         skip_save = _skip_save(params)
         mm = _mm_spans(request, prompt_len)
         salt = _tagged_salt(salt, tags)
-    except BadRequest as e:
-        log.warning("request %s is served without the LMCache4j cache: %s", rid, e)
-        return RequestKeying(bypass=f"bad input: {e}")
+    except Exception as e:  # BadRequest, or fields of a shape no vLLM gives: never an exception out of the connector
+        reason = e if isinstance(e, BadRequest) else f"its fields cannot be read ({e!r})"
+        log.warning("request %s is served without the LMCache4j cache: %s", rid, reason)
+        return RequestKeying(bypass=f"bad input: {reason}")
     return RequestKeying(salt, adapter, skip_save, mm)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .context import ConnectorContext, ConnectorSettings
-from .keying import RequestKeying, keying_of
+from .keying import PROMPT_EMBEDS, RequestKeying, keying_of
 from .plans import LoadPlan, RequestPlan, StepPlan
 from .tracker import RequestTracker, plan_save
 
@@ -236,7 +236,7 @@ class SchedulerSide:
         if keying is None:
             keying = self._keyings[rid] = keying_of(request, prompt_len)
             c = self.counters
-            if keying.bypass == "prompt embeddings":
+            if keying.bypass == PROMPT_EMBEDS:
                 c.prompt_embeds_requests += 1
             elif keying.bypass is not None:
                 c.bad_input_requests += 1
