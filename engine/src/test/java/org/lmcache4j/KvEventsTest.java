@@ -2,10 +2,13 @@ package org.lmcache4j;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.lmcache4j.keys.ChunkKey;
 
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -64,6 +67,21 @@ class KvEventsTest {
         f.engine.recordKvEvents(false);
         f.engine.store(b, Arrays.copyOf(slots, 512), 0);
         assertEquals(List.of(), takeAll());
+    }
+
+    @Test
+    void chunksPromotedFromDiskAreStoredAgain(@TempDir Path dir) {
+        f = new EngineFixture(DiskTierEngineTest.config(dir, 16, 64, Map.of("disk_write_through", true)));
+        int[] tokens = TestCaches.randomTokens(700, rnd);
+        long[] slots = TestCaches.randomSlots(f.caches.layout, 700, rnd);
+        f.engine.store(tokens, slots, 0);
+        DiskTierEngineTest.await("three records", () -> f.engine.stats().disk().records() == 3);
+        f.engine.clear();
+        f.engine.recordKvEvents(true);
+        assertEquals(700, f.engine.retrieve(tokens, slots, 0));
+        List<KvEvent> promoted = takeAll();
+        assertEquals(List.of(KvEvent.Kind.STORED, KvEvent.Kind.STORED, KvEvent.Kind.STORED), kinds(promoted));
+        assertArrayEquals(Arrays.copyOfRange(tokens, 512, 700), promoted.get(2).tokens());
     }
 
     @Test
