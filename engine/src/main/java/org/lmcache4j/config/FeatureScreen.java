@@ -40,6 +40,13 @@ final class FeatureScreen {
             return;
         }
         LmcacheKey lm = known.get();
+        if (lm.lmcacheDefault() instanceof Boolean && !ConfigValues.isOff(value)) {
+            try {
+                ConfigValues.toBool(value); // a switch that is neither on nor off is an error, not a guess
+            } catch (IllegalArgumentException e) {
+                throw ConfigValues.fromSource(key + ": '" + value + "' " + e.getMessage(), from, e);
+            }
+        }
         if (lm.isInert(value)) {
             return;
         }

@@ -273,6 +273,13 @@ class LmcacheExampleConfigsTest {
     }
 
     @Test
+    void aSwitchThatIsNeitherOnNorOff_isAnErrorNamingIt() {
+        var e = assertThrows(IllegalArgumentException.class, () -> env(Map.of("LMCACHE_ENABLE_P2P", "maybe")));
+        assertTrue(e.getMessage().contains("enable_p2p: 'maybe' is not a boolean")
+                && e.getMessage().contains("LMCACHE_ENABLE_P2P"), e.getMessage());
+    }
+
+    @Test
     void builtConfigWithAnotherRemoteScheme_isRefusedToo() {
         var e = assertThrows(ConfigRefusedException.class,
                 () -> EngineConfig.builder().remoteUrl("lm://user:secret@cache:81").build());
