@@ -233,6 +233,12 @@ public final class ConfigLoader {
             EngineConfig config = builder.build();
             DiskOptions.from(config); // extra_config's tier settings fail here, with the source named
             RemoteOptions.from(config);
+            if (config.localDisk().isPresent() && config.diskBytes() == 0) {
+                // LMCache runs without the disk tier then, and so does LMCache4j, but not in silence.
+                note.accept("local_disk " + config.localDisk().get() + " (from " + sources.get("local_disk")
+                        + ") has no size: max_local_disk_size is 0, so there is no disk tier;"
+                        + " set max_local_disk_size (GB) to have one");
+            }
             return new Sourced(config, sources, warnings);
         } catch (IllegalArgumentException e) {
             throw ConfigValues.fromSource(e.getMessage(), source, e);

@@ -73,6 +73,14 @@ class LmcacheExampleConfigsTest {
     }
 
     @Test
+    void localDiskWithoutASize_isWarnedAbout_notSilentlyDropped() {
+        EngineConfig c = env(Map.of("LMCACHE_LOCAL_DISK", "file:///data/lmcache/"));
+        assertEquals(0, c.diskBytes());
+        assertEquals(1, warnings.size(), warnings::toString);
+        assertTrue(warnings.getFirst().contains("(from LMCACHE_LOCAL_DISK) has no size"), warnings::toString);
+    }
+
+    @Test
     void legacyCpuAndRedisExample_isThePoolAndRedis() throws IOException {
         EngineConfig c = file("""
                 chunk_size: 256
