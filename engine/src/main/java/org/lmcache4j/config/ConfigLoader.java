@@ -135,11 +135,16 @@ public final class ConfigLoader {
                 .filter(name -> name.startsWith(ConfigKey.ENV_PREFIX) && !name.equals(CONFIG_FILE_ENV)
                         && !ConfigKeys.PROCESS_ENV.contains(name))
                 .sorted().toList();
-        if (!ignored.isEmpty()) {
-            warn.accept("configuration file " + file.get() + " is used, so these environment variables are ignored: "
-                    + String.join(", ", ignored));
+        if (ignored.isEmpty()) {
+            return loadFileSourced(file.get(), warn);
         }
-        return loadFileSourced(file.get(), warn);
+        String note = "configuration file " + file.get() + " is used, so these environment variables are ignored: "
+                + String.join(", ", ignored);
+        warn.accept(note);
+        Sourced loaded = loadFileSourced(file.get(), warn);
+        List<String> all = new ArrayList<>(List.of(note));
+        all.addAll(loaded.warnings());
+        return new Sourced(loaded.config(), loaded.sources(), all);
     }
 
     static EngineConfig loadFile(Path file, Consumer<String> warn) {

@@ -212,6 +212,8 @@ class ConfigLoaderTest {
         assertTrue(w.contains("LMCACHE_CHUNK_SIZE, LMCACHE_MAX_LOCAL_CPU_SIZE"), w);
         assertTrue(w.contains(f.toString()), w);
         assertFalse(w.contains("USE_EXPERIMENTAL") || w.contains("LOG_LEVEL"), w);
+        var sourced = ConfigLoader.loadSourced(Optional.of(f), Map.of("LMCACHE_CHUNK_SIZE", "999"), x -> { });
+        assertEquals(1, sourced.warnings().size(), "info shows it too: " + sourced.warnings());
     }
 
     @Test
