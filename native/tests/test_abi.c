@@ -251,6 +251,11 @@ static void error_paths(void) {
     EXPECT_STATUS(lmcache4j_open(NULL, &layout, &bad_settings, &e), LMCACHE4J_ERR_INVALID_ARGUMENT, "chunk_size: 'big'");
     lmcache4j_options bad_rank = {sizeof bad_rank, SETTINGS, NULL, 2, 2};
     EXPECT_STATUS(lmcache4j_open(NULL, &layout, &bad_rank, &e), LMCACHE4J_ERR_INVALID_ARGUMENT, "is not a rank of world_size 2");
+    /* LMCache settings for features LMCache4j lacks: the open fails, naming each key and feature */
+    lmcache4j_options refused = {sizeof refused, "{\"enable_pd\": true, \"remote_url\": \"lm://cache:81\"}", NULL, 0, 0};
+    EXPECT_STATUS(lmcache4j_open(NULL, &layout, &refused, &e), LMCACHE4J_ERR_INVALID_ARGUMENT,
+                  "enable_pd: 'true' (from the caller's settings");
+    CHECK(strstr(lmcache4j_last_error(), "remote_url: 'lm://cache:81'") != NULL, "%s", lmcache4j_last_error());
     CHECK(e == 0, "a failed open wrote its output");
 
     lmcache4j_options options = {sizeof options, SETTINGS, NULL, 0, 0};

@@ -78,6 +78,8 @@ public record EngineConfig(int chunkSize, boolean localCpu, double maxLocalCpuSi
         }
         localDisk = localDisk == null ? Optional.empty() : localDisk.filter(s -> !s.isBlank());
         remoteUrl = remoteUrl == null ? Optional.empty() : remoteUrl.filter(s -> !s.isBlank());
+        // Refused here, so that every reader of a configuration (info, replay, the engine) refuses alike.
+        org.lmcache4j.config.RemoteSchemes.check(remoteUrl.orElse(null));
         remoteSerde = remoteSerde == null ? "naive" : remoteSerde;
         instanceId = instanceId == null ? "lmcache_default_instance" : instanceId;
         extraConfig = extraConfig == null ? Map.of() : Map.copyOf(extraConfig);

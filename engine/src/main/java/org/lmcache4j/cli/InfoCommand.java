@@ -9,7 +9,11 @@ import java.io.PrintStream;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** {@code lmcache4j info}: the effective configuration, and how many tokens the pool holds for a layout. */
+/**
+ * {@code lmcache4j info}: the effective configuration, how many tokens the pool holds for a layout,
+ * and the warnings loading it raised. A configuration the engine would refuse is refused here too,
+ * with the same message, because both read it through {@code ConfigLoader}.
+ */
 final class InfoCommand {
     static final String USAGE = """
             lmcache4j info [options]        print the effective configuration and the pool's capacity
@@ -28,7 +32,8 @@ final class InfoCommand {
     int run() {
         KvLayout layout = LayoutOptions.layout(args, args.integer("blocks", 1, 1));
         boolean json = args.flag("json");
-        EngineConfig config = LayoutOptions.config(args, layout); // refused as replay and the engine refuse it
+        ConfigLoader.Sourced sourced = LayoutOptions.checked(args, layout); // refused as replay and the engine refuse it
+        EngineConfig config = sourced.config();
         args.finish();
 
         Map<String, Object> info = new LinkedHashMap<>(ConfigLoader.describe(config));
@@ -42,10 +47,17 @@ final class InfoCommand {
         info.put("pool_chunks", pages);
         info.put("pool_tokens", pages * config.chunkSize());
         info.put("key_algorithm", ChunkHasher.ALGORITHM);
+        info.put("warnings", sourced.warnings());
         if (json) {
             out.println(Json.write(info));
         } else {
-            info.forEach((k, v) -> out.printf("%-24s %s%n", k, v == null ? "(unset)" : v));
+            info.forEach((k, v) -> {
+                if (!k.equals("warnings")) {
+                    out.printf("%-24s %s%n", k, v == null ? "(unset)" : v);
+                }
+            });
+            // The settings that were accepted but do nothing here, where the operator looks.
+            sourced.warnings().forEach(w -> out.println("warning: " + w));
         }
         return 0;
     }

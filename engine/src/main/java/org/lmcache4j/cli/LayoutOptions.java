@@ -43,6 +43,11 @@ final class LayoutOptions {
      * would refuse it too, but knows no sources.
      */
     static EngineConfig config(Args args, KvLayout layout) {
+        return checked(args, layout).config();
+    }
+
+    /** As {@link #config(Args, KvLayout)}, with where each key came from and what loading it warned about. */
+    static ConfigLoader.Sourced checked(Args args, KvLayout layout) {
         ConfigLoader.Sourced sourced = sourced(args);
         EngineConfig config = sourced.config();
         try {
@@ -52,7 +57,7 @@ final class LayoutOptions {
             throw new IllegalArgumentException(e.getMessage() + " " + where(sourced,
                     noPool ? List.of("local_cpu") : List.of("max_local_cpu_size", "chunk_size")), e);
         }
-        return config;
+        return sourced;
     }
 
     private static ConfigLoader.Sourced sourced(Args args) {
@@ -79,6 +84,7 @@ final class LayoutOptions {
             sources.put("max_local_disk_size", "--disk-gb");
         });
         args.string("remote-url").ifPresent(url -> {
+            override("remote-url", x -> x.remoteUrl(url));
             b.remoteUrl(url);
             sources.put("remote_url", "--remote-url");
         });
@@ -87,7 +93,7 @@ final class LayoutOptions {
             throw new IllegalArgumentException("a disk tier at " + config.localDisk().get()
                     + " needs a size: give --disk-gb (or max_local_disk_size)");
         }
-        return new ConfigLoader.Sourced(config, sources);
+        return new ConfigLoader.Sourced(config, sources, base.warnings());
     }
 
     /** Refuses an option's value that the configuration would refuse, naming the option. */

@@ -49,6 +49,8 @@ record ConfigKey<T>(String name, String type, String description, Function<Objec
         set.accept(alone, value);
         try {
             alone.build();
+        } catch (ConfigRefusedException e) {
+            throw e.from(source);
         } catch (IllegalArgumentException e) {
             throw ConfigValues.fromSource(e.getMessage(), source, e);
         }

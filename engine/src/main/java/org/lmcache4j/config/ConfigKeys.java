@@ -11,8 +11,9 @@ import org.lmcache4j.EngineConfig;
 import org.lmcache4j.EngineConfig.Builder;
 
 /**
- * The table of configuration keys: those LMCache4j implements (in the order {@code describe} lists
- * them), LMCache keys it accepts but ignores, and LMCACHE_* variables that are not keys at all.
+ * The table of configuration keys LMCache4j implements (in the order {@code describe} lists them),
+ * and the LMCACHE_* variables that are not keys at all. LMCache's other keys, and what LMCache4j
+ * does with each, are in {@link LmcacheKeys}.
  */
 final class ConfigKeys {
 
@@ -52,51 +53,6 @@ final class ConfigKeys {
 
     private static final Map<String, ConfigKey<?>> BY_NAME =
             SUPPORTED.stream().collect(Collectors.toUnmodifiableMap(ConfigKey::name, k -> k));
-
-    /**
-     * LMCache keys (current and deprecated, as of its 2025-2026 sources) for features LMCache4j does
-     * not have: accepted so that an LMCache file loads, and warned about when they turn something on.
-     */
-    static final Set<String> UNSUPPORTED = Set.of(
-            // memory and storage
-            "local_cpu_use_hugepages", "reserve_local_cpu_size", "local_disk_path_sharding",
-            "enable_lazy_memory_allocator", "lazy_memory_initial_ratio", "lazy_memory_expand_trigger_ratio",
-            "lazy_memory_step_ratio", "lazy_memory_safe_size", "numa_mode", "pin_check_interval_sec",
-            "gds_path", "gds_path_sharding", "gds_buffer_size", "use_gds", "gds_backend", "cufile_buffer_size",
-            "weka_path", "maru_path", "maru_pool_size", "storage_plugins", "remote_storage_plugins",
-            "external_backends", "runtime_plugin_locations", "plugin_locations", "audit_actual_remote_url",
-            "retrieve_locations", "store_location", "cost_aware_half_life_seconds", "cost_aware_ewma_alpha",
-            "priority_limit", "hit_miss_ratio",
-            // pipelining, hashing, blending
-            "use_layerwise", "enable_async_loading", "pre_caching_hash_algorithm", "use_gpu_connector_v3",
-            "enable_blending", "blend_recompute_ratio", "blend_recompute_ratios", "blend_thresholds",
-            "blend_check_layers", "blend_min_tokens", "blend_special_str",
-            // controller, peer-to-peer, lookup service
-            "enable_controller", "controller_url", "controller_pull_url", "controller_reply_url",
-            "lmcache_worker_port", "lmcache_worker_ports", "lmcache_worker_ids",
-            "lmcache_worker_heartbeat_delay_time", "lmcache_worker_heartbeat_time",
-            "enable_p2p", "p2p_host", "p2p_init_ports", "p2p_lookup_ports", "lookup_url", "distributed_url",
-            "transfer_channel", "external_lookup_client", "lookup_server_worker_ids",
-            "enable_scheduler_bypass_lookup", "mp_host", "mp_port",
-            // not an LMCache key, but the production-stack chart sets LMCACHE_WORKER_PORT with the controller
-            "worker_port",
-            // prefill/decode disaggregation and NIXL
-            "enable_pd", "pd_role", "pd_buffer_size", "pd_buffer_device", "pd_peer_host", "pd_peer_init_port",
-            "pd_peer_alloc_port", "pd_peer_query_port", "pd_proxy_host", "pd_proxy_port",
-            "pd_allocation_timeout_sec", "pd_shutdown_timeout_sec", "pd_condition_poll_interval_sec",
-            "pd_max_prefill_len", "pd_backend_mode", "pd_skip_proxy_notification", "pd_bidirectional",
-            "enable_nixl", "enable_xpyd", "nixl_role", "nixl_receiver_host", "nixl_receiver_port",
-            "nixl_peer_port", "nixl_buffer_size", "nixl_buffer_device", "nixl_enable_gc", "nixl_backends",
-            "nixl_peer_host", "nixl_peer_init_port", "nixl_peer_alloc_port", "nixl_proxy_host",
-            "nixl_proxy_port",
-            // services, statistics and the rest
-            "internal_api_server_enabled", "internal_api_server_host", "internal_api_server_port_start",
-            "internal_api_server_include_index_list", "internal_api_server_socket_path_prefix",
-            "enable_chunk_statistics", "chunk_statistics_auto_start_statistics",
-            "chunk_statistics_auto_exit_timeout_hours", "chunk_statistics_auto_exit_target_unique_chunks",
-            "chunk_statistics_strategy", "enable_kv_events", "remote_config_url", "app_id",
-            "enable_hidden_state_cache", "max_hidden_state_cpu_size", "hidden_state_layers",
-            "hidden_states_retrieve_mode", "script_allowed_imports", "error_handling", "py_enable_gc");
 
     /**
      * LMCACHE_* variables that are not configuration keys and are accepted without a word: the

@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -32,9 +33,12 @@ import org.yaml.snakeyaml.error.YAMLException;
  *   <li>one environment variable per key: {@code LMCACHE_} + the key in upper case;</li>
  *   <li>the defaults of {@link EngineConfig#defaults()}.</li>
  * </ol>
- * Unknown keys, and LMCache keys for features LMCache4j lacks, are logged and skipped, so that an
- * LMCache setup starts. A value that cannot be read is an {@link IllegalArgumentException} whose
- * message names the key, the value and where it came from: a wrong size must not start a server.
+ * Every LMCache key is honoured, read as its equivalent ({@code local_device: file://DIR}), or
+ * screened ({@link FeatureScreen}): a key that turns on a feature LMCache4j lacks stops start-up
+ * with a {@link ConfigRefusedException} naming each such key, its source, the feature and what to
+ * use instead; one that only tunes an absent feature, and an unknown key, is logged and skipped.
+ * A value that cannot be read is an {@link IllegalArgumentException} whose message names the key,
+ * the value and where it came from: a wrong size must not start a server.
  */
 public final class ConfigLoader {
 
@@ -43,6 +47,10 @@ public final class ConfigLoader {
 
     private static final Logger LOG = LoggerFactory.getLogger(ConfigLoader.class);
 
+    /** LMCache 0.1's default {@code max_local_cache_size}, in a file and in the environment. */
+    private static final double LEGACY_FILE_SIZE_GB = 20;
+    private static final double LEGACY_ENV_SIZE_GB = 5;
+
     private ConfigLoader() {
     }
 
@@ -50,12 +58,19 @@ public final class ConfigLoader {
      * A configuration and where each key set in it came from, so that a refusal that depends on
      * more than the configuration (a pool too small for the model's chunks) can still name them.
      *
-     * @param sources the source of every key that was set, by LMCache name: a file's path or an
-     *                environment variable; keys absent took their defaults
+     * @param sources  the source of every key that was set, by LMCache name: a file's path or an
+     *                 environment variable; keys absent took their defaults
+     * @param warnings what loading it warned about (keys ignored, LMCache settings for absent features)
      */
-    public record Sourced(EngineConfig config, Map<String, String> sources) {
+    public record Sourced(EngineConfig config, Map<String, String> sources, List<String> warnings) {
         public Sourced {
             sources = Map.copyOf(sources);
+            warnings = List.copyOf(warnings);
+        }
+
+        /** A configuration with these sources and no warnings. */
+        public Sourced(EngineConfig config, Map<String, String> sources) {
+            this(config, sources, List.of());
         }
 
         /** Where {@code key}'s value came from: a file's path, an environment variable, or "the default". */
@@ -120,11 +135,16 @@ public final class ConfigLoader {
                 .filter(name -> name.startsWith(ConfigKey.ENV_PREFIX) && !name.equals(CONFIG_FILE_ENV)
                         && !ConfigKeys.PROCESS_ENV.contains(name))
                 .sorted().toList();
-        if (!ignored.isEmpty()) {
-            warn.accept("configuration file " + file.get() + " is used, so these environment variables are ignored: "
-                    + String.join(", ", ignored));
+        if (ignored.isEmpty()) {
+            return loadFileSourced(file.get(), warn);
         }
-        return loadFileSourced(file.get(), warn);
+        String note = "configuration file " + file.get() + " is used, so these environment variables are ignored: "
+                + String.join(", ", ignored);
+        warn.accept(note);
+        Sourced loaded = loadFileSourced(file.get(), warn);
+        List<String> all = new ArrayList<>(List.of(note));
+        all.addAll(loaded.warnings());
+        return new Sourced(loaded.config(), loaded.sources(), all);
     }
 
     static EngineConfig loadFile(Path file, Consumer<String> warn) {
@@ -156,11 +176,11 @@ public final class ConfigLoader {
         }
         LOG.info("LMCache4j configuration from {}", file);
         String source = file.toString();
-        return build(parsed == null ? Map.of() : (Map<?, ?>) parsed, key -> source, source, warn);
+        return build(parsed == null ? Map.of() : (Map<?, ?>) parsed, key -> source, source, LEGACY_FILE_SIZE_GB, warn);
     }
 
     static EngineConfig fromMap(Map<?, ?> values, String source, Consumer<String> warn) {
-        return build(values, key -> source, source, warn).config();
+        return build(values, key -> source, source, LEGACY_FILE_SIZE_GB, warn).config();
     }
 
     private static Sourced fromEnv(Map<String, String> env, Consumer<String> warn) {
@@ -178,33 +198,53 @@ public final class ConfigLoader {
             values.put(key, ConfigValues.unquote(value));
         });
         LOG.info("LMCache4j configuration from the LMCACHE_* environment variables ({} set)", values.size());
-        return build(values, ConfigKey::envVar, "the LMCACHE_* environment variables", warn);
+        return build(values, ConfigKey::envVar, "the LMCACHE_* environment variables", LEGACY_ENV_SIZE_GB, warn);
     }
 
-    private static Sourced build(Map<?, ?> values, Function<String, String> sourceOf, String source,
-                                 Consumer<String> warn) {
-        EngineConfig.Builder builder = EngineConfig.builder();
+    private static Sourced build(Map<?, ?> raw, Function<String, String> sourceOf, String source,
+                                 double legacySizeGb, Consumer<String> warn) {
+        List<String> warnings = new ArrayList<>();
+        Consumer<String> note = w -> {
+            warnings.add(w);
+            warn.accept(w);
+        };
         Map<String, String> sources = new LinkedHashMap<>();
-        values.forEach((rawKey, value) -> {
-            String key = String.valueOf(rawKey);
+        Map<String, Object> values = new LinkedHashMap<>();
+        raw.forEach((k, v) -> values.put(String.valueOf(k), v));
+        Map<String, String> translated = new LinkedHashMap<>();
+        Map<String, Object> today = LegacyDeviceKeys.translate(values, sourceOf, legacySizeGb, translated, note);
+        EngineConfig.Builder builder = EngineConfig.builder();
+        List<ConfigRefusedException.Refusal> refusals = new ArrayList<>();
+        today.forEach((key, value) -> {
+            String from = translated.getOrDefault(key, sourceOf.apply(key));
             Optional<ConfigKey<?>> known = ConfigKeys.find(key);
-            if (known.isPresent()) {
-                known.get().apply(builder, value, sourceOf.apply(key));
-                sources.put(key, sourceOf.apply(key));
-            } else if (ConfigKeys.UNSUPPORTED.contains(key)) {
-                if (!ConfigValues.isOff(value)) {
-                    warn.accept("configuration key " + key + " (from " + sourceOf.apply(key)
-                            + ") is an LMCache setting not supported by LMCache4j, ignored");
-                }
-            } else {
-                warn.accept("unknown configuration key " + key + " (from " + sourceOf.apply(key) + "), ignored");
+            if (known.isEmpty()) {
+                FeatureScreen.screen(key, value, from, refusals, note);
+                return;
+            }
+            try {
+                known.get().apply(builder, value, from);
+                sources.put(key, from);
+            } catch (ConfigRefusedException e) {
+                refusals.addAll(e.refusals());
             }
         });
+        FeatureScreen.screenExtraConfig(today.get("extra_config"), sourceOf.apply("extra_config"), refusals);
+        if (!refusals.isEmpty()) {
+            // Nothing is built from a configuration that asks for what LMCache4j does not have.
+            throw new ConfigRefusedException(refusals);
+        }
         try {
             EngineConfig config = builder.build();
             DiskOptions.from(config); // extra_config's tier settings fail here, with the source named
             RemoteOptions.from(config);
-            return new Sourced(config, sources);
+            if (config.localDisk().isPresent() && config.diskBytes() == 0) {
+                // LMCache runs without the disk tier then, and so does LMCache4j, but not in silence.
+                note.accept("local_disk " + config.localDisk().get() + " (from " + sources.get("local_disk")
+                        + ") has no size: max_local_disk_size is 0, so there is no disk tier;"
+                        + " set max_local_disk_size (GB) to have one");
+            }
+            return new Sourced(config, sources, warnings);
         } catch (IllegalArgumentException e) {
             throw ConfigValues.fromSource(e.getMessage(), source, e);
         }

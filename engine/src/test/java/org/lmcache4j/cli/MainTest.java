@@ -20,14 +20,14 @@ class MainTest {
     private static final String[] SMALL_SHAPE = {"--layers", "4", "--kv-heads", "2", "--head-size", "64",
             "--block-size", "16"};
 
-    private record Result(int status, String out, String err) {
+    record Result(int status, String out, String err) {
         @SuppressWarnings("unchecked")
         Map<String, Object> json() {
             return (Map<String, Object>) new Yaml().load(out);
         }
     }
 
-    private static Result run(String... argv) {
+    static Result run(String... argv) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int status = Main.run(argv, new PrintStream(out, true, StandardCharsets.UTF_8),

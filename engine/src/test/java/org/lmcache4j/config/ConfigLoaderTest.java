@@ -131,17 +131,17 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void load_helmDiskInstanceAndCacheServer_areRead() {
+    void load_helmDiskInstanceAndRedis_areRead() {
         EngineConfig c = load(Map.of(
                 "LMCACHE_MAX_LOCAL_DISK_SIZE", "100",
                 "LMCACHE_LOCAL_DISK", "file:///data/lmcache/",
                 "LMCACHE_LMCACHE_INSTANCE_ID", "vllm-llama-0",
-                "LMCACHE_REMOTE_URL", "lm://vllm-cache-server-service:81",
+                "LMCACHE_REMOTE_URL", "redis://redis.cache.svc:6379",
                 "LMCACHE_REMOTE_SERDE", "naive"));
         assertEquals(100L * EngineConfig.GB, c.diskBytes());
         assertEquals(Optional.of("/data/lmcache/"), c.localDisk());
         assertEquals("vllm-llama-0", c.instanceId());
-        assertEquals(Optional.of("lm://vllm-cache-server-service:81"), c.remoteUrl());
+        assertEquals(Optional.of("redis://redis.cache.svc:6379"), c.remoteUrl());
         assertEquals("naive", c.remoteSerde());
     }
 
@@ -212,6 +212,8 @@ class ConfigLoaderTest {
         assertTrue(w.contains("LMCACHE_CHUNK_SIZE, LMCACHE_MAX_LOCAL_CPU_SIZE"), w);
         assertTrue(w.contains(f.toString()), w);
         assertFalse(w.contains("USE_EXPERIMENTAL") || w.contains("LOG_LEVEL"), w);
+        var sourced = ConfigLoader.loadSourced(Optional.of(f), Map.of("LMCACHE_CHUNK_SIZE", "999"), x -> { });
+        assertEquals(1, sourced.warnings().size(), "info shows it too: " + sourced.warnings());
     }
 
     @Test
@@ -253,12 +255,12 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void load_unsupportedLmcacheFeatureTurnedOn_warnsNotSupported() {
-        load(Map.of("LMCACHE_USE_LAYERWISE", "True", "LMCACHE_ENABLE_LAZY_MEMORY_ALLOCATOR", "true"));
-        assertEquals(2, warnings.size(), warnings::toString);
-        assertTrue(warnings.stream().allMatch(w -> w.contains("not supported by LMCache4j, ignored")), warnings::toString);
-        assertTrue(warnings.getFirst().contains("enable_lazy_memory_allocator"), warnings::toString);
-        assertTrue(warnings.getLast().contains("LMCACHE_USE_LAYERWISE"), warnings::toString);
+    void load_knobOfAnAbsentFeature_warnsNamingKeyVariableAndFeature() {
+        load(Map.of("LMCACHE_PD_BUFFER_SIZE", "1073741824", "LMCACHE_ENABLE_LAZY_MEMORY_ALLOCATOR", "true"));
+        assertEquals(1, warnings.size(), "the lazy allocator is what the pool always does: " + warnings);
+        assertTrue(warnings.getFirst().contains("pd_buffer_size (from LMCACHE_PD_BUFFER_SIZE)")
+                && warnings.getFirst().contains("prefill/decode disaggregation")
+                && warnings.getFirst().contains("which LMCache4j does not have: ignored"), warnings::toString);
     }
 
     @Test
@@ -452,7 +454,7 @@ class ConfigLoaderTest {
 
     @Test
     void configKeys_supportedAndUnsupported_areDisjoint() {
-        Set<String> both = new HashSet<>(ConfigKeys.UNSUPPORTED);
+        Set<String> both = new HashSet<>(LmcacheKeys.ALL.stream().map(LmcacheKey::name).toList());
         both.retainAll(ConfigKeys.SUPPORTED.stream().map(ConfigKey::name).toList());
         assertEquals(Set.of(), both);
         assertEquals(16, ConfigKeys.SUPPORTED.size());
@@ -470,6 +472,24 @@ class ConfigLoaderTest {
             Object def = key.defaultValue();
             assertEquals(def == null ? "unset" : "`" + def + "`", cells[4].strip(), row);
         }
+    }
+
+    @Test
+    void configurationReference_everyOtherLmcacheKey_hasItsRowAndTreatment() throws IOException {
+        List<String> lines = Files.readAllLines(Path.of("..", "docs", "configuration.md"));
+        for (LmcacheKey key : LmcacheKeys.ALL) {
+            String row = lines.stream().filter(l -> l.startsWith("| `" + key.name() + "` |")).findFirst()
+                    .orElseThrow(() -> new AssertionError("docs/configuration.md has no row for " + key.name()));
+            String[] cells = row.split("\\|");
+            assertEquals(key.treatment().name().toLowerCase(java.util.Locale.ROOT), cells[3].strip(), row);
+            Object def = key.lmcacheDefault();
+            String written = def == null ? "unset" : def instanceof Double d && d.isInfinite() ? "`inf`"
+                    : def.toString().equals(def.toString().strip()) ? "`" + def + "`" : "`\"" + def + "\"`";
+            assertEquals(written, cells[2].strip(), row);
+        }
+        long rows = lines.stream().filter(l -> l.matches("\\| `[a-z0-9_]+` \\| .* \\| (equivalent|refused|warned) \\|.*"))
+                .count();
+        assertEquals(LmcacheKeys.ALL.size(), rows, "a row for a key the source does not have");
     }
 
     // ---- helpers ----
