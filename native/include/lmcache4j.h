@@ -66,7 +66,7 @@ extern "C" {
  * lmcache4j_abi_version() is N or more (its symbols keep their LMCACHE4J_N versions). Check
  * ">= N", not "== N".
  */
-#define LMCACHE4J_ABI_VERSION 2
+#define LMCACHE4J_ABI_VERSION 3
 
 /* lmcache4j_register_kv_caches' device: host memory, or "ask the driver" (a CUDA device id otherwise). */
 #define LMCACHE4J_DEVICE_HOST (-1)
@@ -231,6 +231,21 @@ LMCACHE4J_API int lmcache4j_config_json(lmcache4j_engine engine, char *buf, size
  * private to it (mode 0700); the socket is made 0600. It closes with the engine.
  */
 LMCACHE4J_API int lmcache4j_serve_lookups(lmcache4j_engine engine, const char *socket_path);
+
+/**
+ * The engine's metrics (LMCache's names, kinds and buckets; version 3), written into buf as
+ * lmcache4j_config_json writes: as JSON (what src/lmcache4j/metrics.py mirrors into
+ * prometheus_client) or in the Prometheus text format (what the replay's endpoint serves).
+ */
+LMCACHE4J_API int lmcache4j_metrics_json(lmcache4j_engine engine, char *buf, size_t capacity, size_t *out_length);
+LMCACHE4J_API int lmcache4j_metrics_text(lmcache4j_engine engine, char *buf, size_t capacity, size_t *out_length);
+
+/**
+ * Counts a request's prompt tokens and the tokens of it the serving engine's own prefix cache held
+ * (LMCache's num_prompt_tokens and num_vllm_hit_tokens; version 3). Both >= 0, the hit at most the
+ * prompt, both under 2^31.
+ */
+LMCACHE4J_API int lmcache4j_count_prompt(lmcache4j_engine engine, int64_t prompt_tokens, int64_t vllm_hit_tokens);
 
 /** Drops every chunk and pin. */
 LMCACHE4J_API int lmcache4j_clear(lmcache4j_engine engine);

@@ -9,6 +9,7 @@ import org.lmcache4j.KvDtype;
 import org.lmcache4j.KvFormat;
 import org.lmcache4j.KvLayout;
 import org.lmcache4j.config.ConfigLoader;
+import org.lmcache4j.metrics.MetricsRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,7 +24,7 @@ import java.util.concurrent.Callable;
  */
 final class NativeBridge {
     /** The C ABI version this bridge implements: {@code LMCACHE4J_ABI_VERSION} in lmcache4j.h. */
-    static final int ABI_VERSION = 2;
+    static final int ABI_VERSION = 3;
 
     private static final Logger LOG = LoggerFactory.getLogger(NativeBridge.class);
     private static final EngineHandles HANDLES = new EngineHandles();
@@ -54,7 +55,9 @@ final class NativeBridge {
             String modelName = NativeMemory.text(model, modelLen, "model");
             CacheEngine engine = CacheEngine.builder().config(config).layout(layout)
                     .model(modelName == null || modelName.isEmpty() ? "default" : modelName)
-                    .parallel(worldSize, rank).open();
+                    .parallel(worldSize, rank)
+                    .metrics(new MetricsRegistry()) // its own: no endpoint here, the Python mirror reads metricsJson
+                    .open();
             return HANDLES.add(engine);
         });
     }
@@ -132,6 +135,23 @@ final class NativeBridge {
             String json = configJson(HANDLES.get(handle).config());
             NativeMemory.writeText(json, out, capacity);
             return json.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        });
+    }
+
+    /** Writes the engine's metrics as JSON ({@code text} false) or Prometheus text; as {@link #configJson}. */
+    static long metrics(long handle, boolean text, long out, int capacity) {
+        return call(handle, () -> {
+            CacheEngine engine = HANDLES.get(handle);
+            String body = text ? engine.metricsText() : engine.metricsJson();
+            NativeMemory.writeText(body, out, capacity);
+            return body.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        });
+    }
+
+    static long countPrompt(long handle, int promptTokens, int vllmHitTokens) {
+        return call(handle, () -> {
+            HANDLES.get(handle).countPrompt(promptTokens, vllmHitTokens);
+            return 0;
         });
     }
 

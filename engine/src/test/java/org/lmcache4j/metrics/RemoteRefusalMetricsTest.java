@@ -1,7 +1,5 @@
 package org.lmcache4j.metrics;
 
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.junit.jupiter.api.Test;
 import org.lmcache4j.CacheEngine;
 import org.lmcache4j.EngineConfig;
@@ -22,11 +20,11 @@ class RemoteRefusalMetricsTest {
 
     @Test
     void scrape_countsRefusedWritesByReason() throws Exception {
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        MetricsRegistry registry = new MetricsRegistry();
         Random rnd = new Random(5);
         try (RedisServer replica = RedisServer.start("--replicaof", "127.0.0.1", "1"); // read-only
              TestCaches caches = new TestCaches(LAYOUT);
-             CacheEngine engine = CacheEngine.builder().layout(LAYOUT).meterRegistry(registry)
+             CacheEngine engine = CacheEngine.builder().layout(LAYOUT).metrics(registry)
                      .config(EngineConfig.builder().maxLocalCpuSizeGb(0.01).remoteUrl(replica.url())
                              .extraConfig(Map.of("remote_timeout_ms", 1000)).build()).open()) {
             engine.registerKvCaches(caches.addresses());
@@ -36,9 +34,9 @@ class RemoteRefusalMetricsTest {
                 Thread.sleep(5);
             }
             String text = registry.scrape();
-            assertTrue(text.contains("lmcache:remote_write_refusals_total{reason=\"readonly\"} 1.0"), text);
-            assertTrue(text.contains("lmcache:remote_write_refusals_total{reason=\"oom\"} 0.0"), text);
-            assertTrue(text.contains("lmcache:remote_healthy 1.0"), text);
+            assertTrue(text.contains(",reason=\"readonly\"} 1.0\n"), text);
+            assertTrue(text.contains(",reason=\"oom\"} 0.0\n"), text);
+            assertTrue(text.contains("lmcache:remote_healthy{model_name=\"default\",worker_id=\"0\",role=\"worker\",served_model_name=\"\"} 1.0\n"), text);
             engine.clear();
         }
     }
