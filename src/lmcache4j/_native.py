@@ -10,7 +10,7 @@ from pathlib import Path
 from . import jsig
 from .errors import NativeLibraryError, error_for
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 DEVICE_HOST, DEVICE_AUTO = -1, -2
 LIBRARY_NAME = "liblmcache4j.so"
 
@@ -65,6 +65,9 @@ _SIGNATURES = {
     "lmcache4j_stats": ([c_u64, ctypes.POINTER(Stats)], ctypes.c_int),
     "lmcache4j_config_json": ([c_u64, c_char_p, c_size_t, ctypes.POINTER(c_size_t)], ctypes.c_int),
     "lmcache4j_serve_lookups": ([c_u64, c_char_p], ctypes.c_int),
+    "lmcache4j_metrics_json": ([c_u64, c_char_p, c_size_t, ctypes.POINTER(c_size_t)], ctypes.c_int),
+    "lmcache4j_metrics_text": ([c_u64, c_char_p, c_size_t, ctypes.POINTER(c_size_t)], ctypes.c_int),
+    "lmcache4j_count_prompt": ([c_u64, c_i64, c_i64], ctypes.c_int),
     "lmcache4j_clear": ([c_u64], ctypes.c_int),
     "lmcache4j_close": ([c_u64], ctypes.c_int),
 }
