@@ -85,6 +85,7 @@ class MetricsMirror:
         self._next = 0.0
         self._last: dict = {}      # (name, label value) -> value already applied; name -> (counts, sum)
         self._update_lock = threading.Lock()
+        self._failures = 0
         self.update(force=True)    # creates the collectors, so the series exist from the start
 
     def update(self, force: bool = False) -> None:
@@ -99,7 +100,10 @@ class MetricsMirror:
                 for m in self.engine.metrics()["metrics"]:
                     self._apply(m)
             except Exception as e:  # noqa: BLE001 - the serving loop goes on without this update
-                log.warning("LMCache4j metrics update failed: %s", e)
+                # Said once at WARNING: a failure that repeats every second must not flood the log.
+                self._failures += 1
+                log.log(logging.WARNING if self._failures == 1 else logging.DEBUG,
+                        "LMCache4j metrics update failed (%d so far): %s", self._failures, e)
 
     def close(self) -> None:
         """The last update, before the engine closes."""

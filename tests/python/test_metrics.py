@@ -166,3 +166,14 @@ def test_without_prometheus_client_one_line_and_no_export(monkeypatch, caplog):
         assert metrics.mirror_for(e, metrics.labels_for("m", 1)) is metrics.NO_MIRROR
     lines = [r for r in caplog.records if "prometheus_client is not installed" in r.getMessage()]
     assert len(lines) == 1
+
+
+def test_a_failing_update_costs_no_request_and_is_said_once(caplog):
+    e = Engine(config=SETTINGS, layout=LAYOUT)
+    mirror = metrics.mirror_for(e, metrics.labels_for("closed-early", 0))
+    e.close()
+    with caplog.at_level(logging.WARNING, "lmcache4j.metrics"):
+        mirror.update(force=True)   # the engine is closed: logged, not raised
+        mirror.update(force=True)
+        mirror.close()              # nothing to do for a closed engine
+    assert len([r for r in caplog.records if "metrics update failed" in r.getMessage()]) == 1
