@@ -33,6 +33,8 @@ LMCACHE_BUCKETS = {
     "lmcache:retrieve_speed": [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536],
     "lmcache:store_speed": [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536],
     "lmcache:request_cache_hit_rate": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+    "lmcache:remote_time_to_get": [1, 5, 10, 20, 40, 60, 80, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000],
+    "lmcache:remote_time_to_put": [1, 5, 10, 20, 40, 60, 80, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000],
 }
 LMCACHE_COUNTERS = ["num_retrieve_requests", "num_store_requests", "num_lookup_requests", "num_requested_tokens",
                     "num_hit_tokens", "num_stored_tokens", "num_lookup_tokens", "num_lookup_hits",

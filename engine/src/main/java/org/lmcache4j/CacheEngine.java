@@ -138,6 +138,7 @@ public final class CacheEngine implements AutoCloseable {
                 EngineMeters meters = new EngineMeters(new MetricLabels(b.model, Integer.toString(b.workerId),
                         b.role, b.servedModelName), this::stats);
                 registry.add(meters);
+                remote.timings(meters);
                 this.metrics = meters;
             }
         } catch (RuntimeException | Error e) {

@@ -1,6 +1,7 @@
 package org.lmcache4j.metrics;
 
 import org.lmcache4j.EngineStats;
+import org.lmcache4j.remote.RemoteTier;
 
 import java.util.IdentityHashMap;
 import java.util.Map;
@@ -12,7 +13,7 @@ import java.util.function.Supplier;
  * no allocation), and the engine's statistics, read when a scrape or a snapshot asks. Bound to a
  * {@link MetricsRegistry} for the engine's life.
  */
-public final class EngineMeters implements EngineMetrics {
+public final class EngineMeters implements EngineMetrics, RemoteTier.Timings {
     private final MetricLabels labels;
     private final Supplier<EngineStats> stats;
     private final FixedHistogram timeToLookup = new FixedHistogram(MetricCatalog.TIME_TO_LOOKUP.buckets());
@@ -21,6 +22,8 @@ public final class EngineMeters implements EngineMetrics {
     private final FixedHistogram storeSpeed = new FixedHistogram(MetricCatalog.STORE_SPEED.buckets());
     private final FixedHistogram retrieveSpeed = new FixedHistogram(MetricCatalog.RETRIEVE_SPEED.buckets());
     private final FixedHistogram requestHitRate = new FixedHistogram(MetricCatalog.REQUEST_CACHE_HIT_RATE.buckets());
+    private final FixedHistogram remoteGet = new FixedHistogram(MetricCatalog.REMOTE_TIME_TO_GET.buckets());
+    private final FixedHistogram remotePut = new FixedHistogram(MetricCatalog.REMOTE_TIME_TO_PUT.buckets());
     private final Map<Family, FixedHistogram> histograms = new IdentityHashMap<>();
     private final LongAdder vllmHitTokens = new LongAdder();
     private final LongAdder promptTokens = new LongAdder();
@@ -35,6 +38,8 @@ public final class EngineMeters implements EngineMetrics {
         histograms.put(MetricCatalog.STORE_SPEED, storeSpeed);
         histograms.put(MetricCatalog.RETRIEVE_SPEED, retrieveSpeed);
         histograms.put(MetricCatalog.REQUEST_CACHE_HIT_RATE, requestHitRate);
+        histograms.put(MetricCatalog.REMOTE_TIME_TO_GET, remoteGet);
+        histograms.put(MetricCatalog.REMOTE_TIME_TO_PUT, remotePut);
     }
 
     public MetricLabels labels() {
@@ -71,6 +76,18 @@ public final class EngineMeters implements EngineMetrics {
     public void prompt(int promptTokens, int vllmHitTokens) {
         this.promptTokens.add(promptTokens);
         this.vllmHitTokens.add(vllmHitTokens);
+    }
+
+    /** A batch of remote reads took {@code nanos}: LMCache's remote_time_to_get, in milliseconds. */
+    @Override
+    public void read(long nanos) {
+        remoteGet.observe(nanos / 1e6);
+    }
+
+    /** A remote write took {@code nanos}: LMCache's remote_time_to_put, in milliseconds. */
+    @Override
+    public void write(long nanos) {
+        remotePut.observe(nanos / 1e6);
     }
 
     long vllmHitTokens() {

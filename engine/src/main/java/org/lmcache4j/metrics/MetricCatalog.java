@@ -27,6 +27,9 @@ public final class MetricCatalog {
     /** LMCache's buckets for retrieve_speed and store_speed (tokens per second). */
     static final double[] TOKENS_PER_SECOND = {1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384,
             32768, 65536};
+    /** LMCache's buckets for remote_time_to_get and remote_time_to_put (milliseconds). */
+    static final double[] REMOTE_MILLISECONDS = {1, 5, 10, 20, 40, 60, 80, 100, 250, 500, 750, 1000, 2500, 5000, 7500,
+            10000};
     /** LMCache's buckets for request_cache_hit_rate. */
     static final double[] HIT_RATES = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
 
@@ -42,6 +45,11 @@ public final class MetricCatalog {
             "Store speed of lmcache (tokens per second)", TOKENS_PER_SECOND);
     public static final Family REQUEST_CACHE_HIT_RATE = histogram(PREFIX + "request_cache_hit_rate",
             "Request cache hit rate", HIT_RATES);
+
+    public static final Family REMOTE_TIME_TO_GET = histogram(PREFIX + "remote_time_to_get",
+            "Time to get from remote backends (ms): one pipelined batch of a request's reads", REMOTE_MILLISECONDS);
+    public static final Family REMOTE_TIME_TO_PUT = histogram(PREFIX + "remote_time_to_put",
+            "Time to put to remote backends (ms): one record written", REMOTE_MILLISECONDS);
 
     public static final List<Family> FAMILIES = families();
 
@@ -115,6 +123,8 @@ public final class MetricCatalog {
         f.add(RETRIEVE_SPEED);
         f.add(STORE_SPEED);
         f.add(REQUEST_CACHE_HIT_RATE);
+        f.add(REMOTE_TIME_TO_GET);
+        f.add(REMOTE_TIME_TO_PUT);
         OwnMetrics.addTo(f);
         return List.copyOf(f);
     }

@@ -12,9 +12,13 @@ import org.lmcache4j.remote.RedisServer;
 import java.util.Map;
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@code lmcache:remote_write_refusals{reason=…}} counts the writes Redis refused, by reason. */
+/**
+ * The remote tier's metrics: {@code lmcache:remote_write_refusals{reason=…}} counts the writes Redis
+ * refused, by reason; LMCache's {@code remote_time_to_get} / {@code remote_time_to_put} time reads and writes.
+ */
 class RemoteRefusalMetricsTest {
     private static final KvLayout LAYOUT = new KvLayout(2, 2, 8, KvDtype.FLOAT16, 16, 256, KvFormat.FLASH_ATTN);
 
@@ -38,6 +42,34 @@ class RemoteRefusalMetricsTest {
             assertTrue(text.contains(",reason=\"oom\"} 0.0\n"), text);
             assertTrue(text.contains("lmcache:remote_healthy{model_name=\"default\",worker_id=\"0\",role=\"worker\",served_model_name=\"\"} 1.0\n"), text);
             engine.clear();
+        }
+    }
+
+    @Test
+    void scrape_timesRemoteReadBatchesAndWritesInMilliseconds() throws Exception {
+        MetricsRegistry registry = new MetricsRegistry();
+        Random rnd = new Random(6);
+        try (TestCaches caches = new TestCaches(LAYOUT);
+             CacheEngine engine = CacheEngine.builder().layout(LAYOUT).metrics(registry).model("remote-timings-" + rnd.nextInt())
+                     .config(EngineConfig.builder().maxLocalCpuSizeGb(0.01).remoteUrl(RedisServer.shared().url()).build())
+                     .open()) {
+            engine.registerKvCaches(caches.addresses());
+            int[] tokens = TestCaches.randomTokens(512, rnd);
+            long[] slots = TestCaches.randomSlots(LAYOUT, 512, rnd);
+            engine.store(tokens, slots, 0);
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while ((engine.stats().remote().writes() < 2 || engine.stats().leases() > 0) && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            engine.clear(); // only Redis has the chunks now
+            assertEquals(512, engine.retrieve(tokens, slots, 0));
+            String text = registry.scrape();
+            assertTrue(text.contains("# TYPE lmcache:remote_time_to_put histogram\n"), text);
+            assertTrue(text.matches("(?s).*lmcache:remote_time_to_put_count\\{[^}]*} 2\\.0\n.*"), text);
+            assertTrue(text.matches("(?s).*lmcache:remote_time_to_get_count\\{[^}]*} 1\\.0\n.*"), text);
+            assertTrue(text.contains(",le=\"10000.0\"} "), "LMCache's millisecond buckets: " + text);
+            engine.clear();
+            assertEquals(0, engine.stats().leases());
         }
     }
 }
