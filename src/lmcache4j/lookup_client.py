@@ -1,8 +1,9 @@
 """A client of an engine's lookup socket (``Engine.serve_lookups``), usually in another process.
 
 The frames are documented in ``org.lmcache4j.bridge.LookupProtocol``: a 24-byte little-endian
-header (magic ``L4J1``, op, string and token counts), the UTF-8 strings and int32 tokens; the
-answer is a 16-byte header (status, text length, value) and the text.
+header (magic ``L4J1``, op, flags, string and token counts), with flag 1 the request's prompt
+length and vLLM's own hit (two int32, for LMCache's prompt metrics), the UTF-8 strings and int32
+tokens; the answer is a 16-byte header (status, text length, value) and the text.
 """
 
 from __future__ import annotations
