@@ -179,3 +179,23 @@ def test_a_failing_update_costs_no_request_and_is_said_once(caplog):
         mirror.update(force=True)
         mirror.close()              # nothing to do for a closed engine
     assert len([r for r in caplog.records if "metrics update failed" in r.getMessage()]) == 1
+
+
+def test_prompt_counts_cross_the_lookup_socket(tmp_path):
+    from lmcache4j.connector.context import private_socket_dir
+
+    path = os.path.join(private_socket_dir(str(tmp_path / "sockets")), "m.sock")
+    with Engine(config=SETTINGS, layout=LAYOUT) as e:
+        e.serve_lookups(path)
+        client = LookupClient(path)
+        try:
+            assert client.lookup(np.arange(300), prompt_tokens=300, vllm_hit_tokens=32) == 0
+            assert client.lookup(np.arange(300)) == 0   # no counts: none added
+            with pytest.raises(InvalidArgumentError, match="vLLM hit tokens 301"):
+                client.lookup(np.arange(300), prompt_tokens=300, vllm_hit_tokens=301)
+        finally:
+            client.close()
+        counted = {m["name"]: m["samples"] for m in e.metrics()["metrics"] if m["type"] != "histogram"}
+        assert counted["lmcache:num_prompt_tokens"] == [["", 300.0]]
+        assert counted["lmcache:num_vllm_hit_tokens"] == [["", 32.0]]
+        assert counted["lmcache:num_lookup_requests"] == [["", 2.0]], "the refused lookup looked nothing up"
