@@ -62,17 +62,14 @@ def mirror_for(engine, labels: dict, interval_s: float = 1.0):
                         "/metrics (install prometheus_client)")
             _said_missing = True
         return NO_MIRROR
-    try:
-        mirror = MetricsMirror(engine, labels, interval_s)
-    except ValueError as e:  # a name another library registered in this process (LMCache itself, say)
-        log.error("LMCache4j's metrics are not exported: %s", e)
-        return NO_MIRROR
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     log.info("LMCache4j metrics of worker %s: %s", labels.get("worker_id"),
              f"written to PROMETHEUS_MULTIPROC_DIR={directory}" if directory else
              "in this process's registry only (PROMETHEUS_MULTIPROC_DIR is not set, so a /metrics served by "
              "another process does not see them)")
-    return mirror
+    # Its first update creates the collectors; a failure there (a name another library registered in
+    # this process, say) is logged by the update and costs nothing else.
+    return MetricsMirror(engine, labels, interval_s)
 
 
 class MetricsMirror:
@@ -97,8 +94,14 @@ class MetricsMirror:
         self._next = now + self.interval_s
         with self._update_lock:
             try:
+                failed = None
                 for m in self.engine.metrics()["metrics"]:
-                    self._apply(m)
+                    try:
+                        self._apply(m)
+                    except Exception as e:  # noqa: BLE001 - one metric's trouble leaves the others exported
+                        failed = failed or f"{m.get('name')}: {e}"
+                if failed:
+                    raise RuntimeError(failed)
             except Exception as e:  # noqa: BLE001 - the serving loop goes on without this update
                 # Said once at WARNING: a failure that repeats every second must not flood the log.
                 self._failures += 1

@@ -199,3 +199,26 @@ def test_prompt_counts_cross_the_lookup_socket(tmp_path):
         assert counted["lmcache:num_prompt_tokens"] == [["", 300.0]]
         assert counted["lmcache:num_vllm_hit_tokens"] == [["", 32.0]]
         assert counted["lmcache:num_lookup_requests"] == [["", 2.0]], "the refused lookup looked nothing up"
+
+
+def test_a_name_another_library_registered_costs_only_that_metric(tmp_path):
+    script = textwrap.dedent("""
+        import logging, sys
+        from prometheus_client import REGISTRY, Counter
+        from lmcache4j import Engine, KvLayout, metrics
+        logging.basicConfig(level=logging.WARNING)
+        Counter("lmcache:num_hit_tokens", "someone else's", ["model_name"])   # LMCache itself, say
+        layout = KvLayout(num_layers=2, num_kv_heads=2, head_size=8, block_size=16, num_blocks=256, dtype="bfloat16")
+        with Engine(config={"chunk_size": 256, "max_local_cpu_size": 0.05}, layout=layout) as e:
+            e.lookup(list(range(300)))
+            mirror = metrics.mirror_for(e, metrics.labels_for("m", 0))
+            mirror.update(force=True)
+            print(REGISTRY.get_sample_value("lmcache:num_lookup_requests_total", metrics.labels_for("m", 0)))
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([SRC] + os.environ.get("PYTHONPATH", "").split(os.pathsep)))
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "1.0", "the other metrics are exported"
+    assert run.stderr.count("metrics update failed") == 1, run.stderr
+    assert "lmcache:num_hit_tokens" in run.stderr
