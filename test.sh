@@ -78,9 +78,24 @@ python3 -c 'import numpy, pytest' 2>/dev/null || {
   echo "The Python stage needs python3 with numpy and pytest (pip install numpy pytest); not skipping it." >&2
   exit 1
 }
+# The metrics tests need prometheus_client: Debian's python3-prometheus-client, made visible alone
+# (python3 may be an interpreter that does not read /usr/lib/python3/dist-packages).
+LMC_PY_EXTRA="$LMC_RUN_TMP/python-extra"
+mkdir -p "$LMC_PY_EXTRA"
+if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+  DEBIAN_PROM=/usr/lib/python3/dist-packages/prometheus_client
+  if [ ! -d "$DEBIAN_PROM" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-prometheus-client) >&2 || true
+  fi
+  [ -d "$DEBIAN_PROM" ] || {
+    echo "The Python stage needs prometheus_client (apt-get install python3-prometheus-client); not skipping it." >&2
+    exit 1
+  }
+  ln -s "$DEBIAN_PROM" "$LMC_PY_EXTRA/prometheus_client"
+fi
 status=0
 LMCACHE4J_CUDA_DRIVER="$LMCACHE4J_CUDA_EMULATOR_LIB" LMCACHE4J_CUDA_FATBIN="$PWD/native/build/kv_transfer.fatbin" \
-PYTHONPATH=src LD_PRELOAD="$JAVA_HOME/lib/libjsig.so" \
+PYTHONPATH="src:$LMC_PY_EXTRA" LD_PRELOAD="$JAVA_HOME/lib/libjsig.so" \
   python3 -X faulthandler -m pytest -q -rs -p no:cacheprovider --basetemp="$LMC_RUN_TMP/py" tests/python || status=$?
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure here." >&2

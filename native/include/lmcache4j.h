@@ -260,6 +260,21 @@ LMCACHE4J_API int lmcache4j_record_kv_events(lmcache4j_engine engine, int32_t on
  */
 LMCACHE4J_API int lmcache4j_take_kv_events(lmcache4j_engine engine, void *buf, size_t capacity, size_t *out_length);
 
+/**
+ * The engine's metrics (LMCache's names, kinds and buckets; version 3), written into buf as
+ * lmcache4j_config_json writes: as JSON (what src/lmcache4j/metrics.py mirrors into
+ * prometheus_client) or in the Prometheus text format (what the replay's endpoint serves).
+ */
+LMCACHE4J_API int lmcache4j_metrics_json(lmcache4j_engine engine, char *buf, size_t capacity, size_t *out_length);
+LMCACHE4J_API int lmcache4j_metrics_text(lmcache4j_engine engine, char *buf, size_t capacity, size_t *out_length);
+
+/**
+ * Counts a request's prompt tokens and the tokens of it the serving engine's own prefix cache held
+ * (LMCache's num_prompt_tokens and num_vllm_hit_tokens; version 3). Both >= 0, the hit at most the
+ * prompt, both under 2^31.
+ */
+LMCACHE4J_API int lmcache4j_count_prompt(lmcache4j_engine engine, int64_t prompt_tokens, int64_t vllm_hit_tokens);
+
 /** Drops every chunk and pin. */
 LMCACHE4J_API int lmcache4j_clear(lmcache4j_engine engine);
 

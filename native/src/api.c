@@ -162,6 +162,35 @@ LMCACHE4J_API int lmcache4j_config_json(lmcache4j_engine engine, char *buf, size
     return rc;
 }
 
+static int metrics(lmcache4j_engine engine, jboolean text, char *buf, size_t capacity, size_t *out_length) {
+    if (!buf && capacity) return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "buf is NULL but capacity is %zu", capacity);
+    ENTER(env);
+    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.metrics, (jlong)engine, text, JPTR(buf),
+                                           (jint)(capacity > MAX_COUNT ? MAX_COUNT : capacity));
+    int64_t length;
+    int rc = lmc_finish(env, r, &length);
+    if (!rc && out_length) *out_length = (size_t)length;
+    return rc;
+}
+
+LMCACHE4J_API int lmcache4j_metrics_json(lmcache4j_engine engine, char *buf, size_t capacity, size_t *out_length) {
+    return metrics(engine, JNI_FALSE, buf, capacity, out_length);
+}
+
+LMCACHE4J_API int lmcache4j_metrics_text(lmcache4j_engine engine, char *buf, size_t capacity, size_t *out_length) {
+    return metrics(engine, JNI_TRUE, buf, capacity, out_length);
+}
+
+LMCACHE4J_API int lmcache4j_count_prompt(lmcache4j_engine engine, int64_t prompt_tokens, int64_t vllm_hit_tokens) {
+    if (prompt_tokens < 0 || prompt_tokens > MAX_COUNT || vllm_hit_tokens < 0 || vllm_hit_tokens > MAX_COUNT) {
+        return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "prompt_tokens %lld and vllm_hit_tokens %lld must be in 0..2^31-1",
+                        (long long)prompt_tokens, (long long)vllm_hit_tokens);
+    }
+    ENTER(env);
+    return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.count_prompt, (jlong)engine,
+                                                        (jint)prompt_tokens, (jint)vllm_hit_tokens), NULL);
+}
+
 LMCACHE4J_API int lmcache4j_serve_lookups(lmcache4j_engine engine, const char *socket_path) {
     ENTER(env);
     jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.serve_lookups, (jlong)engine,

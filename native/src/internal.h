@@ -21,7 +21,8 @@ LMC_HIDDEN int lmc_env(JNIEnv **env);
 typedef struct lmc_bridge {
     jclass cls;
     jmethodID abi_version, open, register_kv_caches, lookup, store, retrieve, unpin, stats,
-        config_json, clear, close, serve_lookups, take_error, wait_transfers, record_kv_events, take_kv_events;
+        config_json, clear, close, serve_lookups, take_error, wait_transfers, record_kv_events, take_kv_events,
+        metrics, count_prompt;
 } lmc_bridge;
 
 LMC_HIDDEN extern lmc_bridge lmc_java;

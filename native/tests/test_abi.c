@@ -165,6 +165,16 @@ static void scopes_and_pins(void) {
     CHECK(strstr(json, "\"chunk_size\": 256") && length == strlen(json), "config %s (%zu)", json, length);
     EXPECT_OK(lmcache4j_config_json(e, NULL, 0, &length));
     CHECK(length > 100, "config length %zu", length);
+    EXPECT_OK(lmcache4j_count_prompt(e, 512, 16));
+    static char metrics[65536];
+    EXPECT_OK(lmcache4j_metrics_json(e, metrics, sizeof metrics, &length));
+    CHECK(length == strlen(metrics) && strstr(metrics, "\"name\": \"lmcache:num_vllm_hit_tokens\", \"type\": \"counter\", "
+          "\"help\": \"Number of hit tokens in vllm\", \"mode\": \"\", \"label\": \"\", \"samples\": [[\"\", 16.0]]}"),
+          "metrics json (%zu) %.300s", length, metrics);
+    EXPECT_OK(lmcache4j_metrics_text(e, metrics, sizeof metrics, &length));
+    CHECK(length == strlen(metrics) && strstr(metrics, "# TYPE lmcache:num_prompt_tokens_total counter\n")
+          && strstr(metrics, "lmcache:num_prompt_tokens_total{model_name=\"")
+          && strstr(metrics, ",role=\"worker\",served_model_name=\"\"} 512.0\n"), "metrics text (%zu)", length);
     EXPECT_OK(lmcache4j_clear(e));
     EXPECT_OK(lmcache4j_lookup(e, &tenant, tokens, 512, NULL, &n));
     CHECK(n == 0, "cleared, yet hit %lld", (long long)n);
@@ -296,6 +306,9 @@ static void error_paths(void) {
     EXPECT_STATUS(lmcache4j_stats(e, &s), LMCACHE4J_ERR_INVALID_ARGUMENT, "sizeof(lmcache4j_engine_stats)");
     EXPECT_STATUS(lmcache4j_stats(e, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "out is NULL");
     EXPECT_STATUS(lmcache4j_config_json(e, NULL, 10, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "buf is NULL");
+    EXPECT_STATUS(lmcache4j_metrics_json(e, NULL, 10, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "buf is NULL");
+    EXPECT_STATUS(lmcache4j_count_prompt(e, -1, 0), LMCACHE4J_ERR_INVALID_ARGUMENT, "must be in 0..2^31-1");
+    EXPECT_STATUS(lmcache4j_count_prompt(e, 10, 11), LMCACHE4J_ERR_INVALID_ARGUMENT, "the hit at most the prompt");
     EXPECT_STATUS(lmcache4j_serve_lookups(e, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "socket path must be given");
     EXPECT_STATUS(lmcache4j_serve_lookups(e, "/tmp/x.sock"), LMCACHE4J_ERR_INVALID_ARGUMENT, "must be private to its owner");
     char dir[] = "/tmp/lmcache4j-test-XXXXXX", socket[64];
@@ -330,6 +343,8 @@ static void error_paths(void) {
     s.struct_size = sizeof s;
     EXPECT_STATUS(lmcache4j_stats(e, &s), LMCACHE4J_ERR_CLOSED, "is closed");
     EXPECT_STATUS(lmcache4j_config_json(e, NULL, 0, NULL), LMCACHE4J_ERR_CLOSED, "is closed");
+    EXPECT_STATUS(lmcache4j_metrics_text(e, NULL, 0, NULL), LMCACHE4J_ERR_CLOSED, "is closed");
+    EXPECT_STATUS(lmcache4j_count_prompt(e, 1, 0), LMCACHE4J_ERR_CLOSED, "is closed");
     EXPECT_STATUS(lmcache4j_serve_lookups(e, "/tmp/y.sock"), LMCACHE4J_ERR_CLOSED, "is closed");
     EXPECT_STATUS(lmcache4j_clear(e), LMCACHE4J_ERR_CLOSED, "is closed");
     EXPECT_STATUS(lmcache4j_close(e), LMCACHE4J_ERR_CLOSED, "is closed");

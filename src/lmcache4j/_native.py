@@ -67,6 +67,9 @@ _SIGNATURES = {
     "lmcache4j_serve_lookups": ([c_u64, c_char_p], ctypes.c_int),
     "lmcache4j_record_kv_events": ([c_u64, c_i32], ctypes.c_int),
     "lmcache4j_take_kv_events": ([c_u64, c_void_p, c_size_t, ctypes.POINTER(c_size_t)], ctypes.c_int),
+    "lmcache4j_metrics_json": ([c_u64, c_char_p, c_size_t, ctypes.POINTER(c_size_t)], ctypes.c_int),
+    "lmcache4j_metrics_text": ([c_u64, c_char_p, c_size_t, ctypes.POINTER(c_size_t)], ctypes.c_int),
+    "lmcache4j_count_prompt": ([c_u64, c_i64, c_i64], ctypes.c_int),
     "lmcache4j_clear": ([c_u64], ctypes.c_int),
     "lmcache4j_close": ([c_u64], ctypes.c_int),
 }

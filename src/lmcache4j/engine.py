@@ -108,12 +108,24 @@ class Engine:
     @property
     def config(self) -> dict:
         """The effective configuration, by LMCache key."""
-        lib, h = self._lib, self._h()
+        return json.loads(self._text_call(self._lib.lmcache4j_config_json))
+
+    def metrics(self) -> dict:
+        """The engine's metrics under LMCache's names (what :mod:`lmcache4j.metrics` mirrors)."""
+        return json.loads(self._text_call(self._lib.lmcache4j_metrics_json))
+
+    def metrics_text(self) -> str:
+        """The engine's metrics in the Prometheus text format, as the replay's endpoint serves them."""
+        return self._text_call(self._lib.lmcache4j_metrics_text)
+
+    def _text_call(self, fn) -> str:
+        """A call that writes text into a buffer: asked once for its length, then for the text."""
+        h = self._h()
         length = ctypes.c_size_t()
-        _native.check(lib, lib.lmcache4j_config_json(h, None, 0, ctypes.byref(length)))
+        _native.check(self._lib, fn(h, None, 0, ctypes.byref(length)))
         buf = ctypes.create_string_buffer(length.value + 1)
-        _native.check(lib, lib.lmcache4j_config_json(h, buf, len(buf), ctypes.byref(length)))
-        return json.loads(buf.value.decode())
+        _native.check(self._lib, fn(h, buf, len(buf), ctypes.byref(length)))
+        return buf.value.decode()
 
     def stats(self) -> EngineStats:
         s = _native.Stats(struct_size=ctypes.sizeof(_native.Stats))
@@ -156,16 +168,27 @@ class Engine:
     # ------------------------------------------------------------------ requests
 
     def lookup(self, tokens, *, cache_salt: str | None = None, adapter: str | None = None,
-               pin_request_id: str | None = None) -> int:
+               pin_request_id: str | None = None, prompt_tokens: int | None = None,
+               vllm_hit_tokens: int | None = None) -> int:
         """How many leading tokens are cached; with ``pin_request_id`` they stay pinned for that
-        request until :meth:`unpin`, its next lookup, or ``pin_timeout_sec``."""
+        request until :meth:`unpin`, its next lookup, or ``pin_timeout_sec``. ``prompt_tokens`` and
+        ``vllm_hit_tokens`` (given together) are counted first (see :meth:`count_prompt`)."""
         t = arrays.tokens(tokens)
+        if prompt_tokens is not None:
+            self.count_prompt(prompt_tokens, vllm_hit_tokens)
         hit = ctypes.c_int64()
         scope = self._scope(cache_salt, adapter)
         _native.check(self._lib, self._lib.lmcache4j_lookup(self._h(), scope, arrays.address(t), t.shape[0],
                                                             _text(pin_request_id, "pin_request_id"),
                                                             ctypes.byref(hit)))
         return hit.value
+
+    def count_prompt(self, prompt_tokens: int, vllm_hit_tokens: int) -> None:
+        """Counts a request's prompt length and the tokens of it vLLM's own prefix cache held
+        (LMCache's ``num_prompt_tokens`` and ``num_vllm_hit_tokens``); the hit at most the prompt."""
+        integer(prompt_tokens, "prompt_tokens", 0, INT32_MAX)
+        integer(vllm_hit_tokens, "vllm_hit_tokens", 0, INT32_MAX)
+        _native.check(self._lib, self._lib.lmcache4j_count_prompt(self._h(), prompt_tokens, vllm_hit_tokens))
 
     def store(self, tokens, slot_mapping, skip_leading: int = 0, *, cache_salt: str | None = None,
               adapter: str | None = None, stream=None) -> int:

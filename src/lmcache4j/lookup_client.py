@@ -1,8 +1,9 @@
 """A client of an engine's lookup socket (``Engine.serve_lookups``), usually in another process.
 
 The frames are documented in ``org.lmcache4j.bridge.LookupProtocol``: a 24-byte little-endian
-header (magic ``L4J1``, op, string and token counts), the UTF-8 strings and int32 tokens; the
-answer is a 16-byte header (status, text length, value) and the text.
+header (magic ``L4J1``, op, flags, string and token counts), with flag 1 the request's prompt
+length and vLLM's own hit (two int32, for LMCache's prompt metrics), the UTF-8 strings and int32
+tokens; the answer is a 16-byte header (status, text length, value) and the text.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ import time
 import numpy as np
 
 from . import arrays
+from .checked import INT32_MAX, integer
 from .errors import error_for
 
 MAGIC = b"L4J1"
 OP_LOOKUP, OP_LOOKUP_AND_PIN, OP_UNPIN, OP_CONFIG = 1, 2, 3, 4
-_REQUEST = struct.Struct("<4sB3xIIII")
+_REQUEST = struct.Struct("<4sBB2xIIII")
+_PROMPT_COUNTS = struct.Struct("<ii")
+FLAG_PROMPT_COUNTS = 1   # the request's prompt length and vLLM's own hit follow the header
 _RESPONSE = struct.Struct("<iIq")
 
 
@@ -32,10 +36,16 @@ class LookupClient:
         self._sock: socket.socket | None = None
 
     def lookup(self, tokens, *, cache_salt: str | None = None, adapter: str | None = None,
-               pin_request_id: str | None = None) -> int:
+               pin_request_id: str | None = None, prompt_tokens: int | None = None,
+               vllm_hit_tokens: int | None = None) -> int:
         t = arrays.tokens(tokens).astype("<i4", copy=False)
         op = OP_LOOKUP_AND_PIN if pin_request_id else OP_LOOKUP
-        return self._call(op, cache_salt, adapter, pin_request_id, t)[0]
+        counts = None
+        if prompt_tokens is not None:
+            integer(prompt_tokens, "prompt_tokens", 0, INT32_MAX)
+            integer(vllm_hit_tokens, "vllm_hit_tokens", 0, INT32_MAX)
+            counts = (prompt_tokens, vllm_hit_tokens)
+        return self._call(op, cache_salt, adapter, pin_request_id, t, counts)[0]
 
     def unpin(self, request_id: str) -> int:
         return self._call(OP_UNPIN, None, None, request_id, None)[0]
@@ -72,11 +82,14 @@ class LookupClient:
             self._sock = s
         return self._sock
 
-    def _call(self, op: int, salt, adapter, request_id, tokens: np.ndarray | None) -> tuple[int, str]:
+    def _call(self, op: int, salt, adapter, request_id, tokens: np.ndarray | None,
+              counts: tuple[int, int] | None = None) -> tuple[int, str]:
         parts = [(v or "").encode("utf-8") for v in (salt, adapter, request_id)]
         body = tokens.tobytes() if tokens is not None else b""
         n = 0 if tokens is None else tokens.shape[0]
-        frame = _REQUEST.pack(MAGIC, op, len(parts[0]), len(parts[1]), len(parts[2]), n) + b"".join(parts) + body
+        flags, extra = (FLAG_PROMPT_COUNTS, _PROMPT_COUNTS.pack(*counts)) if counts else (0, b"")
+        frame = (_REQUEST.pack(MAGIC, op, flags, len(parts[0]), len(parts[1]), len(parts[2]), n) + extra
+                 + b"".join(parts) + body)
         for attempt in (0, 1):
             try:
                 s = self._connect()

@@ -81,7 +81,8 @@ class LMCache4jConnectorV1(KVConnectorBase_V1):
             self._scheduler = SchedulerSide(self._context, RankLookups(self._context.socket_paths(), timeout))
         else:
             self._worker = WorkerSide(self._context, _rank(vllm_config), _logical_format(vllm_config),
-                                      current_stream=_torch_current_stream)
+                                      current_stream=_torch_current_stream,
+                                      served_model_name=getattr(vllm_config.model_config, "served_model_name", None))
 
     # ---------------------------------------------------------------- worker side
 

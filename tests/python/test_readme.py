@@ -23,7 +23,7 @@ def test_every_recipe_sets_java_home_before_it_runs_maven():
 
 def test_the_test_script_lists_what_it_needs():
     text = README.read_text()
-    for need in ("make", "python3", "numpy", "pytest", "redis-server", "nvcc", "JDK 25"):
+    for need in ("make", "python3", "numpy", "pytest", "redis-server", "python3-prometheus-client", "nvcc", "JDK 25"):
         assert need in text.split("## Configuration")[0], f"the README's first part does not say ./test.sh needs {need}"
 
 

@@ -39,12 +39,16 @@ class RankLookups:
         with _local_lock:
             return _local_engines.get(path) or self._clients[path]
 
-    def lookup(self, tokens, *, cache_salt=None, adapter=None, pin_request_id=None) -> int:
+    def lookup(self, tokens, *, cache_salt=None, adapter=None, pin_request_id=None, prompt_tokens=None,
+               vllm_hit_tokens=None) -> int:
+        """The ranks' common hit. ``prompt_tokens`` and ``vllm_hit_tokens`` are counted by every
+        rank's engine (each worker's metrics count each request, as LMCache's workers do)."""
         hits = []
         try:
             for p in self.paths:
                 hits.append(self._target(p).lookup(tokens, cache_salt=cache_salt, adapter=adapter,
-                                                   pin_request_id=pin_request_id))
+                                                   pin_request_id=pin_request_id, prompt_tokens=prompt_tokens,
+                                                   vllm_hit_tokens=vllm_hit_tokens))
         except Exception:
             # One rank failed: the ranks before it have pinned the request; release those pins now
             # rather than leave them to pin_timeout_sec (best effort: the failing rank may be gone).

@@ -102,7 +102,9 @@ class SchedulerSide:
                 tokens = tokens[:-self.context.skip_last_n_tokens]
             salt, adapter = keying.cache_salt, keying.adapter
             try:
-                hit = self.lookups.lookup(tokens, cache_salt=salt, adapter=adapter, pin_request_id=rid)
+                hit = self.lookups.lookup(tokens, cache_salt=salt, adapter=adapter, pin_request_id=rid,
+                                          prompt_tokens=request.num_tokens,
+                                          vllm_hit_tokens=min(num_computed_tokens, request.num_tokens))
             except Exception as e:  # a worker that is gone must not take the scheduler with it
                 log.warning("LMCache4j lookup for request %s failed, treated as a miss: %s", rid, e)
                 hit = 0

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from .. import kv_events
+from .. import metrics
 from ..engine import Engine
 from ..errors import LMCache4jError
 from . import lookups
@@ -29,7 +30,7 @@ class WorkerSide:
     forward pass wrote it and a load lands before attention reads it, without the host waiting."""
 
     def __init__(self, context: ConnectorContext, rank: int = 0, logical_format: str | None = None,
-                 current_stream: Callable[[], object] | None = None):
+                 current_stream: Callable[[], object] | None = None, served_model_name=None):
         self.context = context
         self.rank = rank
         self.logical_format = logical_format
@@ -39,6 +40,8 @@ class WorkerSide:
         self.socket_path: str | None = None
         self._failed_blocks: set[int] = set()
         self.kv_events_lost = 0   # events the engine dropped because they were not taken in time
+        self._metric_labels = metrics.labels_for(context.model, rank, served_model_name=served_model_name)
+        self.metrics = metrics.NO_MIRROR   # the engine's metrics on vLLM's /metrics, once it opens
 
     def register_kv_caches(self, kv_caches: Mapping) -> None:
         """Opens the engine on the caches (one per layer, in the model's layer order): its layout is
@@ -57,6 +60,7 @@ class WorkerSide:
             engine.close()
             raise
         self.engine = engine
+        self.metrics = metrics.mirror_for(engine, self._metric_labels)
         self.on_gpu = found.device != -1
         if self.reports_kv_events:
             engine.record_kv_events(True)
@@ -91,6 +95,7 @@ class WorkerSide:
     def wait_for_save(self, plan: StepPlan) -> None:
         """Stores what the plan says, after the forward pass wrote the KV. A failed save is logged:
         it costs a future hit, never the request."""
+        self.metrics.update()  # once a step at most once a second: this step's loads, the last step's saves
         if not self.context.can_save:
             return
         engine = self._engine()
@@ -136,6 +141,8 @@ class WorkerSide:
         if self.engine is not None:
             if self.socket_path:
                 lookups.withdraw(self.socket_path)
+            self.metrics.close()
+            self.metrics = metrics.NO_MIRROR
             self.engine.close()
             self.engine = None
 

@@ -1,6 +1,5 @@
 package org.lmcache4j;
 
-import io.micrometer.core.instrument.MeterRegistry;
 import org.lmcache4j.config.DiskOptions;
 import org.lmcache4j.config.RemoteOptions;
 import org.lmcache4j.remote.RedisTier;
@@ -15,7 +14,9 @@ import org.lmcache4j.memory.PageLease;
 import org.lmcache4j.memory.SlabRegistrar;
 import org.lmcache4j.memory.SlabSource;
 import org.lmcache4j.metrics.EngineMetrics;
-import org.lmcache4j.metrics.MicrometerEngineMetrics;
+import org.lmcache4j.metrics.EngineMeters;
+import org.lmcache4j.metrics.MetricLabels;
+import org.lmcache4j.metrics.MetricsRegistry;
 import org.lmcache4j.cuda.CudaProbe;
 import org.lmcache4j.cuda.CudaRuntime;
 import org.lmcache4j.cuda.TransferSelector;
@@ -85,6 +86,8 @@ public final class CacheEngine implements AutoCloseable {
     private int pinnedFor = -1;
     private final Ticker ticker;
     private final EngineMetrics metrics;
+    /** Where the metrics are served, or null. */
+    private final MetricsRegistry registry;
     private final EngineCounters counters = new EngineCounters();
     private final ReentrantLock indexLock = new ReentrantLock();
     private final KvEventQueue kvEvents = new KvEventQueue(KvEventQueue.DEFAULT_CAPACITY);
@@ -129,8 +132,16 @@ public final class CacheEngine implements AutoCloseable {
             this.disk = openedDisk;
             this.remote = openedRemote;
             this.spiller = new Spiller(this, disk, pool, diskOptions);
-            this.metrics = b.registry == null ? EngineMetrics.DISABLED
-                    : MicrometerEngineMetrics.bind(b.registry, this::stats);
+            this.registry = b.registry;
+            if (registry == null) {
+                this.metrics = EngineMetrics.DISABLED;
+            } else {
+                EngineMeters meters = new EngineMeters(new MetricLabels(b.model, Integer.toString(b.workerId),
+                        b.role, b.servedModelName), this::stats);
+                registry.add(meters);
+                remote.timings(meters);
+                this.metrics = meters;
+            }
         } catch (RuntimeException | Error e) {
             // An engine that failed to open leaves no thread, connection or mapping behind.
             openedRemote.close();
@@ -380,6 +391,36 @@ public final class CacheEngine implements AutoCloseable {
         }));
     }
 
+    /**
+     * Counts a request's prompt tokens and the tokens of it vLLM's own prefix cache held, LMCache's
+     * {@code num_prompt_tokens} and {@code num_vllm_hit_tokens}: the vLLM connector tells them with
+     * its lookup. Negative counts, or more vLLM hits than prompt tokens, are refused.
+     */
+    public void countPrompt(int promptTokens, int vllmHitTokens) {
+        if (promptTokens < 0 || vllmHitTokens < 0 || vllmHitTokens > promptTokens) {
+            throw new IllegalArgumentException("prompt tokens " + promptTokens + " and vLLM hit tokens " + vllmHitTokens
+                    + ": both must be >= 0, and the hit at most the prompt");
+        }
+        metrics.prompt(promptTokens, vllmHitTokens);
+    }
+
+    /** This engine's metrics in the Prometheus text format; refused for an engine opened without metrics. */
+    public String metricsText() {
+        return meters().text();
+    }
+
+    /** This engine's metrics as JSON (what src/lmcache4j/metrics.py mirrors); refused without metrics. */
+    public String metricsJson() {
+        return meters().json();
+    }
+
+    private EngineMeters meters() {
+        if (metrics instanceof EngineMeters m) {
+            return m;
+        }
+        throw new IllegalStateException("this engine was opened without metrics (CacheEngine.Builder.metrics)");
+    }
+
     public EngineStats stats() {
         indexLock.lock();
         try {
@@ -402,6 +443,9 @@ public final class CacheEngine implements AutoCloseable {
                 return;
             }
             closed = true;
+            if (registry != null && metrics instanceof EngineMeters meters) {
+                registry.remove(meters); // a closed engine's series leave the endpoint
+            }
             awaitCopies(); // device copies in flight publish chunks and release pages: let them end first
             spiller.close();
             locked(pins::releaseAll); // pinned chunks are written at close too
@@ -584,7 +628,9 @@ public final class CacheEngine implements AutoCloseable {
         private String model = "default";
         private int worldSize = 1;
         private int workerId = 0;
-        private MeterRegistry registry;
+        private MetricsRegistry registry;
+        private String role = "worker";
+        private String servedModelName = "";
         private Ticker ticker = Ticker.SYSTEM;
         /** Null: chosen by {@link TransferSelector} when the caches are registered. */
         private KvTransfer transfer;
@@ -603,8 +649,14 @@ public final class CacheEngine implements AutoCloseable {
         public Builder model(String v) { model = Objects.requireNonNull(v); return this; }
         /** Tensor-parallel world size and this worker's rank; they enter every chunk key. */
         public Builder parallel(int worldSize, int workerId) { this.worldSize = worldSize; this.workerId = workerId; return this; }
-        /** Registers the engine's metrics (LMCache's names) with this registry. */
-        public Builder meterRegistry(MeterRegistry v) { registry = v; return this; }
+        /** Records the engine's metrics (LMCache's names, kinds and buckets) and serves them through this registry. */
+        public Builder metrics(MetricsRegistry v) { registry = Objects.requireNonNull(v); return this; }
+        /** The {@code role} and {@code served_model_name} labels of the metrics (default {@code worker} and none). */
+        public Builder metricLabels(String role, String servedModelName) {
+            this.role = Objects.requireNonNull(role);
+            this.servedModelName = Objects.requireNonNull(servedModelName);
+            return this;
+        }
         public Builder ticker(Ticker v) { ticker = Objects.requireNonNull(v); return this; }
         public Builder transfer(KvTransfer v) { transfer = Objects.requireNonNull(v); return this; }
         /** Where the pool's slabs are registered with a device runtime (CUDA host registration). */

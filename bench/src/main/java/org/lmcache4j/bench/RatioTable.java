@@ -21,6 +21,7 @@ final class RatioTable {
     static final double GOAL_TRANSFER_RATIO = 0.90;
     static final double GOAL_KEYS_MICROS = 1000;
     static final double GOAL_OVERHEAD_MICROS = 100;
+    static final double GOAL_METRICS_MICROS = 2;
     static final double GOAL_DISK_RATIO = 0.80;
     static final double GOAL_REMOTE_RATIO = 0.70;
 
@@ -77,6 +78,11 @@ final class RatioTable {
                             us < GOAL_OVERHEAD_MICROS ? "met" : "MISSED"));
                 }
                 ratio("lookupHit2Threads", "lookupHit", Double.NaN);
+            }
+            if (methods.containsKey("metricsPerRequest") && "true".equals(p.getParam("metrics"))) {
+                double us = median(methods.get("metricsPerRequest"), s -> s);
+                out.append(String.format("  metrics %.3f us per request, goal < %.0f us: %s%n", us, GOAL_METRICS_MICROS,
+                        us < GOAL_METRICS_MICROS ? "met" : "MISSED"));
             }
             if (methods.containsKey("tierWrite")) {
                 ratio("tierWrite", "channelWrite", GOAL_DISK_RATIO);

@@ -19,11 +19,13 @@ import java.nio.charset.StandardCharsets;
  * request   0  4  magic "L4J1"
  *           4  1  op: 1 lookup · 2 lookup and pin for the request id · 3 unpin the request id
  *                     · 4 the engine's effective configuration as JSON
- *           5  3  zero
+ *           5  1  flags: bit 0 = the request's counts follow the header (ops 1 and 2)
+ *           6  2  zero
  *           8  4  cache_salt bytes  (S)
  *          12  4  adapter bytes     (A)
  *          16  4  request id bytes  (R)
  *          20  4  token count       (N)
+ *         (24  4  prompt tokens, 28 4 of them vLLM's prefix cache held: with flag bit 0 only)
  *          24     salt (UTF-8, S) · adapter (A) · request id (R) · tokens (int32, 4N)
  *
  * response  0  4  status: 0, or an lmcache4j_status code
@@ -35,6 +37,9 @@ import java.nio.charset.StandardCharsets;
 final class LookupProtocol {
     static final int MAGIC = 0x314A344C; // "L4J1" read little-endian
     static final int HEADER_BYTES = 24;
+    /** Flag bit 0: the prompt's length and vLLM's own hit follow the header (LMCache's prompt metrics). */
+    static final int FLAG_PROMPT_COUNTS = 1;
+    static final int PROMPT_COUNTS_BYTES = 8;
     static final int RESPONSE_HEADER_BYTES = 16;
     static final int MAX_TEXT_BYTES = 64 * 1024;
     static final int MAX_TOKENS = 1 << 24;
@@ -58,7 +63,9 @@ final class LookupProtocol {
         }
     }
 
-    record Request(Op op, String cacheSalt, String adapter, String requestId, int[] tokens) {
+    /** {@code promptTokens} and {@code vllmHitTokens} are -1 when the client did not send them. */
+    record Request(Op op, String cacheSalt, String adapter, String requestId, int[] tokens, int promptTokens,
+                   int vllmHitTokens) {
     }
 
     private LookupProtocol() {
@@ -75,11 +82,21 @@ final class LookupProtocol {
             throw new IllegalArgumentException("not an LMCache4j lookup request (bad magic)");
         }
         Op op = Op.of(h.get() & 0xFF);
+        int flags = h.get() & 0xFF;
         h.position(8);
         int s = length(h.getInt(), MAX_TEXT_BYTES, "cache_salt");
         int a = length(h.getInt(), MAX_TEXT_BYTES, "adapter");
         int r = length(h.getInt(), MAX_TEXT_BYTES, "request id");
         int n = length(h.getInt(), MAX_TOKENS, "token count");
+        int prompt = -1;
+        int vllmHit = -1;
+        if ((flags & FLAG_PROMPT_COUNTS) != 0) {
+            ByteBuffer counts = ByteBuffer.allocate(PROMPT_COUNTS_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            fill(in, counts, false);
+            counts.flip();
+            prompt = counts.getInt();
+            vllmHit = counts.getInt();
+        }
         ByteBuffer body = ByteBuffer.allocate(s + a + r + 4 * n).order(ByteOrder.LITTLE_ENDIAN);
         fill(in, body, false);
         body.flip();
@@ -88,7 +105,7 @@ final class LookupProtocol {
         String requestId = utf8(body, r);
         int[] tokens = new int[n];
         body.asIntBuffer().get(tokens);
-        return new Request(op, salt, adapter, requestId, tokens);
+        return new Request(op, salt, adapter, requestId, tokens, prompt, vllmHit);
     }
 
     static void write(WritableByteChannel out, int status, long value, String text) throws IOException {

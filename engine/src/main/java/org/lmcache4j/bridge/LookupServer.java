@@ -140,6 +140,9 @@ final class LookupServer implements AutoCloseable {
         String text = null;
         try {
             KeyScope scope = new KeyScope(r.cacheSalt(), r.adapter());
+            if (r.promptTokens() >= 0 && (r.op() == LookupProtocol.Op.LOOKUP || r.op() == LookupProtocol.Op.LOOKUP_AND_PIN)) {
+                engine.countPrompt(r.promptTokens(), r.vllmHitTokens()); // checked before anything is looked up
+            }
             value = switch (r.op()) {
                 case LOOKUP -> engine.lookup(scope, r.tokens());
                 case LOOKUP_AND_PIN -> engine.lookupAndPin(r.requestId(), scope, r.tokens());

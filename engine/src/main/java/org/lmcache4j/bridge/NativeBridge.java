@@ -9,6 +9,7 @@ import org.lmcache4j.KvDtype;
 import org.lmcache4j.KvFormat;
 import org.lmcache4j.KvLayout;
 import org.lmcache4j.config.ConfigLoader;
+import org.lmcache4j.metrics.MetricsRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,7 +56,9 @@ final class NativeBridge {
             String modelName = NativeMemory.text(model, modelLen, "model");
             CacheEngine engine = CacheEngine.builder().config(config).layout(layout)
                     .model(modelName == null || modelName.isEmpty() ? "default" : modelName)
-                    .parallel(worldSize, rank).open();
+                    .parallel(worldSize, rank)
+                    .metrics(new MetricsRegistry()) // its own: no endpoint here, the Python mirror reads metricsJson
+                    .open();
             return HANDLES.add(engine);
         });
     }
@@ -148,6 +151,23 @@ final class NativeBridge {
         return call(handle, () -> {
             MemorySegment buffer = NativeMemory.output(out, capacity, "buf");
             return KvEventRecords.write(HANDLES.get(handle).takeKvEvents(capacity, KvEventRecords::bytes), buffer);
+        });
+    }
+
+    /** Writes the engine's metrics as JSON ({@code text} false) or Prometheus text; as {@link #configJson}. */
+    static long metrics(long handle, boolean text, long out, int capacity) {
+        return call(handle, () -> {
+            CacheEngine engine = HANDLES.get(handle);
+            String body = text ? engine.metricsText() : engine.metricsJson();
+            NativeMemory.writeText(body, out, capacity);
+            return body.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        });
+    }
+
+    static long countPrompt(long handle, int promptTokens, int vllmHitTokens) {
+        return call(handle, () -> {
+            HANDLES.get(handle).countPrompt(promptTokens, vllmHitTokens);
+            return 0;
         });
     }
 

@@ -1,6 +1,5 @@
 package org.lmcache4j.cli;
 
-import io.micrometer.core.instrument.MeterRegistry;
 import org.lmcache4j.AccessTrace;
 import org.lmcache4j.CacheEngine;
 import org.lmcache4j.DiskStats;
@@ -119,7 +118,6 @@ final class ReplayCommand {
         }
 
         MetricsServer metrics = metricsPort == null ? null : MetricsServer.start("0.0.0.0", metricsPort);
-        MeterRegistry registry = metrics == null ? null : metrics.registry();
         if (metrics != null) {
             err.println("serving Prometheus metrics on port " + metrics.port() + " at /metrics");
         }
@@ -136,21 +134,27 @@ final class ReplayCommand {
                 ReplayRun run = new ReplayRun();
                 run.trace = trace;
                 EngineStats end;
-                // Only the first instance reports to the metrics registry: meters are registered once.
+                // Only the last instance reports to the metrics endpoint: the instances share their labels.
+                CacheEngine.Builder builder = CacheEngine.builder().config(own).layout(layout).model(model)
+                        .accessTrace(trace == null ? AccessTrace.NONE : trace);
+                if (metrics != null && i == instances) {
+                    builder.metrics(metrics.registry());
+                }
                 try (ServingEngine serving = device < 0 ? new HostServingEngine(layout, 7L * i)
                         : new DeviceServingEngine(layout, 7L * i, device);
-                     CacheEngine engine = CacheEngine.builder().config(own).layout(layout).model(model)
-                             .meterRegistry(i == 1 ? registry : null)
-                             .accessTrace(trace == null ? AccessTrace.NONE : trace).open()) {
+                     CacheEngine engine = builder.open()) {
                     engine.registerKvCaches(serving.addresses(), serving.device());
                     total.transfer = engine.transfer();
                     total.device = serving.deviceLabel();
                     if (serving instanceof DeviceServingEngine d) {
                         total.deviceName = d.deviceName();
                     }
+                    MetricsProbe.Scrape before = metrics != null && i == instances
+                            ? MetricsProbe.scrape(metrics.port()) : MetricsProbe.Scrape.NONE;
                     run.execute(workload, engine, serving, err, instances > 1 ? "instance " + i + ": " : "");
                     if (metrics != null && i == instances) {
-                        total.metricsSeries = MetricsProbe.countSeries(metrics.port());
+                        total.metricsBefore = before;
+                        total.metricsAfter = MetricsProbe.scrape(metrics.port()); // before close: the series leave with the engine
                     }
                     lastInUse = engine.stats(); // the pool as the run left it: close() empties it
                     engine.close(); // waits for the writes in flight (spills hold leases meanwhile)
@@ -170,7 +174,9 @@ final class ReplayCommand {
             }
             if (metrics != null) {
                 report.put("metrics_port", metrics.port());
-                report.put("metrics_series", total.metricsSeries);
+                report.put("metrics_series", total.metricsAfter.samples());
+                report.put("metrics_dashboard_before", total.metricsBefore.dashboard());
+                report.put("metrics_dashboard_after", total.metricsAfter.dashboard());
             }
             out.println(json ? Json.write(report) : Summary.of(report));
             return total.mismatchedBytes == 0 && clean ? 0 : 1;
@@ -299,7 +305,8 @@ final class ReplayCommand {
         long storeNanos;
         long retrieveNanos;
         long wallNanos;
-        long metricsSeries;
+        MetricsProbe.Scrape metricsBefore = MetricsProbe.Scrape.NONE;
+        MetricsProbe.Scrape metricsAfter = MetricsProbe.Scrape.NONE;
         /** Chunks stores skipped because one prompt's new chunks were more than the pool's pages. */
         long skippedPromptOverPool;
         /** Chunks stores skipped because the pages they could have had were pinned or being copied. */

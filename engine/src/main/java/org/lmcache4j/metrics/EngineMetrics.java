@@ -2,7 +2,7 @@ package org.lmcache4j.metrics;
 
 /**
  * What the engine reports per operation, beyond the counters it always keeps. An engine without
- * a meter registry gets {@link #DISABLED}, so the hot path never checks for null.
+ * a metrics registry gets {@link #DISABLED}, so the hot path never checks for null.
  */
 public interface EngineMetrics {
     void lookup(int tokens, int hitTokens, long nanos);
@@ -10,6 +10,9 @@ public interface EngineMetrics {
     void store(int tokens, int storedTokens, long bytes, long nanos);
 
     void retrieve(int requestedTokens, int retrievedTokens, long bytes, long nanos);
+
+    /** A request's prompt length and the tokens of it vLLM's own prefix cache held (told by the connector). */
+    void prompt(int promptTokens, int vllmHitTokens);
 
     EngineMetrics DISABLED = new EngineMetrics() {
         @Override
@@ -22,6 +25,10 @@ public interface EngineMetrics {
 
         @Override
         public void retrieve(int requestedTokens, int retrievedTokens, long bytes, long nanos) {
+        }
+
+        @Override
+        public void prompt(int promptTokens, int vllmHitTokens) {
         }
     };
 }

@@ -1,8 +1,6 @@
 package org.lmcache4j.metrics;
 
 import com.sun.net.httpserver.HttpServer;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -11,21 +9,21 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 
 /**
- * A Prometheus scrape endpoint ({@code GET /metrics}) over a {@link PrometheusMeterRegistry}, on
+ * A Prometheus scrape endpoint ({@code GET /metrics}) over a {@link MetricsRegistry}, on
  * the JDK's own HTTP server: no servlet container for one text page.
  */
 public final class MetricsServer implements AutoCloseable {
-    private final PrometheusMeterRegistry registry;
+    private final MetricsRegistry registry;
     private final HttpServer server;
 
-    private MetricsServer(PrometheusMeterRegistry registry, HttpServer server) {
+    private MetricsServer(MetricsRegistry registry, HttpServer server) {
         this.registry = registry;
         this.server = server;
     }
 
     /** Starts serving on {@code host:port} (port 0 picks a free one). */
     public static MetricsServer start(String host, int port) {
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        MetricsRegistry registry = new MetricsRegistry();
         try {
             HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 0);
             server.createContext("/metrics", exchange -> {
@@ -43,7 +41,7 @@ public final class MetricsServer implements AutoCloseable {
         }
     }
 
-    public PrometheusMeterRegistry registry() {
+    public MetricsRegistry registry() {
         return registry;
     }
 
@@ -54,6 +52,5 @@ public final class MetricsServer implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
-        registry.close();
     }
 }

@@ -72,6 +72,7 @@ public final class RedisTier implements RemoteTier {
     private final LongAdder writes = new LongAdder();
     private final LongAdder writeBytes = new LongAdder();
     private final LongAdder writeNanos = new LongAdder();
+    private volatile Timings timings = Timings.NONE;
     private final LongAdder writesDropped = new LongAdder();
 
     private RedisTier(RemoteUrl url, byte[] namespace, RemoteOptions options, Ticker ticker, RemoteLog log) {
@@ -188,7 +189,9 @@ public final class RedisTier implements RemoteTier {
                 // Whatever has not arrived by now must never land: the caller frees these pages.
                 outputs.forEach(LandingOutput::close);
             }
-            readNanos.add(System.nanoTime() - start);
+            long nanos = System.nanoTime() - start;
+            readNanos.add(nanos);
+            timings.read(nanos);
             return good;
         }
     }
@@ -304,13 +307,20 @@ public final class RedisTier implements RemoteTier {
                     failures.written(sentAt);
                     writes.increment();
                     writeBytes.add(value.size());
-                    writeNanos.add(System.nanoTime() - start);
+                    long nanos = System.nanoTime() - start;
+                    writeNanos.add(nanos);
+                    timings.write(nanos);
                 }
             } finally {
                 writeSlots.release();
                 done.run();
             }
         });
+    }
+
+    @Override
+    public void timings(Timings t) {
+        timings = t;
     }
 
     @Override

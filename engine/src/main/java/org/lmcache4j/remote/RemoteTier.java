@@ -16,6 +16,22 @@ public interface RemoteTier extends AutoCloseable {
     record Read(ChunkKey key, int[] tokens, int from, int to, MemorySegment page) {
     }
 
+    /** Told the time of each batched read and each write that succeeded (the engine's metrics). */
+    interface Timings {
+        void read(long nanos);
+
+        void write(long nanos);
+
+        Timings NONE = new Timings() {
+            public void read(long nanos) { }
+            public void write(long nanos) { }
+        };
+    }
+
+    /** Where to report each read batch's and each write's time from now on. */
+    default void timings(Timings timings) {
+    }
+
     boolean enabled();
 
     /** How many of {@code keys}, from the first, the tier holds: one batched query. */

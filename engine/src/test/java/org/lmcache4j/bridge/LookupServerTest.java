@@ -11,6 +11,7 @@ import org.lmcache4j.KvDtype;
 import org.lmcache4j.KvFormat;
 import org.lmcache4j.KvLayout;
 import org.lmcache4j.TestCaches;
+import org.lmcache4j.metrics.MetricsRegistry;
 
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -139,6 +140,37 @@ class LookupServerTest {
     private record Reply(int status, long value, String text) {
     }
 
+    @Test
+    void lookupWithPromptCounts_countsThem_andBadCountsAreRefusedWithNothingCounted() throws IOException {
+        MetricsRegistry registry = new MetricsRegistry();
+        int[] tokens = TestCaches.randomTokens(64, new Random(3));
+        Path socket = dir.resolve("counted.sock");
+        try (CacheEngine counted = CacheEngine.builder().layout(LAYOUT).metrics(registry)
+                .config(EngineConfig.builder().chunkSize(32).maxLocalCpuSizeGb(0.001).build()).open();
+             LookupServer server = LookupServer.start(counted, socket);
+             SocketChannel client = connect(socket)) {
+            assertEquals(0, askCounted(client, tokens, 64, 16).status);
+            Reply bad = askCounted(client, tokens, 10, 11);
+            assertEquals(NativeStatus.INVALID_ARGUMENT.code, bad.status);
+            assertTrue(bad.text.contains("vLLM hit tokens 11"), bad.text);
+            assertEquals(0, ask(client, 1, "", "", tokens).status, "the connection still serves plain lookups");
+            assertEquals(2, counted.stats().lookupRequests(), "the refused lookup looked nothing up");
+            String text = registry.scrape();
+            assertTrue(text.contains("lmcache:num_prompt_tokens_total{model_name=\"default\",worker_id=\"0\",role=\"worker\","
+                    + "served_model_name=\"\"} 64.0\n"), text);
+            assertTrue(text.contains("lmcache:num_vllm_hit_tokens_total{model_name=\"default\",worker_id=\"0\",role=\"worker\","
+                    + "served_model_name=\"\"} 16.0\n"), text);
+        }
+    }
+
+    /** A lookup (op 1) with flag bit 0 and the prompt's counts after the header. */
+    private static Reply askCounted(SocketChannel ch, int[] tokens, int prompt, int vllmHit) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(32 + 4 * tokens.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(LookupProtocol.MAGIC).put((byte) 1).put((byte) LookupProtocol.FLAG_PROMPT_COUNTS).put(new byte[2])
+                .putInt(0).putInt(0).putInt(0).putInt(tokens.length).putInt(prompt).putInt(vllmHit);
+        return send(ch, b, tokens);
+    }
+
     private static SocketChannel connect(Path socket) throws IOException {
         return SocketChannel.open(UnixDomainSocketAddress.of(socket));
     }
@@ -149,6 +181,11 @@ class LookupServerTest {
         ByteBuffer b = ByteBuffer.allocate(24 + s.length + r.length + 4 * tokens.length).order(ByteOrder.LITTLE_ENDIAN);
         b.putInt(LookupProtocol.MAGIC).put((byte) op).put(new byte[3]).putInt(s.length).putInt(0).putInt(r.length)
                 .putInt(tokens.length).put(s).put(r);
+        return send(ch, b, tokens);
+    }
+
+    /** Appends the tokens to the frame, sends it, and reads the reply. */
+    private static Reply send(SocketChannel ch, ByteBuffer b, int[] tokens) throws IOException {
         for (int t : tokens) {
             b.putInt(t);
         }

@@ -125,6 +125,14 @@ class MainTest {
                 "--metrics-port", "0"));
         assertEquals(0, r.status, r.err);
         assertTrue(((Number) r.json().get("metrics_series")).longValue() > 20, r.out);
+        // Every series production-stack's LMCache dashboard queries is served, and moves during the run.
+        Map<?, ?> before = (Map<?, ?>) r.json().get("metrics_dashboard_before");
+        Map<?, ?> after = (Map<?, ?>) r.json().get("metrics_dashboard_after");
+        assertEquals(MetricsProbe.DASHBOARD_SERIES, after.keySet().stream().map(String::valueOf).toList(), r.out);
+        for (String series : MetricsProbe.DASHBOARD_SERIES) {
+            assertEquals(0.0, ((Number) before.get(series)).doubleValue(), series + " before the run: " + r.out);
+            assertTrue(((Number) after.get(series)).doubleValue() > 0, series + " after the run: " + r.out);
+        }
     }
 
     @Test
