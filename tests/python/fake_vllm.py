@@ -171,13 +171,15 @@ class Instances:
     def __init__(self, layout, socket_dir, name):
         self.layout, self.socket_dir, self.name, self.made = layout, socket_dir, name, []
 
-    def __call__(self, pool_gb=0.05, rank=0, **context):
+    def __call__(self, pool_gb=0.05, rank=0, enable_kv_events=None, **context):
+        """``enable_kv_events`` (LMCache's key) follows ``kv_events`` (vLLM publishing) unless given."""
         from lmcache4j.connector import ConnectorContext, RankLookups, SchedulerSide, WorkerSide
 
+        settings = {"chunk_size": 256, "max_local_cpu_size": pool_gb,
+                    "enable_kv_events": context.get("kv_events", False) if enable_kv_events is None else enable_kv_events}
         ctx = ConnectorContext(block_size=self.layout.block_size, model="m",
                                instance_id=f"{self.name}{os.getpid()}-{len(self.made)}", socket_dir=self.socket_dir,
-                               kv_cache_dtype="bfloat16", settings={"chunk_size": 256, "max_local_cpu_size": pool_gb},
-                               **context)
+                               kv_cache_dtype="bfloat16", settings=settings, **context)
         v = Vllm(self.layout, SchedulerSide(ctx, RankLookups(ctx.socket_paths())), WorkerSide(ctx, rank=rank))
         v.register()
         self.made.append(v)

@@ -129,6 +129,18 @@ def test_records_decode_and_lost_events_are_counted(vllm, caplog):
     del v.worker.engine.take_kv_events
 
 
+def test_nothing_is_reported_unless_enable_kv_events_is_on_too(vllm, caplog):
+    """As in LMCache: vLLM publishing events is not enough, the configuration must ask for them."""
+    caplog.set_level("INFO", logger="lmcache4j.connector")
+    v = vllm(kv_events=True, enable_kv_events=False)
+    assert not v.worker.reports_kv_events
+    assert any("enable_kv_events is off" in r.getMessage() for r in caplog.records)
+    v.run(Request("r", list(range(600))))
+    assert v.worker.take_kv_events() is None
+    on = vllm(kv_events=True)
+    assert on.worker.reports_kv_events and on.worker.engine.config["enable_kv_events"] is True
+
+
 def test_the_context_reads_vllms_kv_events_config(monkeypatch):
     cfg = SimpleNamespace(
         kv_transfer_config=SimpleNamespace(kv_role="kv_both", engine_id="x", kv_connector_extra_config={}),

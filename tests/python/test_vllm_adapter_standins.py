@@ -87,6 +87,7 @@ cfg = SimpleNamespace(
     kv_transfer_config=SimpleNamespace(kv_role="kv_both", engine_id="standin%d" % os.getpid(),
                                        kv_connector_extra_config={"lmcache4j.socket_dir": sys.argv[1],
                                                                   "lmcache.chunk_size": 256,
+                                                                  "lmcache.enable_kv_events": True,
                                                                   "lmcache.max_local_cpu_size": 0.01}),
     parallel_config=SimpleNamespace(tensor_parallel_size=1, pipeline_parallel_size=1, data_parallel_rank=0),
     cache_config=SimpleNamespace(block_size=16, cache_dtype="bfloat16"), model_config=SimpleNamespace(model="m"),

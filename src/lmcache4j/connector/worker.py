@@ -40,6 +40,7 @@ class WorkerSide:
         self.socket_path: str | None = None
         self._failed_blocks: set[int] = set()
         self.kv_events_lost = 0   # events the engine dropped because they were not taken in time
+        self._kv_events_configured = False
         self._metric_labels = metrics.labels_for(context.model, rank, served_model_name=served_model_name)
         self.metrics = metrics.NO_MIRROR   # the engine's metrics on vLLM's /metrics, once it opens
 
@@ -61,6 +62,10 @@ class WorkerSide:
             raise
         self.engine = engine
         self.metrics = metrics.mirror_for(engine, self._metric_labels)
+        self._kv_events_configured = bool(engine.config.get("enable_kv_events", False))
+        if self.context.kv_events and self.rank == 0 and not self._kv_events_configured:
+            log.info("vLLM publishes KV events, but enable_kv_events is off: the CPU tier's chunks are not "
+                     "reported (set enable_kv_events: true, as with LMCache)")
         self.on_gpu = found.device != -1
         if self.reports_kv_events:
             engine.record_kv_events(True)
@@ -111,8 +116,9 @@ class WorkerSide:
 
     @property
     def reports_kv_events(self) -> bool:
-        """Whether this worker reports KV events: when vLLM publishes them, on rank 0 (see connector.events)."""
-        return self.context.kv_events and self.rank == 0
+        """Whether this worker reports KV events: when vLLM publishes them and the configuration's
+        enable_kv_events is on (both, as LMCache asks), on rank 0 (see connector.events)."""
+        return self.context.kv_events and self.rank == 0 and self._kv_events_configured
 
     def take_kv_events(self) -> WorkerKvEvents | None:
         """The CPU tier's changes since the last call (vLLM's ``get_kv_connector_kv_cache_events``), or

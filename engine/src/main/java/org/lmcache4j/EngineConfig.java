@@ -30,13 +30,15 @@ import java.util.Optional;
  * @param minRetrieveTokens   a hit shorter than this is not loaded ({@code min_retrieve_tokens}, 0)
  * @param instanceId          {@code lmcache_instance_id}
  * @param extraConfig         {@code extra_config}: free-form settings, passed through
+ * @param enableKvEvents      report what the CPU tier gains and loses as KV events, when the serving
+ *                            engine asks for them ({@code enable_kv_events}, default false, as LMCache)
  */
 public record EngineConfig(int chunkSize, boolean localCpu, double maxLocalCpuSizeGb,
                            Optional<String> localDisk, double maxLocalDiskSizeGb,
                            Optional<String> remoteUrl, String remoteSerde, boolean saveUnfullChunk,
                            boolean saveDecodeCache, String cachePolicy, int pinTimeoutSec,
                            int lookupTimeoutMs, int blockingTimeoutSecs, int minRetrieveTokens,
-                           String instanceId, Map<String, Object> extraConfig) {
+                           String instanceId, Map<String, Object> extraConfig, boolean enableKvEvents) {
 
     /** LMCache's GB: 1024³ bytes. */
     public static final long GB = 1024L * 1024 * 1024;
@@ -113,6 +115,7 @@ public record EngineConfig(int chunkSize, boolean localCpu, double maxLocalCpuSi
         b.minRetrieveTokens = minRetrieveTokens;
         b.instanceId = instanceId;
         b.extraConfig = extraConfig;
+        b.enableKvEvents = enableKvEvents;
         return b;
     }
 
@@ -227,6 +230,7 @@ public record EngineConfig(int chunkSize, boolean localCpu, double maxLocalCpuSi
         private int minRetrieveTokens = 0;
         private String instanceId = "lmcache_default_instance";
         private Map<String, Object> extraConfig = Map.of();
+        private boolean enableKvEvents = false;
 
         private Builder() {
         }
@@ -247,12 +251,13 @@ public record EngineConfig(int chunkSize, boolean localCpu, double maxLocalCpuSi
         public Builder minRetrieveTokens(int v) { minRetrieveTokens = v; return this; }
         public Builder instanceId(String v) { instanceId = v; return this; }
         public Builder extraConfig(Map<String, Object> v) { extraConfig = v; return this; }
+        public Builder enableKvEvents(boolean v) { enableKvEvents = v; return this; }
 
         public EngineConfig build() {
             return new EngineConfig(chunkSize, localCpu, maxLocalCpuSizeGb, Optional.ofNullable(localDisk),
                     maxLocalDiskSizeGb, Optional.ofNullable(remoteUrl), remoteSerde, saveUnfullChunk,
                     saveDecodeCache, cachePolicy, pinTimeoutSec, lookupTimeoutMs, blockingTimeoutSecs,
-                    minRetrieveTokens, instanceId, extraConfig);
+                    minRetrieveTokens, instanceId, extraConfig, enableKvEvents);
         }
     }
 }

@@ -48,6 +48,8 @@ final class ConfigKeys {
                     ConfigValues::toInt, Builder::minRetrieveTokens, EngineConfig::minRetrieveTokens),
             key("lmcache_instance_id", "string", "name of this instance",
                     ConfigValues::toOptionalText, Builder::instanceId, EngineConfig::instanceId),
+            key("enable_kv_events", "bool", "report the CPU tier's chunks as KV events when vLLM publishes them",
+                    ConfigValues::toBool, Builder::enableKvEvents, EngineConfig::enableKvEvents),
             key("extra_config", "map", "free-form settings, passed through",
                     ConfigValues::toMap, Builder::extraConfig, EngineConfig::extraConfig));
 

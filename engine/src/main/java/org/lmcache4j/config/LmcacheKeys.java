@@ -8,7 +8,6 @@ import static org.lmcache4j.config.Feature.CONTROLLER;
 import static org.lmcache4j.config.Feature.EXTERNAL_LOOKUP;
 import static org.lmcache4j.config.Feature.GDS;
 import static org.lmcache4j.config.Feature.HIDDEN_STATES;
-import static org.lmcache4j.config.Feature.KV_EVENTS;
 import static org.lmcache4j.config.Feature.LAYERWISE;
 import static org.lmcache4j.config.Feature.MARU;
 import static org.lmcache4j.config.Feature.MP_SERVER;
@@ -168,7 +167,6 @@ final class LmcacheKeys {
             warned("chunk_statistics_strategy", "memory_bloom_filter", CHUNK_STATISTICS),
             refused("remote_config_url", null, REMOTE_CONFIG),
             warned("app_id", null, REMOTE_CONFIG),
-            warned("enable_kv_events", false, KV_EVENTS),
             warned("mp_host", null, MP_SERVER),
             warned("mp_port", 5555, MP_SERVER),
             refused("enable_hidden_state_cache", false, HIDDEN_STATES),
