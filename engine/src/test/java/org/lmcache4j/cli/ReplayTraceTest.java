@@ -64,6 +64,19 @@ class ReplayTraceTest {
     }
 
     @Test
+    void dumpedChat_simulatedLruEqualsTheEngineThatDumpedIt(@TempDir Path dir) {
+        Path dump = dir.resolve("chat.trace");
+        MainTest.Result r = MainTest.run(MainTestSupport.concat(new String[]{"replay", "--json", "--users", "6",
+                "--rounds", "4", "--cpu-gb", "0.0005", "--dump-trace", dump.toString()}, TINY_SHAPE));
+        assertEquals(0, r.status(), r.err());
+        Map<String, Object> j = r.json();
+        assertTrue(number(j, "evictions") > 0, j.toString());
+        assertEquals(simulatedLru(dump, (int) number(j, "pool_capacity_chunks")), number(j, "hit_tokens"));
+        // and the dump replays through the engine as a trace, to the same hits
+        assertEngineEqualsSimulation(dump, "0.0005", true);
+    }
+
+    @Test
     void replayTrace_requests_takesTheFirstN_andReportsTheTrace() {
         Map<String, Object> j = replay(Traces.mooncakeSlice(), "0.2", "--requests", "7");
         assertEquals(7, number(j, "requests"));
