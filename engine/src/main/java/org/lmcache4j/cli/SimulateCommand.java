@@ -31,11 +31,11 @@ final class SimulateCommand {
               --layers N --kv-heads N --head-size N --dtype D
                                    model shape for --capacity-gb (default Mistral-7B: 32, 8, 128, bfloat16)
               --chunk-size N       tokens per chunk (default: the configuration's chunk_size)
-              --config FILE        LMCache-style YAML configuration (chunk_size, save_unfull_chunk, cache_policy)
-              --policy NAME|all    lru, lfu, fifo, mru, optimum, or several with commas (all)
+              --config FILE        LMCache-style YAML configuration (chunk_size, save_unfull_chunk, max_local_cpu_size)
+              --policy NAME|all    %s, or several with commas (all)
               --plot FILE.svg      draw hit rate against pool size, one line per policy
               --json               print one JSON object: prompt_tokens, infinite_hit_rate, default_policy, results
-            """;
+            """.formatted(String.join(", ", SimulatedPolicies.names()));
 
     private final Args args;
     private final PrintStream out;
