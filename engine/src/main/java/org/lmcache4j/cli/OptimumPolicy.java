@@ -74,8 +74,10 @@ final class OptimumPolicy implements SimulatedPolicy {
 
     /** A present chunk was used now: it moves to its next use. */
     private void used(int key, int depth) {
-        byNextUse.remove(entry[key]);
-        entry[key] = null;
+        if (entry[key] != null) { // null: a chunk named twice in one prompt, met again
+            byNextUse.remove(entry[key]);
+            entry[key] = null;
+        }
         if (nextUse[request][depth] != NEVER) {
             put(key, depth);
         }

@@ -24,12 +24,17 @@ import java.util.TreeMap;
  * one request a line: {@code input_length} prompt tokens, one {@code hash_id} per block of
  * {@code blockTokens} (512 in Mooncake's traces), the last block partial. A line with fewer ids
  * than blocks leaves the rest of its prompt unshared: it becomes one block of the request's own.
- * Every line is checked, and the first bad one is refused naming its number.
+ * Every line is checked, and the first bad one is refused naming its number; that includes an id
+ * that follows another id than where it was first seen, since an id stands for its whole prefix
+ * (the simulator names chunks by block, the engine by content: they agree only on such traces).
  */
 final class TraceReader {
     private final String source;
     private final List<PromptTrace.Prompt> prompts = new ArrayList<>();
     private final Map<Object, Integer> blockIds = new HashMap<>();
+    /** Per Mooncake id: the id before it ({@link #FIRST} for none) and the line it was first seen on. */
+    private final Map<Long, long[]> before = new HashMap<>();
+    private static final long FIRST = Long.MIN_VALUE;
     private long[] seeds = new long[1024];
 
     private TraceReader(Path file) {
@@ -96,6 +101,14 @@ final class TraceReader {
         for (int b = 0; b < ids.size(); b++) {
             if (!(ids.get(b) instanceof Long id)) {
                 throw new IllegalArgumentException("hash_ids[" + b + "] is " + ids.get(b) + ", not a whole number");
+            }
+            long prev = b == 0 ? FIRST : (Long) ids.get(b - 1);
+            long[] seen = before.putIfAbsent(id, new long[]{prev, lineNo});
+            if (seen != null && seen[0] != prev) {
+                throw new IllegalArgumentException("hash_ids[" + b + "] " + id + " follows "
+                        + (prev == FIRST ? "nothing" : "id " + prev) + " here, but "
+                        + (seen[0] == FIRST ? "nothing" : "id " + seen[0]) + " on line " + seen[1]
+                        + " (an id stands for its block and everything before it)");
             }
             blocks[b] = block(id, id);
             tokens[b] = (int) Math.min(blockTokens, input - (long) b * blockTokens);

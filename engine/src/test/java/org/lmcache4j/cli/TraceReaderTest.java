@@ -107,6 +107,12 @@ class TraceReaderTest {
         String tooMany = refused(ok + ok + "{\"timestamp\": 0, \"input_length\": 600, \"hash_ids\": [1, 2, 3]}");
         assertTrue(tooMany.contains("line 3: 3 hash_ids, but input_length 600 makes 2 blocks of 512 tokens"), tooMany);
         assertTrue(refused("{\"timestamp\": 0, \"input_length\": 600}").contains("hash_ids is missing"));
+        String prefix = refused(ok + "{\"timestamp\": 0, \"input_length\": 600, \"hash_ids\": [3, 2]}");
+        assertTrue(prefix.contains("line 2: hash_ids[1] 2 follows id 3 here, but id 1 on line 1"), prefix);
+        assertTrue(refused(ok + "{\"timestamp\": 0, \"input_length\": 600, \"hash_ids\": [2]}")
+                .contains("hash_ids[0] 2 follows nothing here, but id 1 on line 1"));
+        assertTrue(refused("{\"timestamp\": 0, \"input_length\": 900, \"hash_ids\": [4, 4]}")
+                .contains("hash_ids[1] 4 follows id 4 here, but nothing on line 1"));
         assertTrue(refused("{\"timestamp\": 0, \"input_length\": 600, \"hash_ids\": [\"x\"]}")
                 .contains("hash_ids[0] is x, not a whole number"));
         assertTrue(refused("{\"timestamp\": 0, \"input_length\": 6.5, \"hash_ids\": []}")
