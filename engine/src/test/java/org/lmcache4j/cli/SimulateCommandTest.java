@@ -63,6 +63,9 @@ class SimulateCommandTest {
         MainTest.Result small = MainTest.run("simulate", "--trace", SLICE, "--capacity-gb", "1", "--layers", "1",
                 "--kv-heads", "1", "--head-size", "16", "--policy", "lru", "--json");
         assertEquals(65536L * 256, ((Number) results(small).getFirst().get("capacity_tokens")).longValue());
+        // neither option: the configuration's pool, max_local_cpu_size 5 GB by default (160 Mistral-7B chunks)
+        MainTest.Result dflt = MainTest.run("simulate", "--trace", SLICE, "--policy", "lru", "--json");
+        assertEquals(160L * 256, ((Number) results(dflt).getFirst().get("capacity_tokens")).longValue(), dflt.err());
     }
 
     @Test
