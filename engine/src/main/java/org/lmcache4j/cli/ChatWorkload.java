@@ -9,7 +9,7 @@ import java.util.Random;
  * workload LMCache's benchmarks use to show prefix reuse. Token ids are deterministic in the
  * seed, so two runs (or two processes) see the same prompts.
  */
-final class ChatWorkload {
+final class ChatWorkload implements ReplayWorkload {
     private static final int VOCABULARY = 32000;
 
     final int users;
@@ -48,8 +48,36 @@ final class ChatWorkload {
         return systemTokens + round * (questionTokens + answerTokens) + questionTokens;
     }
 
-    int requests() {
+    /** Users take turns: request {@code i} is user {@code i % users} in round {@code i / users}. */
+    @Override
+    public int requests() {
         return users * rounds;
+    }
+
+    @Override
+    public String requestId(int i) {
+        return "user-" + i % users + "-round-" + i / users;
+    }
+
+    @Override
+    public int[] prompt(int i) {
+        return prompt(i % users, i / users);
+    }
+
+    @Override
+    public int longestPrompt() {
+        return promptLength(rounds - 1);
+    }
+
+    @Override
+    public long arrivalMs(int i) {
+        return 0;
+    }
+
+    @Override
+    public void describe(java.util.Map<String, Object> report) {
+        report.put("users", users);
+        report.put("rounds", rounds);
     }
 
     private static int[] tokens(Random rnd, int n) {

@@ -5,11 +5,14 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 
-/** The {@code lmcache4j} command line: {@code replay} (the main job), {@code info} and {@code disk check}. */
+/**
+ * The {@code lmcache4j} command line: {@code replay} (the main job), {@code simulate}, {@code info}
+ * and {@code disk check}.
+ */
 public final class Main {
     private static final Set<String> FLAGS = Set.of("json", "verbose", "help", "repair");
     private static final String USAGE = "usage: lmcache4j <command> [options]\n\n"
-            + ReplayCommand.USAGE + "\n" + InfoCommand.USAGE + "\n" + DiskCommand.USAGE;
+            + ReplayCommand.USAGE + "\n" + SimulateCommand.USAGE + "\n" + InfoCommand.USAGE + "\n" + DiskCommand.USAGE;
 
     private Main() {
     }
@@ -34,10 +37,11 @@ public final class Main {
             }
             return switch (command) {
                 case "replay" -> new ReplayCommand(args, out, err).run();
+                case "simulate" -> new SimulateCommand(args, out, err, 2_000_000_000L).run();
                 case "info" -> new InfoCommand(args, out).run();
                 case "disk" -> new DiskCommand(args, out, err, err == System.err && onTerminal()).run();
                 default -> throw new IllegalArgumentException("unknown command '" + command
-                        + "' (commands: replay, info, disk)");
+                        + "' (commands: replay, simulate, info, disk)");
             };
         } catch (IllegalArgumentException | IllegalStateException e) {
             err.println("lmcache4j: " + e.getMessage());

@@ -28,6 +28,9 @@ final class ReplayCommand {
               --users N            users (12)                --rounds N          rounds per user (6)
               --system-tokens N    shared system prompt (1000)
               --question-tokens N  new tokens per round (400) --answer-tokens N   answer tokens per round (150)
+              --trace FILE         replay a trace instead of the chat: Mooncake JSON lines or a --dump-trace file
+                                   (tokens made from the block ids; --trace-block-tokens N per hash_id (512),
+                                   --requests N the first N, --time-scale X waits X times the trace's gaps (0))
               --cpu-gb GB          CPU pool size (default: the configuration's max_local_cpu_size)
               --chunk-size N       tokens per chunk (default: the configuration's chunk_size)
               --disk-dir DIR       disk tier directory (local_disk); a second run on it hits from disk
@@ -74,10 +77,9 @@ final class ReplayCommand {
         if (ModelReplay.wants(modelName)) {
             return ModelReplay.run(modelName, args, out, err); // a real model: time to first token
         }
-        ChatWorkload workload = new ChatWorkload(args.integer("users", 12, 1), args.integer("rounds", 6, 1),
-                args.integer("system-tokens", 1000, 0), args.integer("question-tokens", 400, 1),
-                args.integer("answer-tokens", 150, 0), args.integer("seed", 1, 0));
-        int longest = workload.promptLength(workload.rounds - 1);
+        ReplayWorkload workload = workload(args);
+        double timeScale = args.decimal("time-scale").orElse(0.0);
+        int longest = workload.longestPrompt();
         int defaultBlocks = (int) Math.ceil(1.25 * longest / args.integer("block-size", 16, 1)) + 1;
         KvLayout layout = LayoutOptions.layout(args, args.integer("blocks", defaultBlocks, 1));
         EngineConfig config = LayoutOptions.config(args, layout);
@@ -151,7 +153,7 @@ final class ReplayCommand {
                     }
                     MetricsProbe.Scrape before = metrics != null && i == instances
                             ? MetricsProbe.scrape(metrics.port()) : MetricsProbe.Scrape.NONE;
-                    run.execute(workload, engine, serving, err, instances > 1 ? "instance " + i + ": " : "");
+                    run.execute(workload, timeScale, engine, serving, err, instances > 1 ? "instance " + i + ": " : "");
                     if (metrics != null && i == instances) {
                         total.metricsBefore = before;
                         total.metricsAfter = MetricsProbe.scrape(metrics.port()); // before close: the series leave with the engine
@@ -185,6 +187,19 @@ final class ReplayCommand {
                 metrics.close();
             }
         }
+    }
+
+    /** The trace of {@code --trace}, else the chat its options shape. */
+    private static ReplayWorkload workload(Args args) {
+        java.util.Optional<String> trace = args.string("trace");
+        if (trace.isPresent()) {
+            int blockTokens = args.integer("trace-block-tokens", 512, 1);
+            int requests = args.integer("requests", Integer.MAX_VALUE, 1);
+            return new TraceWorkload(TraceReader.read(Path.of(trace.get()), blockTokens).first(requests));
+        }
+        return new ChatWorkload(args.integer("users", 12, 1), args.integer("rounds", 6, 1),
+                args.integer("system-tokens", 1000, 0), args.integer("question-tokens", 400, 1),
+                args.integer("answer-tokens", 150, 0), args.integer("seed", 1, 0));
     }
 
     /** {@code cpu} → -1, {@code cuda} → 0, {@code cuda:N} → N. */
@@ -226,7 +241,7 @@ final class ReplayCommand {
      * The report over every instance: counts summed, the tiers' state as the last instance left them
      * ({@code all}: each instance's stats after its close; {@code inUse}: the last one's just before).
      */
-    private static Map<String, Object> report(ChatWorkload w, KvLayout layout, EngineConfig config,
+    private static Map<String, Object> report(ReplayWorkload w, KvLayout layout, EngineConfig config,
                                               List<EngineStats> all, EngineStats inUse, ReplayRun run) {
         EngineStats stats = all.getLast();
         long storedTokens = all.stream().mapToLong(EngineStats::storedTokens).sum();
@@ -274,8 +289,7 @@ final class ReplayCommand {
         r.put("store_skipped_pages_held", run.skippedPagesHeld);
         r.put("leases_at_end", all.stream().mapToLong(EngineStats::leases).sum());
         r.put("pins_at_end", all.stream().mapToLong(EngineStats::pins).sum());
-        r.put("users", w.users);
-        r.put("rounds", w.rounds);
+        w.describe(r);
         r.put("chunk_size", config.chunkSize());
         r.put("pool_bytes", config.cpuPoolBytes());
         r.put("pool_capacity_chunks", inUse.capacityPages());
@@ -331,24 +345,34 @@ final class ReplayCommand {
             skippedPagesHeld += o.skippedPagesHeld;
         }
 
-        void execute(ChatWorkload workload, CacheEngine engine, ServingEngine serving, PrintStream progress,
-                     String label) {
+        /**
+         * Sends the workload's requests in order; with a {@code timeScale} above 0 each waits until
+         * its arrival time, scaled, has come (1: the trace's pace, 0.1: ten times faster).
+         */
+        void execute(ReplayWorkload workload, double timeScale, CacheEngine engine, ServingEngine serving,
+                     PrintStream progress, String label) {
             SyntheticKv kv = new SyntheticKv(serving.hostView());
             long start = System.nanoTime();
             long lastReport = start;
-            for (int round = 0; round < workload.rounds; round++) {
-                for (int user = 0; user < workload.users; user++) {
-                    request(workload, engine, serving, kv, user, round);
-                    long now = System.nanoTime();
-                    if (now - lastReport > 2_000_000_000L) {
-                        lastReport = now;
-                        progress.printf("replay: %sround %d/%d, %d/%d requests, hit rate %.1f%%, %.1f s%n", label,
-                                round + 1, workload.rounds, requests, workload.requests(),
-                                100.0 * hitTokens / Math.max(1, requestedTokens), (now - start) / 1e9);
-                    }
+            for (int i = 0; i < workload.requests(); i++) {
+                if (timeScale > 0) {
+                    waitUntil(start + (long) (workload.arrivalMs(i) * timeScale * 1e6));
+                }
+                request(engine, serving, kv, workload.requestId(i), workload.prompt(i));
+                long now = System.nanoTime();
+                if (now - lastReport > 2_000_000_000L) {
+                    lastReport = now;
+                    progress.printf("replay: %s%d/%d requests, hit rate %.1f%%, %.1f s%n", label, requests,
+                            workload.requests(), 100.0 * hitTokens / Math.max(1, requestedTokens), (now - start) / 1e9);
                 }
             }
             wallNanos = System.nanoTime() - start;
+        }
+
+        private static void waitUntil(long nanoTime) {
+            for (long wait = nanoTime - System.nanoTime(); wait > 0; wait = nanoTime - System.nanoTime()) {
+                java.util.concurrent.locks.LockSupport.parkNanos(wait);
+            }
         }
 
         /**
@@ -358,12 +382,10 @@ final class ReplayCommand {
          * serving stream, as a forward pass writes them, and the loaded rows are read back after
          * it: a copy the engine did not order with that stream shows as wrong bytes.
          */
-        private void request(ChatWorkload workload, CacheEngine engine, ServingEngine serving, SyntheticKv kv,
-                             int user, int round) {
-            int[] prompt = workload.prompt(user, round);
+        private void request(CacheEngine engine, ServingEngine serving, SyntheticKv kv, String requestId,
+                             int[] prompt) {
             long[] hashes = SyntheticKv.prefixHashes(prompt);
             long[] slots = serving.allocate(prompt.length);
-            String requestId = "user-" + user + "-round-" + round;
             if (trace != null) {
                 trace.begin(requestId);
             }
