@@ -119,13 +119,17 @@ class Engine:
         return self._text_call(self._lib.lmcache4j_metrics_text)
 
     def _text_call(self, fn) -> str:
-        """A call that writes text into a buffer: asked once for its length, then for the text."""
+        """A call that writes text into a buffer: asked for its length, then for the text. The text
+        may grow in between (other threads' requests add digits to the metrics): then it was cut,
+        and is asked for again in a larger buffer."""
         h = self._h()
         length = ctypes.c_size_t()
         _native.check(self._lib, fn(h, None, 0, ctypes.byref(length)))
-        buf = ctypes.create_string_buffer(length.value + 1)
-        _native.check(self._lib, fn(h, buf, len(buf), ctypes.byref(length)))
-        return buf.value.decode()
+        while True:
+            buf = ctypes.create_string_buffer(length.value + length.value // 8 + 256)
+            _native.check(self._lib, fn(h, buf, len(buf), ctypes.byref(length)))
+            if length.value < len(buf):  # all of it, and its NUL
+                return buf.raw[:length.value].decode()
 
     def stats(self) -> EngineStats:
         s = _native.Stats(struct_size=ctypes.sizeof(_native.Stats))
