@@ -51,6 +51,15 @@ def _text(value, what: str) -> bytes | None:
     return value.encode("utf-8")
 
 
+def _check_prompt_counts(prompt_tokens, vllm_hit_tokens) -> None:
+    """What the engine refuses in lmcache4j_count_prompt, refused before anything is looked up."""
+    integer(prompt_tokens, "prompt_tokens", 0, INT32_MAX)
+    integer(vllm_hit_tokens, "vllm_hit_tokens", 0, INT32_MAX)
+    if vllm_hit_tokens > prompt_tokens:
+        raise InvalidArgumentError(f"prompt tokens {prompt_tokens} and vLLM hit tokens {vllm_hit_tokens}: "
+                                   "the hit must be at most the prompt")
+
+
 def _close_quietly(lib, handle: int, _keepalive) -> None:
     lib.lmcache4j_close(handle)  # the caches in _keepalive stay alive until here
 
@@ -176,22 +185,25 @@ class Engine:
                vllm_hit_tokens: int | None = None) -> int:
         """How many leading tokens are cached; with ``pin_request_id`` they stay pinned for that
         request until :meth:`unpin`, its next lookup, or ``pin_timeout_sec``. ``prompt_tokens`` and
-        ``vllm_hit_tokens`` (given together) are counted first (see :meth:`count_prompt`)."""
+        ``vllm_hit_tokens`` (given together) are checked first and counted once the lookup is
+        answered (see :meth:`count_prompt`): a refused lookup counts nothing, and bad counts look
+        nothing up."""
         t = arrays.tokens(tokens)
         if prompt_tokens is not None:
-            self.count_prompt(prompt_tokens, vllm_hit_tokens)
+            _check_prompt_counts(prompt_tokens, vllm_hit_tokens)
         hit = ctypes.c_int64()
         scope = self._scope(cache_salt, adapter)
         _native.check(self._lib, self._lib.lmcache4j_lookup(self._h(), scope, arrays.address(t), t.shape[0],
                                                             _text(pin_request_id, "pin_request_id"),
                                                             ctypes.byref(hit)))
+        if prompt_tokens is not None:
+            self.count_prompt(prompt_tokens, vllm_hit_tokens)
         return hit.value
 
     def count_prompt(self, prompt_tokens: int, vllm_hit_tokens: int) -> None:
         """Counts a request's prompt length and the tokens of it vLLM's own prefix cache held
         (LMCache's ``num_prompt_tokens`` and ``num_vllm_hit_tokens``); the hit at most the prompt."""
-        integer(prompt_tokens, "prompt_tokens", 0, INT32_MAX)
-        integer(vllm_hit_tokens, "vllm_hit_tokens", 0, INT32_MAX)
+        _check_prompt_counts(prompt_tokens, vllm_hit_tokens)
         _native.check(self._lib, self._lib.lmcache4j_count_prompt(self._h(), prompt_tokens, vllm_hit_tokens))
 
     def store(self, tokens, slot_mapping, skip_leading: int = 0, *, cache_salt: str | None = None,
