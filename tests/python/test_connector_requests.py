@@ -158,6 +158,11 @@ BAD = {
     "range past the prompt": dict(mm_features=[image("img", 590, 20)]),
     "negative offset": dict(mm_features=[image("img", -1, 20)]),
     "features not a list": dict(mm_features=42),
+    "hash not a string": dict(mm_features=[image(12345, 10, 20)]),
+    "overlapping ranges": dict(mm_features=[image("img-a", 10, 20), image("img-b", 25, 20)]),
+    "the same range twice": dict(mm_features=[image("img-a", 10, 20), image("img-b", 10, 20)]),
+    "range whose end overflows int32": dict(mm_features=[image("img", np.int32(2**31 - 1), np.int32(1))]),
+    "range whose end overflows int64": dict(mm_features=[image("img", np.int64(2**62), np.int64(2**62))]),
 }
 
 

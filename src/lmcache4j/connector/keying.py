@@ -19,8 +19,8 @@ scheduler's lookup and the tokens of its load and save plans agree:
   into the scope's cache_salt). Keys of other connectors are left alone; other ``lmcache.*``
   keys are named once in a warning.
 
-Bad input (params that are not a dict, a tag whose value is not a scalar, an input without a hash
-or with a range outside the prompt) is named in one WARNING and the request is served without the
+Bad input (params that are not a dict, a tag whose value is not a scalar, an input without a hash,
+with a range outside the prompt or overlapping another input's) is named in one WARNING and the request is served without the
 cache: no lookup, no load, no save.
 """
 
@@ -167,10 +167,21 @@ def _mm_spans(request, prompt_len: int) -> tuple[MmSpan, ...]:
         if not isinstance(ident, (str, bytes)) or not ident:
             raise BadRequest(f"multimodal input {i} has no hash")
         offset, length = getattr(pos, "offset", None), getattr(pos, "length", None)
-        if not _is_int(offset) or not _is_int(length) or offset < 0 or length <= 0 or offset + length > prompt_len:
+        if not _is_int(offset) or not _is_int(length):
             raise BadRequest(f"multimodal input {i}'s placeholder range (offset {offset!r}, length {length!r}) "
+                             "is not two integers")
+        offset, length = int(offset), int(length)   # numpy integers would wrap around in offset + length
+        if offset < 0 or length <= 0 or offset + length > prompt_len:
+            raise BadRequest(f"multimodal input {i}'s placeholder range (offset {offset}, length {length}) "
                              f"is not inside the {prompt_len}-token prompt")
         spans.append(MmSpan(offset, length, _words(ident)))
+    # Overlapping ranges would let the later input's words overwrite the earlier one's, and two requests
+    # with different earlier inputs would key alike. vLLM never sends them: refused.
+    ordered = sorted(spans, key=lambda s: s.offset)
+    for a, b in zip(ordered, ordered[1:]):
+        if b.offset < a.offset + a.length:
+            raise BadRequest(f"multimodal placeholder ranges [{a.offset}, {a.offset + a.length}) and "
+                             f"[{b.offset}, {b.offset + b.length}) overlap")
     return tuple(spans)
 
 
