@@ -34,9 +34,9 @@ final class ConfigOverlay {
         }
         Map<String, Object> merged = new LinkedHashMap<>(ConfigLoader.describe(base));
         merged.remove("pool_bytes"); // derived, not a key
-        parse(overrides).forEach((k, v) -> merged.put(String.valueOf(k), v));
-        return ConfigLoader.fromMap(merged, "the caller's settings over "
-                + (file != null ? file : "the environment"));
+        String source = "the caller's settings over " + (file != null ? file : "the environment");
+        merged.putAll(ConfigLoader.withTodaysKeys(parse(overrides), source)); // local_device: file://… included
+        return ConfigLoader.fromMap(merged, source);
     }
 
     private static Map<?, ?> parse(String text) {

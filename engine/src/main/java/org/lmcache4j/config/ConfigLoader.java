@@ -109,6 +109,20 @@ public final class ConfigLoader {
     }
 
     /**
+     * {@code values} (LMCache keys, such as the caller's settings that {@code lmcache4j_open} lays over
+     * a file or the environment) with LMCache 0.1's {@code local_device} and {@code max_local_cache_size}
+     * read as today's keys, as in a file. Laid over the keys of another source, they must be read
+     * first: that source's {@code local_disk} and {@code max_local_disk_size} would otherwise count as
+     * set, and silently win over them.
+     */
+    public static Map<String, Object> withTodaysKeys(Map<?, ?> values, String sourceDescription) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        values.forEach((k, v) -> out.put(String.valueOf(k), v));
+        return LegacyDeviceKeys.translate(out, key -> sourceDescription, LEGACY_FILE_SIZE_GB, new LinkedHashMap<>(),
+                LOG::warn);
+    }
+
+    /**
      * Every key, by its LMCache name, with its effective value in {@code config} (null when unset),
      * in the order of the configuration reference, then {@code pool_bytes}: the CPU pool in bytes.
      */
