@@ -39,6 +39,9 @@ log = logging.getLogger("lmcache4j.connector")
 SKIP_SAVE = "lmcache.skip_save"
 TAG_PREFIX = "lmcache.tag."
 _MAX_SCOPE_BYTES = 16 * 1024   # the C ABI and the lookup socket take far more; a bound on what a client can send
+# Unknown lmcache.* keys are warned about once each; clients choose them, so only the first few are
+# remembered (and warned about), lest a client grow this set and flood the log one new key a request.
+MAX_WARNED_KEYS = 64
 _warned_keys: set[str] = set()
 
 
@@ -114,10 +117,12 @@ def _transfer_params(request) -> Mapping:
         raise BadRequest(f"kv_transfer_params must be a dict, not {type(params).__name__}")
     for k in params:
         if isinstance(k, str) and k.startswith("lmcache.") and k != SKIP_SAVE and not k.startswith(TAG_PREFIX) \
-                and k not in _warned_keys:
+                and k not in _warned_keys and len(_warned_keys) < MAX_WARNED_KEYS:
             _warned_keys.add(k)
-            log.warning("kv_transfer_params key %s is not one LMCache4j reads (it reads %s and %s*): ignored",
-                        k, SKIP_SAVE, TAG_PREFIX)
+            log.warning("kv_transfer_params key %.200r is not one LMCache4j reads (it reads %s and %s*): ignored%s",
+                        k, SKIP_SAVE, TAG_PREFIX,
+                        "" if len(_warned_keys) < MAX_WARNED_KEYS
+                        else f"; no more unknown keys are named ({MAX_WARNED_KEYS} were)")
     return params
 
 
