@@ -51,6 +51,15 @@ def _text(value, what: str) -> bytes | None:
     return value.encode("utf-8")
 
 
+def _check_prompt_counts(prompt_tokens, vllm_hit_tokens) -> None:
+    """What the engine refuses in lmcache4j_count_prompt, refused before anything is looked up."""
+    integer(prompt_tokens, "prompt_tokens", 0, INT32_MAX)
+    integer(vllm_hit_tokens, "vllm_hit_tokens", 0, INT32_MAX)
+    if vllm_hit_tokens > prompt_tokens:
+        raise InvalidArgumentError(f"prompt tokens {prompt_tokens} and vLLM hit tokens {vllm_hit_tokens}: "
+                                   "the hit must be at most the prompt")
+
+
 def _close_quietly(lib, handle: int, _keepalive) -> None:
     lib.lmcache4j_close(handle)  # the caches in _keepalive stay alive until here
 
@@ -119,13 +128,17 @@ class Engine:
         return self._text_call(self._lib.lmcache4j_metrics_text)
 
     def _text_call(self, fn) -> str:
-        """A call that writes text into a buffer: asked once for its length, then for the text."""
+        """A call that writes text into a buffer: asked for its length, then for the text. The text
+        may grow in between (other threads' requests add digits to the metrics): then it was cut,
+        and is asked for again in a larger buffer."""
         h = self._h()
         length = ctypes.c_size_t()
         _native.check(self._lib, fn(h, None, 0, ctypes.byref(length)))
-        buf = ctypes.create_string_buffer(length.value + 1)
-        _native.check(self._lib, fn(h, buf, len(buf), ctypes.byref(length)))
-        return buf.value.decode()
+        while True:
+            buf = ctypes.create_string_buffer(length.value + length.value // 8 + 256)
+            _native.check(self._lib, fn(h, buf, len(buf), ctypes.byref(length)))
+            if length.value < len(buf):  # all of it, and its NUL
+                return buf.raw[:length.value].decode()
 
     def stats(self) -> EngineStats:
         s = _native.Stats(struct_size=ctypes.sizeof(_native.Stats))
@@ -172,22 +185,25 @@ class Engine:
                vllm_hit_tokens: int | None = None) -> int:
         """How many leading tokens are cached; with ``pin_request_id`` they stay pinned for that
         request until :meth:`unpin`, its next lookup, or ``pin_timeout_sec``. ``prompt_tokens`` and
-        ``vllm_hit_tokens`` (given together) are counted first (see :meth:`count_prompt`)."""
+        ``vllm_hit_tokens`` (given together) are checked first and counted once the lookup is
+        answered (see :meth:`count_prompt`): a refused lookup counts nothing, and bad counts look
+        nothing up."""
         t = arrays.tokens(tokens)
         if prompt_tokens is not None:
-            self.count_prompt(prompt_tokens, vllm_hit_tokens)
+            _check_prompt_counts(prompt_tokens, vllm_hit_tokens)
         hit = ctypes.c_int64()
         scope = self._scope(cache_salt, adapter)
         _native.check(self._lib, self._lib.lmcache4j_lookup(self._h(), scope, arrays.address(t), t.shape[0],
                                                             _text(pin_request_id, "pin_request_id"),
                                                             ctypes.byref(hit)))
+        if prompt_tokens is not None:
+            self.count_prompt(prompt_tokens, vllm_hit_tokens)
         return hit.value
 
     def count_prompt(self, prompt_tokens: int, vllm_hit_tokens: int) -> None:
         """Counts a request's prompt length and the tokens of it vLLM's own prefix cache held
         (LMCache's ``num_prompt_tokens`` and ``num_vllm_hit_tokens``); the hit at most the prompt."""
-        integer(prompt_tokens, "prompt_tokens", 0, INT32_MAX)
-        integer(vllm_hit_tokens, "vllm_hit_tokens", 0, INT32_MAX)
+        _check_prompt_counts(prompt_tokens, vllm_hit_tokens)
         _native.check(self._lib, self._lib.lmcache4j_count_prompt(self._h(), prompt_tokens, vllm_hit_tokens))
 
     def store(self, tokens, slot_mapping, skip_leading: int = 0, *, cache_salt: str | None = None,

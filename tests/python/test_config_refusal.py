@@ -40,6 +40,21 @@ def test_legacy_local_device_file_url_opens_the_disk_tier(tmp_path, open_engine)
     assert effective["max_local_disk_size"] == pytest.approx(0.01)
 
 
+def test_legacy_local_device_in_the_callers_settings_is_read_as_in_a_file(tmp_path, open_engine):
+    # the same keys as settings over the environment (Engine(config={...}), vLLM's lmcache.* extra config)
+    disk = tmp_path / "local_disk"
+    engine = open_engine(LAYOUT, {"chunk_size": 256, "local_device": f"file://{disk}/", "max_local_cache_size": 0.01,
+                                  "max_local_cpu_size": 0.05})
+    assert (engine.config["local_disk"], engine.config["max_local_disk_size"]) == (f"{disk}/", pytest.approx(0.01))
+    engine = open_engine(LAYOUT, {"chunk_size": 256, "local_device": "cpu", "max_local_cache_size": 0.04})
+    assert engine.config["max_local_cpu_size"] == pytest.approx(0.04)
+    engine = open_engine(LAYOUT, {"chunk_size": 256, "local_device": f"file://{disk}/", "max_local_disk_size": 0.02,
+                                  "max_local_cpu_size": 0.05})
+    assert engine.config["max_local_disk_size"] == pytest.approx(0.02), "today's key wins"
+    with pytest.raises(InvalidArgumentError, match="both name the disk tier's directory"):
+        Engine({**SMALL_POOL, "local_device": f"file://{disk}/", "local_disk": str(tmp_path / "other")}, LAYOUT)
+
+
 def test_features_left_off_as_lmcaches_examples_write_them_open_fine(open_engine):
     engine = open_engine(LAYOUT, {**SMALL_POOL, "enable_controller": False, "enable_pd": "False",
                                   "use_layerwise": False, "controller_pull_url": "router:9000"})

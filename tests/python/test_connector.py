@@ -250,6 +250,24 @@ def test_the_context_reads_vllms_configuration():
         ConnectorContext(kv_role="kv_sometimes")
 
 
+def test_the_contexts_own_options_are_read_strictly():
+    def ctx(**extra):
+        return ConnectorContext.from_vllm_config(SimpleNamespace(
+            kv_transfer_config=SimpleNamespace(kv_role="kv_both", kv_connector_extra_config=extra),
+            parallel_config=SimpleNamespace(), cache_config=SimpleNamespace(block_size=16),
+            model_config=SimpleNamespace(model="m")))
+
+    assert not ctx(discard_partial_chunks="false").discard_partial_chunks, "the word false is off, not truthy"
+    assert ctx(discard_partial_chunks="True").discard_partial_chunks
+    assert ctx(skip_last_n_tokens="4").skip_last_n_tokens == 4
+    for bad in (dict(discard_partial_chunks="maybe"), dict(discard_partial_chunks=[1]),
+                dict(skip_last_n_tokens=-3), dict(skip_last_n_tokens=2.5), dict(skip_last_n_tokens="abc"),
+                dict(skip_last_n_tokens=True)):
+        key = next(iter(bad))
+        with pytest.raises(InvalidArgumentError, match=f"kv_connector_extra_config {key}"):
+            ctx(**bad)
+
+
 def test_a_socket_directory_others_can_enter_is_refused(tmp_path):
     open_dir = tmp_path / "open"
     open_dir.mkdir(mode=0o755)

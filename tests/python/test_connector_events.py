@@ -110,6 +110,23 @@ def test_the_scheduler_keeps_what_every_reporting_worker_saw():
     assert list(one.take()) == [a, b], "in the order they happened"
 
 
+def test_a_chunk_stored_evicted_and_stored_again_in_one_step_is_reported_in_that_order():
+    a = BlockStored([b"a" * 16], None, [1], 1)
+    gone = BlockRemoved([b"a" * 16])
+    for seq in ([a, gone, a], [gone, a, gone], [a, AllBlocksCleared(), a]):
+        one = SchedulerKvEvents()
+        w = WorkerKvEvents(num_workers=1)
+        w.add_events(seq)
+        one.update(SimpleNamespace(kv_cache_events=w))
+        assert list(one.take()) == seq, "a router must end where the CPU tier ends"
+    both = SchedulerKvEvents()   # two workers that saw the same: once each, in order
+    for _ in range(2):
+        w = WorkerKvEvents(num_workers=1)
+        w.add_events([a, gone, a])
+        both.update(SimpleNamespace(kv_cache_events=w))
+    assert list(both.take()) == [a, gone, a]
+
+
 def test_records_decode_and_lost_events_are_counted(vllm, caplog):
     key, parent = bytes(range(16)), bytes(range(16, 32))
     raw = (struct.pack("<BBHI16s16s", 1, 1, 0, 2, key, parent) + struct.pack("<2i", -5, 7)

@@ -148,6 +148,21 @@ def test_an_aborted_request_releases_its_pins_and_saves_nothing_more(vllm):
     assert v.run(Request("again", list(range(20_000, 21_000)))) == 256, "what was saved before stays"
 
 
+def test_unknown_lmcache_keys_from_clients_cannot_grow_memory_or_flood_the_log(caplog, monkeypatch):
+    from lmcache4j.connector import keying
+
+    monkeypatch.setattr(keying, "_warned_keys", set())
+    with caplog.at_level(logging.WARNING, logger="lmcache4j.connector"):
+        for i in range(5000):   # every request from a client names a key never seen before
+            req = Request(f"r{i}", list(range(10)))
+            req.kv_transfer_params = {f"lmcache.unknown_{i}": True}
+            assert keying_of(req, 10).bypass is None, "an unknown key is ignored, the request served"
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(keying._warned_keys) <= keying.MAX_WARNED_KEYS
+    assert len(lines) == keying.MAX_WARNED_KEYS, lines[-2:]
+    assert "no more" in lines[-1], lines[-1]
+
+
 # ---------------------------------------------------------------- bad input
 
 BAD = {
@@ -158,6 +173,11 @@ BAD = {
     "range past the prompt": dict(mm_features=[image("img", 590, 20)]),
     "negative offset": dict(mm_features=[image("img", -1, 20)]),
     "features not a list": dict(mm_features=42),
+    "hash not a string": dict(mm_features=[image(12345, 10, 20)]),
+    "overlapping ranges": dict(mm_features=[image("img-a", 10, 20), image("img-b", 25, 20)]),
+    "the same range twice": dict(mm_features=[image("img-a", 10, 20), image("img-b", 10, 20)]),
+    "range whose end overflows int32": dict(mm_features=[image("img", np.int32(2**31 - 1), np.int32(1))]),
+    "range whose end overflows int64": dict(mm_features=[image("img", np.int64(2**62), np.int64(2**62))]),
 }
 
 

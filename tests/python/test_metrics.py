@@ -160,6 +160,21 @@ def test_bad_prompt_counts_are_refused_and_count_nothing(tmp_path):
         assert counted["lmcache:num_lookup_requests"]["samples"] == [["", 0.0]]
 
 
+def test_the_counts_of_a_lookup_that_fails_count_nothing():
+    with Engine(config=SETTINGS, layout=LAYOUT) as e:
+        with pytest.raises(TypeError):
+            e.lookup(np.arange(5), cache_salt=5, prompt_tokens=5, vllm_hit_tokens=1)
+        with pytest.raises(InvalidArgumentError):
+            e.lookup(np.arange(5), pin_request_id="a\0b", prompt_tokens=5, vllm_hit_tokens=1)
+        with pytest.raises(InvalidArgumentError, match="vLLM hit tokens 6"):
+            e.lookup(np.arange(5), pin_request_id="r", prompt_tokens=5, vllm_hit_tokens=6)
+        assert e.stats().pins == 0, "a refused count pins nothing"
+        counted = {m["name"]: m for m in e.metrics()["metrics"]}
+        assert counted["lmcache:num_prompt_tokens"]["samples"] == [["", 0.0]]
+        assert counted["lmcache:num_vllm_hit_tokens"]["samples"] == [["", 0.0]]
+        assert counted["lmcache:num_lookup_requests"]["samples"] == [["", 0.0]]
+
+
 def test_without_prometheus_client_one_line_and_no_export(monkeypatch, caplog):
     monkeypatch.setattr(metrics, "prometheus_client", None)
     monkeypatch.setattr(metrics, "_said_missing", False)

@@ -120,3 +120,30 @@ def test_registering_again_while_a_retrieve_runs_waits_for_it_and_never_crashes(
     engine.register_kv_caches(last)
     assert engine.retrieve(tokens, slots) == 2000
     assert np.array_equal(last[0].reshape(2, -1, 32)[:, slots], caches(7)[0].reshape(2, -1, 32)[:, slots])
+
+
+def test_metrics_read_while_threads_store_are_whole(open_engine):
+    """The metrics grow while they are read (counters gain digits): every read is whole JSON or text."""
+    engine = open_engine(LAYOUT, {"chunk_size": 16, "max_local_cpu_size": 0.0005})
+    engine.register_kv_caches(random_caches(LAYOUT, 7))
+    stop = threading.Event()
+
+    def store(i):
+        rng = np.random.default_rng(i)
+        while not stop.is_set():
+            tokens = rng.integers(0, 32000, 64)
+            engine.store(tokens, np.arange(i * 64, i * 64 + 64))
+            engine.lookup(tokens)
+            engine.count_prompt(64, 3)
+
+    storers = [threading.Thread(target=store, args=(i,)) for i in range(2)]
+    for t in storers:
+        t.start()
+    try:
+        for _ in range(300):
+            assert engine.metrics()["metrics"]
+            assert engine.metrics_text().endswith("\n")
+    finally:
+        stop.set()
+        for t in storers:
+            t.join(60)

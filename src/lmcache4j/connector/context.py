@@ -99,13 +99,38 @@ class ConnectorContext:
             world_size=world,
             socket_dir=extra.get("lmcache4j.socket_dir"),
             settings={k[len("lmcache."):]: v for k, v in extra.items() if k.startswith("lmcache.")},
-            discard_partial_chunks=bool(extra.get("discard_partial_chunks", False)),
-            skip_last_n_tokens=int(extra.get("skip_last_n_tokens", 0)),
+            discard_partial_chunks=_switch(extra, "discard_partial_chunks"),
+            skip_last_n_tokens=_count(extra, "skip_last_n_tokens"),
             kv_cache_dtype=None if cache_dtype == "auto" else cache_dtype,
             kv_events=bool(getattr(getattr(vllm_config, "kv_events_config", None), "enable_kv_cache_events", False)),
             # vLLM's own default is 1 (integers), as it reads the variable.
             int_block_hashes=os.environ.get("VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES", "1").strip() not in ("0", ""),
         )
+
+
+_ON, _OFF = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+
+
+def _switch(extra: dict, key: str) -> bool:
+    """An on/off option of kv_connector_extra_config, spelled as LMCache4j's configuration spells
+    booleans: anything else is an error (the word "false" is not truthy)."""
+    value = extra.get(key, False)
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower() if isinstance(value, (str, int)) else None
+    if word in _ON or word in _OFF:
+        return word in _ON
+    raise InvalidArgumentError(f"kv_connector_extra_config {key}: {value!r} is not true or false")
+
+
+def _count(extra: dict, key: str) -> int:
+    """A count option of kv_connector_extra_config: a whole number >= 0 (or its digits as text)."""
+    value = extra.get(key, 0)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgumentError(f"kv_connector_extra_config {key}: {value!r} is not a whole number >= 0")
+    return value
 
 
 def private_socket_dir(override: str | None = None) -> str:

@@ -16,24 +16,31 @@ from collections import Counter
 
 
 class WorkerKvEvents:
-    """The events of one or more workers, counted so that only those all of them saw are kept."""
+    """The events of one or more workers, counted so that only those all of them saw are kept.
+
+    They stay in the order they arrived, repeats included: a chunk stored, evicted and stored again
+    within one step is three events, and a router that saw only the first two (or the stores
+    first) would believe the CPU tier lost a chunk it holds."""
 
     def __init__(self, num_workers: int = 1):
         if num_workers <= 0:
             raise ValueError("num_workers must be positive")
-        self._events: Counter = Counter()
-        self._order: dict = {}   # first arrival of each event: the order they are handed on in
+        self._events: list = []   # in arrival order, repeats included
         self._workers = num_workers
 
     def add_events(self, events: list) -> None:
-        for e in events:
-            self._order.setdefault(e, len(self._order))
-        self._events.update(events)
+        self._events.extend(events)
 
     def aggregate(self) -> WorkerKvEvents:
-        """Keeps the events every worker reported, once each."""
-        common = [e for e, n in self._events.items() if n >= self._workers]
-        self._events = Counter(common)
+        """Keeps the events every worker reported: each as many times as every worker reported it,
+        at its first arrivals."""
+        quota = {e: n // self._workers for e, n in Counter(self._events).items()}
+        kept = []
+        for e in self._events:
+            if quota[e] > 0:
+                quota[e] -= 1
+                kept.append(e)
+        self._events = kept
         self._workers = 1
         return self
 
@@ -43,14 +50,13 @@ class WorkerKvEvents:
         self._workers += count
 
     def get_all_events(self) -> list:
-        return sorted(self._events.elements(), key=self._order.__getitem__)
+        return list(self._events)
 
     def get_number_of_workers(self) -> int:
         return self._workers
 
     def clear_events(self) -> None:
         self._events.clear()
-        self._order.clear()
         self._workers = 1
 
     def merge(self, other: WorkerKvEvents) -> WorkerKvEvents:
@@ -58,7 +64,7 @@ class WorkerKvEvents:
         return self
 
     def __repr__(self) -> str:
-        return f"<WorkerKvEvents workers={self._workers} events={sum(self._events.values())}>"
+        return f"<WorkerKvEvents workers={self._workers} events={len(self._events)}>"
 
 
 class SchedulerKvEvents:

@@ -19,8 +19,8 @@ scheduler's lookup and the tokens of its load and save plans agree:
   into the scope's cache_salt). Keys of other connectors are left alone; other ``lmcache.*``
   keys are named once in a warning.
 
-Bad input (params that are not a dict, a tag whose value is not a scalar, an input without a hash
-or with a range outside the prompt) is named in one WARNING and the request is served without the
+Bad input (params that are not a dict, a tag whose value is not a scalar, an input without a hash,
+with a range outside the prompt or overlapping another input's) is named in one WARNING and the request is served without the
 cache: no lookup, no load, no save.
 """
 
@@ -39,6 +39,9 @@ log = logging.getLogger("lmcache4j.connector")
 SKIP_SAVE = "lmcache.skip_save"
 TAG_PREFIX = "lmcache.tag."
 _MAX_SCOPE_BYTES = 16 * 1024   # the C ABI and the lookup socket take far more; a bound on what a client can send
+# Unknown lmcache.* keys are warned about once each; clients choose them, so only the first few are
+# remembered (and warned about), lest a client grow this set and flood the log one new key a request.
+MAX_WARNED_KEYS = 64
 _warned_keys: set[str] = set()
 
 
@@ -114,10 +117,12 @@ def _transfer_params(request) -> Mapping:
         raise BadRequest(f"kv_transfer_params must be a dict, not {type(params).__name__}")
     for k in params:
         if isinstance(k, str) and k.startswith("lmcache.") and k != SKIP_SAVE and not k.startswith(TAG_PREFIX) \
-                and k not in _warned_keys:
+                and k not in _warned_keys and len(_warned_keys) < MAX_WARNED_KEYS:
             _warned_keys.add(k)
-            log.warning("kv_transfer_params key %s is not one LMCache4j reads (it reads %s and %s*): ignored",
-                        k, SKIP_SAVE, TAG_PREFIX)
+            log.warning("kv_transfer_params key %.200r is not one LMCache4j reads (it reads %s and %s*): ignored%s",
+                        k, SKIP_SAVE, TAG_PREFIX,
+                        "" if len(_warned_keys) < MAX_WARNED_KEYS
+                        else f"; no more unknown keys are named ({MAX_WARNED_KEYS} were)")
     return params
 
 
@@ -167,10 +172,21 @@ def _mm_spans(request, prompt_len: int) -> tuple[MmSpan, ...]:
         if not isinstance(ident, (str, bytes)) or not ident:
             raise BadRequest(f"multimodal input {i} has no hash")
         offset, length = getattr(pos, "offset", None), getattr(pos, "length", None)
-        if not _is_int(offset) or not _is_int(length) or offset < 0 or length <= 0 or offset + length > prompt_len:
+        if not _is_int(offset) or not _is_int(length):
             raise BadRequest(f"multimodal input {i}'s placeholder range (offset {offset!r}, length {length!r}) "
+                             "is not two integers")
+        offset, length = int(offset), int(length)   # numpy integers would wrap around in offset + length
+        if offset < 0 or length <= 0 or offset + length > prompt_len:
+            raise BadRequest(f"multimodal input {i}'s placeholder range (offset {offset}, length {length}) "
                              f"is not inside the {prompt_len}-token prompt")
         spans.append(MmSpan(offset, length, _words(ident)))
+    # Overlapping ranges would let the later input's words overwrite the earlier one's, and two requests
+    # with different earlier inputs would key alike. vLLM never sends them: refused.
+    ordered = sorted(spans, key=lambda s: s.offset)
+    for a, b in zip(ordered, ordered[1:]):
+        if b.offset < a.offset + a.length:
+            raise BadRequest(f"multimodal placeholder ranges [{a.offset}, {a.offset + a.length}) and "
+                             f"[{b.offset}, {b.offset + b.length}) overlap")
     return tuple(spans)
 
 

@@ -394,14 +394,18 @@ public final class CacheEngine implements AutoCloseable {
     /**
      * Counts a request's prompt tokens and the tokens of it vLLM's own prefix cache held, LMCache's
      * {@code num_prompt_tokens} and {@code num_vllm_hit_tokens}: the vLLM connector tells them with
-     * its lookup. Negative counts, or more vLLM hits than prompt tokens, are refused.
+     * its lookup. Negative counts, or more vLLM hits than prompt tokens, are refused, and so is a
+     * closed engine (as every other call).
      */
     public void countPrompt(int promptTokens, int vllmHitTokens) {
         if (promptTokens < 0 || vllmHitTokens < 0 || vllmHitTokens > promptTokens) {
             throw new IllegalArgumentException("prompt tokens " + promptTokens + " and vLLM hit tokens " + vllmHitTokens
                     + ": both must be >= 0, and the hit at most the prompt");
         }
-        metrics.prompt(promptTokens, vllmHitTokens);
+        guarded(() -> {
+            metrics.prompt(promptTokens, vllmHitTokens);
+            return null;
+        });
     }
 
     /** This engine's metrics in the Prometheus text format; refused for an engine opened without metrics. */

@@ -126,6 +126,9 @@ class CacheEngineBadInputTest {
         closed.close();
         closed.close();
         assertRejected(IllegalStateException.class, "closed", () -> closed.lookup(cachedTokens));
+        assertRejected(IllegalStateException.class, "closed", () -> closed.countPrompt(10, 2));
+        assertRejected(IllegalStateException.class, "closed", () -> closed.recordKvEvents(true));
+        assertRejected(IllegalStateException.class, "closed", () -> closed.takeKvEvents(1_000, e -> 1));
     }
 
     @Test

@@ -8,9 +8,11 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
 import org.yaml.snakeyaml.error.YAMLException;
 
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The configuration of an engine opened through the C ABI: LMCache's usual sources (a file, else
@@ -28,15 +30,22 @@ final class ConfigOverlay {
      * @param overrides a YAML or JSON mapping of LMCache keys, or null / blank for none
      */
     static EngineConfig load(String file, String overrides, Map<String, String> env) {
-        EngineConfig base = ConfigLoader.load(Optional.ofNullable(file).map(Path::of), env);
+        Optional<Path> path = Optional.ofNullable(file).map(Path::of);
         if (overrides == null || overrides.isBlank()) {
-            return base;
+            return ConfigLoader.load(path, env);
         }
+        String source = "the caller's settings over " + (file != null ? file : "the environment");
+        Map<?, ?> given = parse(overrides);
+        Map<String, Object> settings = ConfigLoader.withTodaysKeys(given, source); // local_device: file://… included
+        // The keys the settings set are not read from the base: a switch there that they turn off
+        // again must not stop the start-up.
+        Set<String> without = new HashSet<>(settings.keySet());
+        given.keySet().forEach(k -> without.add(String.valueOf(k)));
+        EngineConfig base = ConfigLoader.loadWithout(path, env, without);
         Map<String, Object> merged = new LinkedHashMap<>(ConfigLoader.describe(base));
         merged.remove("pool_bytes"); // derived, not a key
-        parse(overrides).forEach((k, v) -> merged.put(String.valueOf(k), v));
-        return ConfigLoader.fromMap(merged, "the caller's settings over "
-                + (file != null ? file : "the environment"));
+        merged.putAll(settings);
+        return ConfigLoader.fromMap(merged, source);
     }
 
     private static Map<?, ?> parse(String text) {

@@ -19,8 +19,9 @@ import java.nio.charset.StandardCharsets;
  * request   0  4  magic "L4J1"
  *           4  1  op: 1 lookup · 2 lookup and pin for the request id · 3 unpin the request id
  *                     · 4 the engine's effective configuration as JSON
- *           5  1  flags: bit 0 = the request's counts follow the header (ops 1 and 2)
- *           6  2  zero
+ *           5  1  flags: bit 0 = the request's counts follow the header (ops 1 and 2 only);
+ *                     other bits are refused
+ *           6  2  zero (refused otherwise)
  *           8  4  cache_salt bytes  (S)
  *          12  4  adapter bytes     (A)
  *          16  4  request id bytes  (R)
@@ -63,9 +64,9 @@ final class LookupProtocol {
         }
     }
 
-    /** {@code promptTokens} and {@code vllmHitTokens} are -1 when the client did not send them. */
-    record Request(Op op, String cacheSalt, String adapter, String requestId, int[] tokens, int promptTokens,
-                   int vllmHitTokens) {
+    /** {@code promptTokens} and {@code vllmHitTokens} are as sent, and meaningless unless {@code counted}. */
+    record Request(Op op, String cacheSalt, String adapter, String requestId, int[] tokens, boolean counted,
+                   int promptTokens, int vllmHitTokens) {
     }
 
     private LookupProtocol() {
@@ -83,14 +84,25 @@ final class LookupProtocol {
         }
         Op op = Op.of(h.get() & 0xFF);
         int flags = h.get() & 0xFF;
-        h.position(8);
+        // Bits and bytes this server does not know may announce more bytes than it would read: the
+        // stream would be out of step, so they end the connection rather than being ignored.
+        if ((flags & ~FLAG_PROMPT_COUNTS) != 0) {
+            throw new IllegalArgumentException("unknown lookup-socket flags 0x" + Integer.toHexString(flags));
+        }
+        if ((flags & FLAG_PROMPT_COUNTS) != 0 && op != Op.LOOKUP && op != Op.LOOKUP_AND_PIN) {
+            throw new IllegalArgumentException("the prompt-counts flag is for lookups, not op " + op.code);
+        }
+        if (h.getShort() != 0) {
+            throw new IllegalArgumentException("the reserved bytes 6-7 of a lookup request must be zero");
+        }
         int s = length(h.getInt(), MAX_TEXT_BYTES, "cache_salt");
         int a = length(h.getInt(), MAX_TEXT_BYTES, "adapter");
         int r = length(h.getInt(), MAX_TEXT_BYTES, "request id");
         int n = length(h.getInt(), MAX_TOKENS, "token count");
-        int prompt = -1;
-        int vllmHit = -1;
-        if ((flags & FLAG_PROMPT_COUNTS) != 0) {
+        boolean counted = (flags & FLAG_PROMPT_COUNTS) != 0;
+        int prompt = 0;
+        int vllmHit = 0;
+        if (counted) {
             ByteBuffer counts = ByteBuffer.allocate(PROMPT_COUNTS_BYTES).order(ByteOrder.LITTLE_ENDIAN);
             fill(in, counts, false);
             counts.flip();
@@ -105,7 +117,7 @@ final class LookupProtocol {
         String requestId = utf8(body, r);
         int[] tokens = new int[n];
         body.asIntBuffer().get(tokens);
-        return new Request(op, salt, adapter, requestId, tokens, prompt, vllmHit);
+        return new Request(op, salt, adapter, requestId, tokens, counted, prompt, vllmHit);
     }
 
     static void write(WritableByteChannel out, int status, long value, String text) throws IOException {

@@ -140,8 +140,8 @@ final class LookupServer implements AutoCloseable {
         String text = null;
         try {
             KeyScope scope = new KeyScope(r.cacheSalt(), r.adapter());
-            if (r.promptTokens() >= 0 && (r.op() == LookupProtocol.Op.LOOKUP || r.op() == LookupProtocol.Op.LOOKUP_AND_PIN)) {
-                engine.countPrompt(r.promptTokens(), r.vllmHitTokens()); // checked before anything is looked up
+            if (r.counted()) {
+                checkPromptCounts(r.promptTokens(), r.vllmHitTokens()); // before anything is looked up
             }
             value = switch (r.op()) {
                 case LOOKUP -> engine.lookup(scope, r.tokens());
@@ -152,11 +152,22 @@ final class LookupServer implements AutoCloseable {
                     yield 0;
                 }
             };
+            if (r.counted()) {
+                engine.countPrompt(r.promptTokens(), r.vllmHitTokens()); // only for a lookup that was answered
+            }
         } catch (RuntimeException e) {
             LookupProtocol.write(client, NativeStatus.of(e).code, 0, NativeStatus.message(e));
             return;
         }
         LookupProtocol.write(client, 0, value, text);
+    }
+
+    /** What {@link CacheEngine#countPrompt} refuses, refused before the lookup rather than after it. */
+    private static void checkPromptCounts(int promptTokens, int vllmHitTokens) {
+        if (promptTokens < 0 || vllmHitTokens < 0 || vllmHitTokens > promptTokens) {
+            throw new IllegalArgumentException("prompt tokens " + promptTokens + " and vLLM hit tokens " + vllmHitTokens
+                    + ": both must be >= 0, and the hit at most the prompt");
+        }
     }
 
     private static void requirePrivateDirectory(Path dir) throws IOException {

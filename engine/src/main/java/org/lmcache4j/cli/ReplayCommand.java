@@ -95,6 +95,9 @@ final class ReplayCommand {
         boolean json = args.flag("json");
         args.flag("verbose");
         Integer metricsPort = args.string("metrics-port").map(s -> args.integer("metrics-port", 0, 0)).orElse(null);
+        if (metricsPort != null && metricsPort > 65_535) {
+            throw new IllegalArgumentException("--metrics-port must be at most 65535, got " + metricsPort);
+        }
         int instances = args.integer("instances", 1, 1);
         Path traceFile = args.string("dump-trace").map(Path::of).orElse(null);
         if (instances > 1 && config.remoteUrl().isEmpty()) {
@@ -119,7 +122,13 @@ final class ReplayCommand {
             }
         }
 
-        MetricsServer metrics = metricsPort == null ? null : MetricsServer.start("0.0.0.0", metricsPort);
+        MetricsServer metrics;
+        try {
+            metrics = metricsPort == null ? null : MetricsServer.start("0.0.0.0", metricsPort);
+        } catch (java.io.UncheckedIOException e) {
+            // A port in use is the caller's to change (exit 2), not a wrong byte (exit 1).
+            throw new IllegalArgumentException("--metrics-port " + metricsPort + ": " + e.getMessage(), e);
+        }
         if (metrics != null) {
             err.println("serving Prometheus metrics on port " + metrics.port() + " at /metrics");
         }

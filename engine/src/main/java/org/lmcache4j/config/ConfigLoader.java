@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -94,6 +95,15 @@ public final class ConfigLoader {
         return loadSourced(explicitFile, env, LOG::warn);
     }
 
+    /**
+     * As {@link #load(Optional, Map)}, with the keys in {@code without} left unread: those that
+     * settings laid over this source set themselves. Such a key's value in the source (a switch
+     * that the settings turn off again, a remote_url they replace) is then neither read nor refused.
+     */
+    public static EngineConfig loadWithout(Optional<Path> explicitFile, Map<String, String> env, Set<String> without) {
+        return loadSourced(explicitFile, env, LOG::warn, without).config();
+    }
+
     /** The configuration in a YAML (or JSON) file; keys it lacks take their defaults. */
     public static EngineConfig loadFile(Path yaml) {
         return loadFile(yaml, LOG::warn);
@@ -106,6 +116,20 @@ public final class ConfigLoader {
      */
     public static EngineConfig fromMap(Map<String, ?> values, String sourceDescription) {
         return fromMap(values, sourceDescription, LOG::warn);
+    }
+
+    /**
+     * {@code values} (LMCache keys, such as the caller's settings that {@code lmcache4j_open} lays over
+     * a file or the environment) with LMCache 0.1's {@code local_device} and {@code max_local_cache_size}
+     * read as today's keys, as in a file. Laid over the keys of another source, they must be read
+     * first: that source's {@code local_disk} and {@code max_local_disk_size} would otherwise count as
+     * set, and silently win over them.
+     */
+    public static Map<String, Object> withTodaysKeys(Map<?, ?> values, String sourceDescription) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        values.forEach((k, v) -> out.put(String.valueOf(k), v));
+        return LegacyDeviceKeys.translate(out, key -> sourceDescription, LEGACY_FILE_SIZE_GB, new LinkedHashMap<>(),
+                LOG::warn);
     }
 
     /**
@@ -124,34 +148,39 @@ public final class ConfigLoader {
     }
 
     static Sourced loadSourced(Optional<Path> explicitFile, Map<String, String> env, Consumer<String> warn) {
+        return loadSourced(explicitFile, env, warn, Set.of());
+    }
+
+    private static Sourced loadSourced(Optional<Path> explicitFile, Map<String, String> env, Consumer<String> warn,
+                                       Set<String> without) {
         Optional<Path> file = explicitFile.or(() -> configFileFromEnv(env));
         if (explicitFile.isPresent() && env.containsKey(CONFIG_FILE_ENV)) {
             LOG.info("{} is set but {} is used: an explicit file wins", CONFIG_FILE_ENV, explicitFile.get());
         }
         if (file.isEmpty()) {
-            return fromEnv(env, warn);
+            return fromEnv(env, warn, without);
         }
         List<String> ignored = env.keySet().stream()
                 .filter(name -> name.startsWith(ConfigKey.ENV_PREFIX) && !name.equals(CONFIG_FILE_ENV)
                         && !ConfigKeys.PROCESS_ENV.contains(name))
                 .sorted().toList();
         if (ignored.isEmpty()) {
-            return loadFileSourced(file.get(), warn);
+            return loadFileSourced(file.get(), warn, without);
         }
         String note = "configuration file " + file.get() + " is used, so these environment variables are ignored: "
                 + String.join(", ", ignored);
         warn.accept(note);
-        Sourced loaded = loadFileSourced(file.get(), warn);
+        Sourced loaded = loadFileSourced(file.get(), warn, without);
         List<String> all = new ArrayList<>(List.of(note));
         all.addAll(loaded.warnings());
         return new Sourced(loaded.config(), loaded.sources(), all);
     }
 
     static EngineConfig loadFile(Path file, Consumer<String> warn) {
-        return loadFileSourced(file, warn).config();
+        return loadFileSourced(file, warn, Set.of()).config();
     }
 
-    private static Sourced loadFileSourced(Path file, Consumer<String> warn) {
+    private static Sourced loadFileSourced(Path file, Consumer<String> warn, Set<String> without) {
         if (Files.isDirectory(file)) {
             throw new IllegalArgumentException("configuration file " + file + " is a directory");
         }
@@ -176,14 +205,16 @@ public final class ConfigLoader {
         }
         LOG.info("LMCache4j configuration from {}", file);
         String source = file.toString();
-        return build(parsed == null ? Map.of() : (Map<?, ?>) parsed, key -> source, source, LEGACY_FILE_SIZE_GB, warn);
+        Map<Object, Object> values = new LinkedHashMap<>(parsed == null ? Map.of() : (Map<?, ?>) parsed);
+        values.keySet().removeIf(k -> without.contains(String.valueOf(k)));
+        return build(values, key -> source, source, LEGACY_FILE_SIZE_GB, warn);
     }
 
     static EngineConfig fromMap(Map<?, ?> values, String source, Consumer<String> warn) {
         return build(values, key -> source, source, LEGACY_FILE_SIZE_GB, warn).config();
     }
 
-    private static Sourced fromEnv(Map<String, String> env, Consumer<String> warn) {
+    private static Sourced fromEnv(Map<String, String> env, Consumer<String> warn, Set<String> without) {
         // Sorted, so that warnings come out in the same order on every start.
         Map<String, Object> values = new LinkedHashMap<>();
         new TreeMap<>(env).forEach((name, value) -> {
@@ -195,7 +226,9 @@ public final class ConfigLoader {
                 warn.accept("unknown environment variable " + name + " (LMCache's are upper case), ignored");
                 return;
             }
-            values.put(key, ConfigValues.unquote(value));
+            if (!without.contains(key)) {
+                values.put(key, ConfigValues.unquote(value));
+            }
         });
         LOG.info("LMCache4j configuration from the LMCACHE_* environment variables ({} set)", values.size());
         return build(values, ConfigKey::envVar, "the LMCACHE_* environment variables", LEGACY_ENV_SIZE_GB, warn);

@@ -40,12 +40,8 @@ final class FeatureScreen {
             return;
         }
         LmcacheKey lm = known.get();
-        if (lm.lmcacheDefault() instanceof Boolean && !ConfigValues.isOff(value)) {
-            try {
-                ConfigValues.toBool(value); // a switch that is neither on nor off is an error, not a guess
-            } catch (IllegalArgumentException e) {
-                throw ConfigValues.fromSource(key + ": '" + value + "' " + e.getMessage(), from, e);
-            }
+        if (lm.lmcacheDefault() instanceof Boolean) {
+            requireSwitch(key, value, from);
         }
         if (lm.isInert(value)) {
             return;
@@ -70,8 +66,20 @@ final class FeatureScreen {
         }
         Map<String, Object> extra = ConfigValues.toMap(extraConfig);
         Object nixl = extra.get("enable_nixl_storage");
+        requireSwitch("extra_config.enable_nixl_storage", nixl, from);
         if (!ConfigValues.isOff(nixl)) {
             refusals.add(new Refusal("extra_config.enable_nixl_storage", nixl, from, Feature.NIXL_STORAGE));
+        }
+    }
+
+    /** A switch that is neither on nor off is an error, not a guess (and not a feature asked for). */
+    private static void requireSwitch(String key, Object value, String from) {
+        if (!ConfigValues.isOff(value)) {
+            try {
+                ConfigValues.toBool(value);
+            } catch (IllegalArgumentException e) {
+                throw ConfigValues.fromSource(key + ": '" + value + "' " + e.getMessage(), from, e);
+            }
         }
     }
 

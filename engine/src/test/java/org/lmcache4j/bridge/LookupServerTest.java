@@ -163,12 +163,76 @@ class LookupServerTest {
         }
     }
 
+    @Test
+    void flagsOrReservedBytesItDoesNotKnow_endTheConnection_andNothingIsLookedUp() throws IOException {
+        int[] tokens = TestCaches.randomTokens(64, new Random(4));
+        Path socket = dir.resolve("flags.sock");
+        try (LookupServer ignored = LookupServer.start(engine, socket)) {
+            // an unknown flag bit; a reserved byte that is not zero; the counts flag on an unpin (op 3)
+            byte[][] headers = {{1, (byte) 0xFE, 0, 0}, {1, 0, 0, 7}, {3, (byte) LookupProtocol.FLAG_PROMPT_COUNTS, 0, 0}};
+            for (byte[] h : headers) {
+                try (SocketChannel client = connect(socket)) {
+                    ByteBuffer b = ByteBuffer.allocate(32 + 4 * tokens.length).order(ByteOrder.LITTLE_ENDIAN);
+                    b.putInt(LookupProtocol.MAGIC).put(h).putInt(0).putInt(0).putInt(0).putInt(tokens.length);
+                    if (h[1] != 0) {
+                        b.putInt(64).putInt(0);
+                    }
+                    Reply r = send(client, b, tokens);
+                    assertEquals(NativeStatus.INVALID_ARGUMENT.code, r.status, r.text);
+                    assertTrue(r.text.contains("flag") || r.text.contains("reserved"), r.text);
+                    assertTrue(closedByServer(client), "closed by the server");
+                }
+            }
+            assertEquals(0, engine.stats().lookupRequests(), "nothing was looked up");
+        }
+    }
+
+    @Test
+    void promptCountsOfALookupThatFails_orNegativeCounts_areNotCounted() throws IOException {
+        MetricsRegistry registry = new MetricsRegistry();
+        int[] tokens = TestCaches.randomTokens(64, new Random(5));
+        Path socket = dir.resolve("uncounted.sock");
+        try (CacheEngine counted = CacheEngine.builder().layout(LAYOUT).metrics(registry)
+                .config(EngineConfig.builder().chunkSize(32).maxLocalCpuSizeGb(0.001).build()).open();
+             LookupServer ignored = LookupServer.start(counted, socket);
+             SocketChannel client = connect(socket)) {
+            for (int[] counts : new int[][] {{-1, -1}, {-7, 0}, {64, -2}}) {
+                Reply r = askCounted(client, tokens, counts[0], counts[1]);
+                assertEquals(NativeStatus.INVALID_ARGUMENT.code, r.status, "counts " + counts[0] + ", " + counts[1]);
+                assertTrue(r.text.contains("prompt tokens " + counts[0]), r.text);
+            }
+            // a lookup and pin (op 2) without a request id fails: its counts must not count either
+            ByteBuffer b = ByteBuffer.allocate(32 + 4 * tokens.length).order(ByteOrder.LITTLE_ENDIAN);
+            b.putInt(LookupProtocol.MAGIC).put((byte) 2).put((byte) LookupProtocol.FLAG_PROMPT_COUNTS).put(new byte[2])
+                    .putInt(0).putInt(0).putInt(0).putInt(tokens.length).putInt(64).putInt(16);
+            Reply failed = send(client, b, tokens);
+            assertEquals(NativeStatus.INVALID_ARGUMENT.code, failed.status);
+            assertTrue(failed.text.contains("request id"), failed.text);
+            assertEquals(0, counted.stats().lookupRequests(), "nothing was looked up");
+            String text = registry.scrape();
+            assertTrue(text.contains("lmcache:num_prompt_tokens_total{model_name=\"default\",worker_id=\"0\",role=\"worker\","
+                    + "served_model_name=\"\"} 0.0\n"), text);
+            assertTrue(text.contains("lmcache:num_vllm_hit_tokens_total{model_name=\"default\",worker_id=\"0\",role=\"worker\","
+                    + "served_model_name=\"\"} 0.0\n"), text);
+            assertEquals(0, ask(client, 1, "", "", tokens).status, "the connection still serves lookups");
+        }
+    }
+
     /** A lookup (op 1) with flag bit 0 and the prompt's counts after the header. */
     private static Reply askCounted(SocketChannel ch, int[] tokens, int prompt, int vllmHit) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(32 + 4 * tokens.length).order(ByteOrder.LITTLE_ENDIAN);
         b.putInt(LookupProtocol.MAGIC).put((byte) 1).put((byte) LookupProtocol.FLAG_PROMPT_COUNTS).put(new byte[2])
                 .putInt(0).putInt(0).putInt(0).putInt(tokens.length).putInt(prompt).putInt(vllmHit);
         return send(ch, b, tokens);
+    }
+
+    /** The server closed the connection: an end of stream, or a reset where it left bytes unread. */
+    private static boolean closedByServer(SocketChannel ch) {
+        try {
+            return ch.read(ByteBuffer.allocate(1)) == -1;
+        } catch (IOException e) {
+            return true;
+        }
     }
 
     private static SocketChannel connect(Path socket) throws IOException {

@@ -136,6 +136,21 @@ class MainTest {
     }
 
     @Test
+    void replay_metricsPortOutOfRangeOrTaken_isBadUsage_sayingSo() throws Exception {
+        String[] tiny = with(SMALL_SHAPE, "replay", "--users", "1", "--rounds", "1", "--cpu-gb", "0.1");
+        Result high = run(plus(tiny, "--metrics-port", "70000"));
+        assertEquals(2, high.status, high.err);
+        assertTrue(high.err.contains("--metrics-port must be at most 65535, got 70000"), high.err);
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0)) {
+            Result busy = run(plus(tiny, "--metrics-port", String.valueOf(taken.getLocalPort())));
+            assertEquals(2, busy.status, "a port in use is not a wrong byte (exit 1): " + busy.err);
+            assertTrue(busy.err.contains("lmcache4j: --metrics-port " + taken.getLocalPort() + ": cannot serve metrics"),
+                    busy.err);
+            assertFalse(busy.err.contains("Exception"), busy.err);
+        }
+    }
+
+    @Test
     void info_configFile_givesPoolBytesAndCapacity(@TempDir Path dir) throws Exception {
         Path cfg = dir.resolve("lmcache.yaml");
         Files.writeString(cfg, "chunk_size: 256\nlocal_cpu: true\nmax_local_cpu_size: 20\n");

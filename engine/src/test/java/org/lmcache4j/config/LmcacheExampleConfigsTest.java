@@ -1,6 +1,7 @@
 package org.lmcache4j.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -285,6 +286,11 @@ class LmcacheExampleConfigsTest {
         var e = assertThrows(IllegalArgumentException.class, () -> env(Map.of("LMCACHE_ENABLE_P2P", "maybe")));
         assertTrue(e.getMessage().contains("enable_p2p: 'maybe' is not a boolean")
                 && e.getMessage().contains("LMCACHE_ENABLE_P2P"), e.getMessage());
+        var nixl = assertThrows(IllegalArgumentException.class,
+                () -> env(Map.of("LMCACHE_EXTRA_CONFIG", "{\"enable_nixl_storage\": \"maybe\"}")));
+        assertFalse(nixl instanceof ConfigRefusedException, "not a feature it was asked for: " + nixl.getMessage());
+        assertTrue(nixl.getMessage().contains("extra_config.enable_nixl_storage: 'maybe' is not a boolean")
+                && nixl.getMessage().contains("LMCACHE_EXTRA_CONFIG"), nixl.getMessage());
     }
 
     @Test
