@@ -42,8 +42,8 @@ LMCACHE_COUNTERS = ["num_retrieve_requests", "num_store_requests", "num_lookup_r
                     "num_remote_write_requests", "num_remote_write_bytes", "local_cpu_evict_count",
                     "local_cpu_evict_keys_count", "local_cpu_evict_failed_count", "forced_unpin_count",
                     "lookup_0_hit_requests"]
-LMCACHE_GAUGES = ["retrieve_hit_rate", "lookup_hit_rate", "local_cache_usage", "local_storage_usage",
-                  "active_memory_objs_count", "pinned_memory_objs_count", "lmcache_is_healthy"]
+LMCACHE_GAUGES = ["retrieve_hit_rate", "lookup_hit_rate", "local_cache_usage", "remote_cache_usage",
+                  "local_storage_usage", "active_memory_objs_count", "pinned_memory_objs_count", "lmcache_is_healthy"]
 
 WORKER = textwrap.dedent("""
     import logging
@@ -123,6 +123,7 @@ def test_multiprocess_export_has_lmcaches_names_kinds_labels_and_buckets(tmp_pat
     assert values[("lmcache:num_vllm_hit_tokens_total", None)][0] == 16
     assert values[("lmcache:lookup_0_hit_requests_total", None)][0] == 1
     assert values[("lmcache:local_cache_usage", None)][0] > 0
+    assert values[("lmcache:remote_cache_usage", None)][0] == 0, "no remote tier"
     assert values[("lmcache:retrieve_speed_count", None)][0] == 1
     assert values[("lmcache:retrieve_speed_sum", None)][0] > 0
     assert values[("lmcache:time_to_store_bucket", "10.0")][0] == values[("lmcache:time_to_store_count", None)][0] == 1

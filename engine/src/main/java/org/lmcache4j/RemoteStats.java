@@ -24,15 +24,19 @@ import java.util.Map;
  * @param healthChanges  times the tier went down or came back
  * @param writeRefusals  writes Redis answered with an error reply, by reason ({@link #REFUSAL_REASONS}):
  *                       oom, readonly, auth (NOAUTH, WRONGPASS), misconf, other
+ * @param serverUsedBytes the Redis server's own {@code used_memory} (a cluster: summed over its masters)
+ *                       at the last poll (every 10 s, in the background); the whole server's memory,
+ *                       other data and Redis's overhead included, not only this engine's records
  */
 public record RemoteStats(boolean enabled, String url, boolean healthy, long lookups, long reads, long readBytes,
                           long readNanos, long readFailures, long writes, long writeBytes, long writeNanos,
-                          long writesDropped, long errors, long healthChanges, Map<String, Long> writeRefusals) {
+                          long writesDropped, long errors, long healthChanges, Map<String, Long> writeRefusals,
+                          long serverUsedBytes) {
 
     /** The {@code reason} tags of {@code lmcache:remote_write_refusals}, the keys of {@link #writeRefusals}. */
     public static final List<String> REFUSAL_REASONS = List.of("oom", "readonly", "auth", "misconf", "other");
 
-    public static final RemoteStats NONE = new RemoteStats(false, "", false, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, Map.of());
+    public static final RemoteStats NONE = new RemoteStats(false, "", false, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, Map.of(), 0);
 
     public RemoteStats {
         writeRefusals = Map.copyOf(writeRefusals);

@@ -110,6 +110,10 @@ public final class MetricCatalog {
         f.add(gauge(PREFIX + "lookup_hit_rate", LATEST, "Hit rate of lmcache lookup requests since the engine started",
                 (s, m) -> s.lookupHitRate()));
         f.add(gauge(PREFIX + "local_cache_usage", SUM, "Local cache usage (bytes) of lmcache", (s, m) -> s.usedBytes()));
+        // Redis's used_memory, polled every 10 s: the whole server's memory, not only LMCache4j's records.
+        f.add(gauge(PREFIX + "remote_cache_usage", SUM,
+                "Remote cache usage (bytes) of lmcache: the Redis server's used_memory, all of its data",
+                (s, m) -> s.remote().serverUsedBytes()));
         f.add(gauge(PREFIX + "local_storage_usage", SUM, "Local storage usage (bytes) of lmcache",
                 (s, m) -> s.disk().usedBytes()));
         f.add(gauge(PREFIX + "active_memory_objs_count", SUM, "The number of active memory objects", (s, m) -> s.chunks()));

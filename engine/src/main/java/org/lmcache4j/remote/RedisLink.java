@@ -8,10 +8,13 @@ import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.ClusterClientOptions;
 import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.api.async.RedisAdvancedClusterAsyncCommands;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.api.StatefulRedisConnection;
 
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * One lettuce client and connection, standalone (also through Sentinel) or cluster, seen through
@@ -62,6 +65,17 @@ final class RedisLink implements AutoCloseable {
 
     RedisClusterAsyncCommands<String, RecordCodec.Outgoing> commands() {
         return commands;
+    }
+
+    /**
+     * {@code INFO memory}, sent to every server that holds data: the one server (through Sentinel,
+     * the current master), or each master of a cluster (lettuce would send a plain INFO to one node).
+     */
+    List<CompletableFuture<String>> memoryInfo() {
+        if (commands instanceof RedisAdvancedClusterAsyncCommands<String, RecordCodec.Outgoing> cluster) {
+            return List.of(cluster.masters().commands().info("memory").futures());
+        }
+        return List.of(commands.info("memory").toCompletableFuture());
     }
 
     boolean open() {

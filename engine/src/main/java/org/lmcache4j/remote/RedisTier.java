@@ -47,6 +47,10 @@ import java.util.zip.CRC32C;
  * back: one goes out every 1 to 10 s to ask again, the others are dropped at once instead of being
  * checksummed and sent only to be refused ({@link CommandFailures}).
  *
+ * <h2>Server memory</h2>
+ * {@link ServerMemory} polls Redis's own {@code used_memory} in the background, at most every 10 s,
+ * for {@code lmcache:remote_cache_usage}: the whole server's memory, not only these records.
+ *
  * <h2>Verification</h2>
  * A read lands the payload straight in its pool page and the header in a small trailer buffer,
  * then checks the header's checksum, the namespace (model, rank, shape), the key, the token ids,
@@ -63,6 +67,7 @@ public final class RedisTier implements RemoteTier {
     private final Semaphore writeSlots;
     private final RemoteHealth health;
     private final CommandFailures failures;
+    private final ServerMemory memory;
 
     private final LongAdder lookups = new LongAdder();
     private final LongAdder reads = new LongAdder();
@@ -83,6 +88,7 @@ public final class RedisTier implements RemoteTier {
         this.writeSlots = new Semaphore(options.maxInflight());
         this.health = new RemoteHealth(url, () -> RedisLink.connect(url, timeout), log);
         this.failures = new CommandFailures(health, url.redacted(), ticker, log);
+        this.memory = new ServerMemory(url.redacted(), health, failures, ticker, options.timeoutMs());
     }
 
     /** A tier on {@code url}; if Redis is not reachable yet, it starts unhealthy and keeps trying. */
@@ -90,7 +96,10 @@ public final class RedisTier implements RemoteTier {
         return open(url, namespace, options, Ticker.SYSTEM);
     }
 
-    /** The same, with the engine's clock, which paces the refusal warnings (once a minute per reason). */
+    /**
+     * The same, with the engine's clock, which paces the refusal warnings (once a minute per reason)
+     * and the polls of the server's memory (every 10 s).
+     */
     public static RedisTier open(RemoteUrl url, byte[] namespace, RemoteOptions options, Ticker ticker) {
         return open(url, namespace, options, ticker, RemoteLog.SLF4J);
     }
@@ -98,6 +107,7 @@ public final class RedisTier implements RemoteTier {
     static RedisTier open(RemoteUrl url, byte[] namespace, RemoteOptions options, Ticker ticker, RemoteLog log) {
         RedisTier tier = new RedisTier(url, namespace, options, ticker, log);
         tier.health.start();
+        tier.memory.start();
         return tier;
     }
 
@@ -327,7 +337,7 @@ public final class RedisTier implements RemoteTier {
     public RemoteStats stats() {
         return new RemoteStats(true, url.redacted(), health.healthy(), lookups.sum(), reads.sum(), readBytes.sum(),
                 readNanos.sum(), readFailures.sum(), writes.sum(), writeBytes.sum(), writeNanos.sum(),
-                writesDropped.sum(), health.errors(), health.changes(), failures.writeRefusals());
+                writesDropped.sum(), health.errors(), health.changes(), failures.writeRefusals(), memory.usedBytes());
     }
 
     @Override
@@ -346,6 +356,7 @@ public final class RedisTier implements RemoteTier {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        memory.close();
         health.close();
     }
 }

@@ -53,6 +53,8 @@ class ExpositionTest {
             assertTrue(text.contains("# TYPE lmcache:retrieve_hit_rate gauge\n"), text);
             assertTrue(text.contains("lmcache:active_memory_objs_count{" + LABELS + "} 3.0\n"), text);
             assertTrue(text.contains("lmcache:local_cache_usage{" + LABELS + "} " + (double) engine.stats().usedBytes()), text);
+            assertTrue(text.contains("# TYPE lmcache:remote_cache_usage gauge\n"), text);
+            assertTrue(text.contains("lmcache:remote_cache_usage{" + LABELS + "} 0.0\n"), "no remote tier: " + text);
             assertTrue(text.contains("# TYPE lmcache:time_to_store histogram\n"), text);
             assertTrue(text.contains("lmcache:time_to_store_bucket{" + LABELS + ",le=\"0.001\"} "), text);
             assertTrue(text.contains("lmcache:time_to_store_bucket{" + LABELS + ",le=\"+Inf\"} 1.0\n"), text);

@@ -17,7 +17,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The remote tier's metrics: {@code lmcache:remote_write_refusals{reason=…}} counts the writes Redis
- * refused, by reason; LMCache's {@code remote_time_to_get} / {@code remote_time_to_put} time reads and writes.
+ * refused, by reason; LMCache's {@code remote_time_to_get} / {@code remote_time_to_put} time reads and
+ * writes; {@code remote_cache_usage} is the Redis server's {@code used_memory}.
  */
 class RemoteRefusalMetricsTest {
     private static final KvLayout LAYOUT = new KvLayout(2, 2, 8, KvDtype.FLOAT16, 16, 256, KvFormat.FLASH_ATTN);
@@ -42,6 +43,32 @@ class RemoteRefusalMetricsTest {
             assertTrue(text.contains(",reason=\"oom\"} 0.0\n"), text);
             assertTrue(text.contains("lmcache:remote_healthy{model_name=\"default\",worker_id=\"0\",role=\"worker\",served_model_name=\"\"} 1.0\n"), text);
             engine.clear();
+        }
+    }
+
+    @Test
+    void scrape_remoteCacheUsage_isTheRedisServersUsedMemory() throws Exception {
+        MetricsRegistry registry = new MetricsRegistry();
+        Random rnd = new Random(7);
+        try (RedisServer redis = RedisServer.start();
+             TestCaches caches = new TestCaches(LAYOUT);
+             CacheEngine engine = CacheEngine.builder().layout(LAYOUT).metrics(registry)
+                     .config(EngineConfig.builder().maxLocalCpuSizeGb(0.01).remoteUrl(redis.url()).build()).open()) {
+            engine.registerKvCaches(caches.addresses());
+            engine.store(TestCaches.randomTokens(512, rnd), TestCaches.randomSlots(LAYOUT, 512, rnd), 0);
+            long deadline = System.nanoTime() + 10_000_000_000L; // the first poll runs as the tier connects
+            while ((engine.stats().remote().serverUsedBytes() == 0 || engine.stats().leases() > 0)
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            long used = engine.stats().remote().serverUsedBytes();
+            assertTrue(used > 0, "Redis's used_memory: " + used);
+            String text = registry.scrape();
+            assertTrue(text.contains("# TYPE lmcache:remote_cache_usage gauge\n"), text);
+            assertTrue(text.contains("lmcache:remote_cache_usage{model_name=\"default\",worker_id=\"0\",role=\"worker\","
+                    + "served_model_name=\"\"} " + GoFloat.format(used) + "\n"), text);
+            engine.clear();
+            assertEquals(0, engine.stats().leases());
         }
     }
 

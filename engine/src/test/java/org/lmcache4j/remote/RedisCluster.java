@@ -52,6 +52,11 @@ public final class RedisCluster implements AutoCloseable {
         return "redis-cluster://" + nodes.stream().map(n -> "127.0.0.1:" + n.port).collect(Collectors.joining(","));
     }
 
+    /** The three masters. */
+    public List<RedisServer> nodes() {
+        return nodes;
+    }
+
     /** Keys per node: how the chunks spread. */
     public List<Long> keysPerNode() throws IOException, InterruptedException {
         List<Long> counts = new ArrayList<>();

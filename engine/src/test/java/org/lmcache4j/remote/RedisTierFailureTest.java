@@ -3,25 +3,22 @@ package org.lmcache4j.remote;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.lmcache4j.RemoteStats;
-import org.lmcache4j.config.RemoteOptions;
 import org.lmcache4j.keys.ChunkKey;
+import org.lmcache4j.remote.TierBench.Chunk;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.lmcache4j.remote.TierBench.await;
+import static org.lmcache4j.remote.TierBench.writeEach;
 
 /**
  * The tier against redis-servers that refuse (maxmemory, a replica, a password) or hang: refusals
@@ -30,69 +27,28 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @org.lmcache4j.ProvokesFaults("Redis refusals, timeouts and authentication failures")
 class RedisTierFailureTest {
-    private static final int CHUNK = 256 * 1024;
-    private static final byte[] NAMESPACE = new byte[16];
+    private static final int CHUNK = TierBench.CHUNK;
 
-    private final Random rnd = new Random(11);
-    private final AtomicLong now = new AtomicLong(1_000_000_000L);
-    private final CapturedLog log = new CapturedLog();
-    private final Arena arena = Arena.ofShared();
-    private final List<AutoCloseable> open = new ArrayList<>();
+    private final TierBench bench = new TierBench(11);
+    private final AtomicLong now = bench.now;
+    private final CapturedLog log = bench.log;
+    private final Arena arena = bench.arena;
 
     @AfterEach
     void closeAll() throws Exception {
-        for (AutoCloseable c : open.reversed()) {
-            c.close();
-        }
-        arena.close();
+        bench.close();
     }
 
     private <T extends AutoCloseable> T opened(T c) {
-        open.add(c);
-        return c;
+        return bench.opened(c);
     }
 
     private RedisTier tier(String url, int timeoutMs) {
-        RemoteOptions options = new RemoteOptions(timeoutMs, 0, 16);
-        return opened(RedisTier.open(RemoteUrl.parse(url, Duration.ofMillis(timeoutMs)), NAMESPACE, options,
-                now::get, log));
-    }
-
-    /** A chunk of random bytes, with its key and tokens. */
-    private record Chunk(ChunkKey key, int[] tokens, MemorySegment bytes) {
-    }
-
-    private Chunk chunk() {
-        MemorySegment bytes = arena.allocate(CHUNK);
-        for (long i = 0; i < CHUNK; i += 8) {
-            bytes.set(ValueLayout.JAVA_LONG_UNALIGNED, i, rnd.nextLong());
-        }
-        return new Chunk(new ChunkKey(rnd.nextLong(), rnd.nextLong()), rnd.ints(256, 0, 32000).toArray(), bytes);
-    }
-
-    /** Writes {@code chunks} one after the other, each answered before the next is sent. */
-    private static void writeEach(RedisTier tier, List<Chunk> chunks) throws InterruptedException {
-        for (Chunk c : chunks) {
-            Semaphore done = new Semaphore(0);
-            tier.write(c.key, c.key, c.tokens, c.bytes, done::release);
-            assertTrue(done.tryAcquire(10, TimeUnit.SECONDS), "write answered");
-        }
+        return bench.tier(url, timeoutMs);
     }
 
     private List<Chunk> chunks(int n) {
-        List<Chunk> list = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            list.add(chunk());
-        }
-        return list;
-    }
-
-    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what);
-            Thread.sleep(5);
-        }
+        return bench.chunks(n);
     }
 
     @Test
@@ -122,11 +78,11 @@ class RedisTierFailureTest {
         assertEquals(written, tier.leadingPresent(keys));
         List<RemoteTier.Read> reads = new ArrayList<>();
         for (int i = 0; i < written; i++) {
-            reads.add(new RemoteTier.Read(chunks.get(i).key, chunks.get(i).tokens, 0, 256, arena.allocate(CHUNK)));
+            reads.add(new RemoteTier.Read(chunks.get(i).key(), chunks.get(i).tokens(), 0, 256, arena.allocate(CHUNK)));
         }
         assertEquals(written, tier.read(reads));
         for (int i = 0; i < written; i++) {
-            assertArrayEquals(chunks.get(i).bytes.toArray(ValueLayout.JAVA_BYTE),
+            assertArrayEquals(chunks.get(i).bytes().toArray(ValueLayout.JAVA_BYTE),
                     reads.get(i).page().toArray(ValueLayout.JAVA_BYTE));
         }
 
@@ -222,7 +178,7 @@ class RedisTierFailureTest {
         }
         await("back", () -> tier.stats().healthy());
         List<RemoteTier.Read> reads = chunks.stream()
-                .map(c -> new RemoteTier.Read(c.key, c.tokens, 0, 256, arena.allocate(CHUNK))).toList();
+                .map(c -> new RemoteTier.Read(c.key(), c.tokens(), 0, 256, arena.allocate(CHUNK))).toList();
         redis.pause();
         try {
             assertEquals(0, tier.read(reads));
