@@ -34,7 +34,8 @@ import java.util.List;
  * {@link RankedOrder}).
  *
  * <h2>Cost</h2>
- * O(log n) per chunk used; per cached chunk about 40 bytes of ranks and a tree node, plus
+ * O(1) list moves per chunk used and O(log ranks) per distinct rank (see {@link RankedOrder}); per
+ * cached chunk about 56 bytes of ranks and links, plus
  * {@value #HISTORY_PER_CHUNK} history slots of 8 bytes (the history must span the minutes after
  * which conversations come back; 16 slots lose a third of the gain); the shadows add an eighth of
  * that, and a sampled prompt is replayed twice more.
@@ -83,6 +84,6 @@ final class AdaptivePolicy extends RankedPolicy {
             order.rule(score > margin ? LRU2 : LRU);
         }
         order.tick();
-        order.use(leadingHits);
+        order.use(leadingHits, false);
     }
 }

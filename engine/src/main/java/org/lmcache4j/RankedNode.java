@@ -20,6 +20,10 @@ class RankedNode {
     int previousUse = NEVER;
     /** Uses while cached (LFU's rank). */
     int uses;
+    /** The rank's bucket in the order and the neighbours in it, lower sequence towards {@code before}. */
+    RankedOrder.Bucket bucket;
+    RankedNode before;
+    RankedNode after;
 
     RankedNode(ChunkKey key) {
         this.key = key;

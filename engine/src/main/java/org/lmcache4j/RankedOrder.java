@@ -4,7 +4,7 @@ import org.lmcache4j.keys.ChunkKey;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.TreeSet;
+import java.util.TreeMap;
 import java.util.function.Predicate;
 
 /**
@@ -27,15 +27,32 @@ import java.util.function.Predicate;
  * of {@code historySlots} longs (32-bit fingerprint, 32-bit tick): a chunk that comes back after
  * minutes is known as reused. A collision forgets, a wrong fingerprint match is one chance in 2^32.
  *
- * <p>O(log n) per chunk touched (a red-black tree); not thread-safe: the engine's index lock guards it.
+ * <p><b>Structure.</b> One bucket per rank in a red-black tree, each bucket a list in sequence
+ * order: sequence numbers only grow, and a prompt's chunks are placed from the last (lowest new
+ * sequence) to the first, so a placed chunk always joins its bucket's tail. A prompt's chunks
+ * mostly share a rank (the tick that used them), so a use costs O(1) list moves and a tree
+ * lookup per distinct rank, O(log ranks); not thread-safe: the engine's index lock guards it.
  */
 final class RankedOrder<N extends RankedNode> {
-    private final TreeSet<N> order = new TreeSet<>((a, b) -> a.rank != b.rank
-            ? Long.compare(a.rank, b.rank) : Long.compare(a.seq, b.seq));
+    /** The chunks of one rank, in sequence order. */
+    static final class Bucket {
+        final long rank;
+        RankedNode head;
+        RankedNode tail;
+
+        Bucket(long rank) {
+            this.rank = rank;
+        }
+    }
+
+    private final TreeMap<Long, Bucket> buckets = new TreeMap<>();
+    private int size;
     private final long[] history;
     private RankRule rule;
     private int now;
     private long seq;
+    /** The sequence before the last store's use: chunks above it are that store's prompt. */
+    private long storeMark;
 
     RankedOrder(RankRule rule, int historySlots) {
         this.rule = rule;
@@ -56,21 +73,33 @@ final class RankedOrder<N extends RankedNode> {
     }
 
     int size() {
-        return order.size();
+        return size;
     }
 
-    /** Uses {@code prompt}'s chunks (in prompt order, all cached) and ranks them anew. */
-    void use(List<? extends N> prompt) {
-        long base = seq;
-        seq += prompt.size();
+    /**
+     * Uses {@code prompt}'s chunks (in prompt order, all cached) and ranks them anew; {@code store}:
+     * a store uses them before adding its new chunks, which must not take these chunks' pages on a
+     * tie of ranks (see {@link #admits}).
+     */
+    void use(List<? extends N> prompt, boolean store) {
+        if (store) {
+            storeMark = seq;
+        }
         RankedNode previous = null;
-        for (int i = 0; i < prompt.size(); i++) {
-            N n = prompt.get(i);
-            order.remove(n);
+        for (N n : prompt) {
+            unlink(n);
             markUsed(n);
-            long r = Math.max(Math.min(rule.rank(n), previous == null ? Long.MAX_VALUE : previous.rank), n.floor);
-            place(n, r, base + prompt.size() - i, previous);
+            n.rank = Math.max(Math.min(rule.rank(n), previous == null ? Long.MAX_VALUE : previous.rank), n.floor);
+            raiseFloor(previous, n.rank);
             previous = n;
+        }
+        Bucket last = null;
+        for (int i = prompt.size() - 1; i >= 0; i--) {
+            N n = prompt.get(i);
+            if (n.bucket == null) { // a chunk listed twice is placed once
+                n.seq = ++seq;
+                last = append(n, last);
+            }
         }
     }
 
@@ -79,20 +108,30 @@ final class RankedOrder<N extends RankedNode> {
         n.previousUse = remembered(n.key);
         n.lastUse = now;
         n.uses = 1;
-        place(n, clamped(rule.rank(n), previous), ++seq, previous);
+        n.rank = clamped(rule.rank(n), previous);
+        raiseFloor(previous, n.rank);
+        n.seq = ++seq;
+        append(n, null);
     }
 
-    /** Whether a new chunk after {@code previous} would outrank {@code victim} (the first one evictable). */
+    /**
+     * Whether a new chunk after {@code previous} would outrank {@code victim} (the first one
+     * evictable), or tie with it while the victim is not of the storing prompt (a tie with its own
+     * prefix must keep the prefix; a tie with another prompt's chunk, as when no lookup moved the
+     * clock between stores, must not freeze the pool).
+     */
     boolean admits(ChunkKey key, RankedNode previous, RankedNode victim) {
         RankedNode candidate = new RankedNode(key);
         candidate.previousUse = remembered(key);
         candidate.lastUse = now;
         candidate.uses = 1;
-        return clamped(rule.rank(candidate), previous) > victim.rank;
+        long rank = clamped(rule.rank(candidate), previous);
+        return rank > victim.rank || rank == victim.rank && victim.seq <= storeMark;
     }
 
     void remove(N n) {
-        if (order.remove(n)) {
+        if (n.bucket != null) {
+            unlink(n);
             remember(n.key, n.lastUse);
         }
     }
@@ -103,31 +142,43 @@ final class RankedOrder<N extends RankedNode> {
     }
 
     /** The first of the order (lowest rank) that {@code test} accepts, or null. */
+    @SuppressWarnings("unchecked")
     N first(Predicate<? super N> test) {
-        for (N n : order) {
-            if (test.test(n)) {
-                return n;
+        for (Bucket b : buckets.values()) {
+            for (RankedNode n = b.head; n != null; n = n.after) {
+                if (test.test((N) n)) {
+                    return (N) n;
+                }
             }
         }
         return null;
     }
 
     /** Up to {@code max} of the order, lowest first, that {@code test} accepts. */
+    @SuppressWarnings("unchecked")
     List<N> first(int max, Predicate<? super N> test) {
         List<N> out = new ArrayList<>();
-        for (N n : order) {
-            if (out.size() >= max) {
-                break;
-            }
-            if (test.test(n)) {
-                out.add(n);
+        for (Bucket b : buckets.values()) {
+            for (RankedNode n = b.head; n != null && out.size() < max; n = n.after) {
+                if (test.test((N) n)) {
+                    out.add((N) n);
+                }
             }
         }
         return out;
     }
 
     void clear() {
-        order.clear();
+        for (Bucket b : buckets.values()) {
+            for (RankedNode n = b.head; n != null; ) {
+                RankedNode next = n.after;
+                n.bucket = null;
+                n.before = n.after = null;
+                n = next;
+            }
+        }
+        buckets.clear();
+        size = 0;
     }
 
     private void markUsed(RankedNode n) {
@@ -142,13 +193,49 @@ final class RankedOrder<N extends RankedNode> {
         return previous == null ? rank : Math.min(rank, previous.rank);
     }
 
-    private void place(N n, long rank, long sequence, RankedNode previous) {
-        n.rank = rank;
-        n.seq = sequence;
-        order.add(n);
+    private static void raiseFloor(RankedNode previous, long rank) {
         if (previous != null && previous.floor < rank) {
             previous.floor = rank;
         }
+    }
+
+    /** Puts {@code n} (its sequence the highest yet) at the tail of its rank's bucket; {@code hint} may be that bucket. */
+    private Bucket append(RankedNode n, Bucket hint) {
+        Bucket b = hint != null && hint.rank == n.rank ? hint : buckets.computeIfAbsent(n.rank, Bucket::new);
+        n.bucket = b;
+        n.before = b.tail;
+        n.after = null;
+        if (b.tail != null) {
+            b.tail.after = n;
+        } else {
+            b.head = n;
+        }
+        b.tail = n;
+        size++;
+        return b;
+    }
+
+    private void unlink(RankedNode n) {
+        Bucket b = n.bucket;
+        if (b == null) {
+            return;
+        }
+        if (n.before != null) {
+            n.before.after = n.after;
+        } else {
+            b.head = n.after;
+        }
+        if (n.after != null) {
+            n.after.before = n.before;
+        } else {
+            b.tail = n.before;
+        }
+        if (b.head == null) {
+            buckets.remove(b.rank);
+        }
+        n.bucket = null;
+        n.before = n.after = null;
+        size--;
     }
 
     private int remembered(ChunkKey key) {

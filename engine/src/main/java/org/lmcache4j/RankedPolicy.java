@@ -30,12 +30,12 @@ sealed class RankedPolicy implements EvictionPolicy permits AdaptivePolicy {
     @Override
     public void lookedUp(ChunkKey[] keys, List<ChunkEntry> leadingHits) {
         order.tick();
-        order.use(leadingHits);
+        order.use(leadingHits, false);
     }
 
     @Override
     public void used(List<ChunkEntry> entries, boolean storing) {
-        order.use(entries);
+        order.use(entries, storing);
     }
 
     @Override

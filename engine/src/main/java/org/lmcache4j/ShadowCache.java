@@ -30,16 +30,9 @@ final class ShadowCache {
         while (lead < keys.length && nodes.containsKey(keys[lead])) {
             present.add(nodes.get(keys[lead++]));
         }
-        order.use(present);
-        // the store: first the chunks already here, then the new ones, then the whole prompt again
-        present.clear();
-        for (ChunkKey k : keys) {
-            RankedNode n = nodes.get(k);
-            if (n != null) {
-                present.add(n);
-            }
-        }
-        order.use(present);
+        order.use(present, true);
+        // the store: the new chunks, then the whole prompt again (the engine's store also uses the
+        // chunks already here first; a model need not, and the leading ones were just used)
         List<RankedNode> prompt = new ArrayList<>();
         for (int c = 0; c < keys.length; c++) {
             RankedNode n = nodes.get(keys[c]);
@@ -64,7 +57,7 @@ final class ShadowCache {
             }
             prompt.add(n);
         }
-        order.use(prompt);
+        order.use(prompt, true);
         return lead;
     }
 }

@@ -166,8 +166,9 @@ final class StoreOperation extends RequestOperation {
         List<ChunkEntry> requestEntries = new ArrayList<>();
         // Use the chunks this prompt already has first, so that making room for its new ones
         // never evicts its own prefix (a suffix without its prefix can never hit).
+        // From chunk 0: the skipped prefix too (its pages must not go to this prompt's suffix).
         List<ChunkEntry> alreadyHere = new ArrayList<>();
-        for (int c = skipLeading / chunkSize; c < keys.length; c++) {
+        for (int c = 0; c < keys.length; c++) {
             ChunkEntry e = engine.index().get(keys[c]);
             if (e != null) {
                 alreadyHere.add(e);

@@ -106,6 +106,25 @@ class EvictionPolicyContractTest {
         }
     }
 
+    @ParameterizedTest
+    @FieldSource("POLICIES")
+    void storesWithoutLookups_stillMakeRoom(String policy) {
+        try (EngineFixture f = fixture(policy)) {
+            long[] slots = TestCaches.randomSlots(f.caches.layout, 8 * 256, new Random(5));
+            List<int[]> prompts = chat(6);
+            for (int[] p : prompts) {
+                f.engine.store(p, Arrays.copyOf(slots, p.length), 0);
+                assertPrefixesCached(f.engine);
+            }
+            int[] last = prompts.getLast();
+            int newest = f.engine.lookup(last);
+            assertTrue(f.engine.stats().evictions() > 0, policy);
+            if (!policy.equals("MRU")) { // MRU's next store evicts what the last one stored
+                assertTrue(newest >= 512, policy + " kept " + newest + " tokens of the newest prompt");
+            }
+        }
+    }
+
     @Test
     void unknownPolicy_isRefusedByName() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,

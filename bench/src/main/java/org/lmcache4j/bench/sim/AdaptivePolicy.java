@@ -29,9 +29,9 @@ final class AdaptivePolicy implements Policy {
     /** {@code hash}: the key's 32-bit hash, as the engine takes it from the chunk key. */
     AdaptivePolicy(int capacity, IntUnaryOperator hash) {
         int shadow = Math.max(1, capacity / SAMPLE);
-        this.cache = new RankedCache(capacity, 0, hash);
-        this.lru = new RankedCache(shadow, 0, hash);
-        this.lru2 = new RankedCache(shadow, INFINITE, hash);
+        this.cache = new RankedCache(capacity, 0, hash, false);
+        this.lru = new RankedCache(shadow, 0, hash, true);
+        this.lru2 = new RankedCache(shadow, INFINITE, hash, true);
         this.hash = hash;
         this.margin = Math.max(MIN_MARGIN, shadow / 4);
     }

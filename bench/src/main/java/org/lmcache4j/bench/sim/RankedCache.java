@@ -8,7 +8,7 @@ import java.util.TreeSet;
 import java.util.function.IntUnaryOperator;
 
 /**
- * The simulator's twin of the engine's {@code ShadowCache} over its {@code RankedOrder} (same
+ * The simulator's twin of the engine's pool and {@code ShadowCache} over its {@code RankedOrder} (same
  * decisions, checked by {@code AdaptivePolicyMatchesEngineTest}): chunks in one order by (rank,
  * sequence), the lowest evicted first; time is a tick per prompt. A chunk's rank is its last use
  * minus {@code min(gap since its previous use, window)}, a first use having an infinite gap:
@@ -44,8 +44,13 @@ final class RankedCache {
     long window;
     private int now;
     private long seq;
+    private long storeMark;
 
-    RankedCache(int capacity, long window, IntUnaryOperator hash) {
+    /** Whether a request skips the store's first use of the chunks already here, as the engine's shadows do. */
+    private final boolean shadow;
+
+    RankedCache(int capacity, long window, IntUnaryOperator hash, boolean shadow) {
+        this.shadow = shadow;
         this.capacity = capacity;
         this.window = window;
         this.hash = hash;
@@ -65,15 +70,17 @@ final class RankedCache {
         while (lead < keys.length && nodes.containsKey(keys[lead])) {
             present.add(nodes.get(keys[lead++]));
         }
-        use(present);
-        present.clear();
-        for (int k : keys) {
-            Node n = nodes.get(k);
-            if (n != null) {
-                present.add(n);
+        use(present, shadow);
+        if (!shadow) {
+            present.clear();
+            for (int k : keys) {
+                Node n = nodes.get(k);
+                if (n != null) {
+                    present.add(n);
+                }
             }
+            use(present, true);
         }
-        use(present);
         List<Node> prompt = new ArrayList<>();
         for (int c = 0; c < keys.length; c++) {
             Node n = nodes.get(keys[c]);
@@ -81,7 +88,8 @@ final class RankedCache {
                 Node previous = c == 0 ? null : nodes.get(keys[c - 1]);
                 if (nodes.size() >= capacity) {
                     Node victim = order.first();
-                    if (clamped(rank(now, remembered(keys[c])), previous) <= victim.rank) {
+                    long rank = clamped(rank(now, remembered(keys[c])), previous);
+                    if (rank < victim.rank || rank == victim.rank && victim.seq > storeMark) {
                         for (int d = c; d < keys.length; d++) {
                             if (!nodes.containsKey(keys[d])) {
                                 remember(keys[d], now);
@@ -101,11 +109,14 @@ final class RankedCache {
             }
             prompt.add(n);
         }
-        use(prompt);
+        use(prompt, true);
         return lead;
     }
 
-    private void use(List<Node> prompt) {
+    private void use(List<Node> prompt, boolean store) {
+        if (store) {
+            storeMark = seq;
+        }
         long base = seq;
         seq += prompt.size();
         Node previous = null;
