@@ -10,28 +10,33 @@ sealed interface RankRule {
     /** A first use counts as a gap this long: below any real gap, yet far from overflowing. */
     long FIRST_USE_GAP = 1L << 40;
 
-    long rank(RankedNode n);
+    /** The rank of a chunk last used at tick {@code last}, before that at {@code previous}, {@code uses} times cached. */
+    long rank(int last, int previous, int uses);
+
+    default long rank(RankedNode n) {
+        return rank(n.lastUse, n.previousUse, n.uses);
+    }
 
     /** Last use minus {@code min(gap since the previous use, window)}. */
     record Window(long window) implements RankRule {
         @Override
-        public long rank(RankedNode n) {
-            long gap = n.previousUse == RankedNode.NEVER ? FIRST_USE_GAP : (long) n.lastUse - n.previousUse;
-            return n.lastUse - Math.min(gap, window);
+        public long rank(int last, int previous, int uses) {
+            long gap = previous == RankedNode.NEVER ? FIRST_USE_GAP : (long) last - previous;
+            return last - Math.min(gap, window);
         }
     }
 
     record Frequency() implements RankRule {
         @Override
-        public long rank(RankedNode n) {
-            return ((long) n.uses << 32) + n.lastUse; // of equal uses, the least recently used first
+        public long rank(int last, int previous, int uses) {
+            return ((long) uses << 32) + last; // of equal uses, the least recently used first
         }
     }
 
     record MostRecentFirst() implements RankRule {
         @Override
-        public long rank(RankedNode n) {
-            return -(long) n.lastUse;
+        public long rank(int last, int previous, int uses) {
+            return -(long) last;
         }
     }
 }

@@ -39,6 +39,8 @@ final class RankedOrder<N extends RankedNode> {
         final long rank;
         RankedNode head;
         RankedNode tail;
+        /** Taken out of the tree (emptied): a new chunk of this rank gets a new bucket. */
+        boolean dropped;
 
         Bucket(long rank) {
             this.rank = rank;
@@ -46,6 +48,10 @@ final class RankedOrder<N extends RankedNode> {
     }
 
     private final TreeMap<Long, Bucket> buckets = new TreeMap<>();
+    /** Buckets a use took chunks from (reused, not to allocate per use). */
+    private final List<Bucket> left = new ArrayList<>();
+    /** The bucket of the last chunk added: a store's new chunks mostly share it. */
+    private Bucket lastAdded;
     private int size;
     private final long[] history;
     private RankRule rule;
@@ -87,7 +93,10 @@ final class RankedOrder<N extends RankedNode> {
         }
         RankedNode previous = null;
         for (N n : prompt) {
-            unlink(n);
+            if (n.bucket != null) {
+                left.add(n.bucket);
+                detach(n);
+            }
             markUsed(n);
             n.rank = Math.max(Math.min(rule.rank(n), previous == null ? Long.MAX_VALUE : previous.rank), n.floor);
             raiseFloor(previous, n.rank);
@@ -101,6 +110,11 @@ final class RankedOrder<N extends RankedNode> {
                 last = append(n, last);
             }
         }
+        // buckets emptied for good only now: a prompt re-placed at its own rank keeps its bucket
+        for (Bucket b : left) {
+            dropIfEmpty(b);
+        }
+        left.clear();
     }
 
     /** Adds a new chunk, {@code previous} (or null) the cached chunk before it in its prompt. */
@@ -111,7 +125,7 @@ final class RankedOrder<N extends RankedNode> {
         n.rank = clamped(rule.rank(n), previous);
         raiseFloor(previous, n.rank);
         n.seq = ++seq;
-        append(n, null);
+        lastAdded = append(n, lastAdded);
     }
 
     /**
@@ -121,11 +135,7 @@ final class RankedOrder<N extends RankedNode> {
      * clock between stores, must not freeze the pool).
      */
     boolean admits(ChunkKey key, RankedNode previous, RankedNode victim) {
-        RankedNode candidate = new RankedNode(key);
-        candidate.previousUse = remembered(key);
-        candidate.lastUse = now;
-        candidate.uses = 1;
-        long rank = clamped(rule.rank(candidate), previous);
+        long rank = clamped(rule.rank(now, remembered(key), 1), previous);
         return rank > victim.rank || rank == victim.rank && victim.seq <= storeMark;
     }
 
@@ -177,6 +187,7 @@ final class RankedOrder<N extends RankedNode> {
                 n = next;
             }
         }
+        buckets.values().forEach(b -> b.dropped = true);
         buckets.clear();
         size = 0;
     }
@@ -199,9 +210,12 @@ final class RankedOrder<N extends RankedNode> {
         }
     }
 
-    /** Puts {@code n} (its sequence the highest yet) at the tail of its rank's bucket; {@code hint} may be that bucket. */
+    /**
+     * Puts {@code n} (its sequence the highest yet) at the tail of its rank's bucket; {@code hint}
+     * may be that bucket, if still in the tree.
+     */
     private Bucket append(RankedNode n, Bucket hint) {
-        Bucket b = hint != null && hint.rank == n.rank ? hint : buckets.computeIfAbsent(n.rank, Bucket::new);
+        Bucket b = hint != null && hint.rank == n.rank && !hint.dropped ? hint : buckets.computeIfAbsent(n.rank, Bucket::new);
         n.bucket = b;
         n.before = b.tail;
         n.after = null;
@@ -217,9 +231,22 @@ final class RankedOrder<N extends RankedNode> {
 
     private void unlink(RankedNode n) {
         Bucket b = n.bucket;
-        if (b == null) {
-            return;
+        if (b != null) {
+            detach(n);
+            dropIfEmpty(b);
         }
+    }
+
+    private void dropIfEmpty(Bucket b) {
+        if (b.head == null && !b.dropped) {
+            buckets.remove(b.rank);
+            b.dropped = true;
+        }
+    }
+
+    /** Takes {@code n} out of its bucket, which stays in the tree even if emptied. */
+    private void detach(RankedNode n) {
+        Bucket b = n.bucket;
         if (n.before != null) {
             n.before.after = n.after;
         } else {
@@ -229,9 +256,6 @@ final class RankedOrder<N extends RankedNode> {
             n.after.before = n.before;
         } else {
             b.tail = n.before;
-        }
-        if (b.head == null) {
-            buckets.remove(b.rank);
         }
         n.bucket = null;
         n.before = n.after = null;
