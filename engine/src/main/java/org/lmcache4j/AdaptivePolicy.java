@@ -37,7 +37,7 @@ import java.util.List;
  * O(1) list moves per chunk used and O(log ranks) per distinct rank (see {@link RankedOrder}); per
  * cached chunk about 56 bytes of ranks and links, plus
  * {@value #HISTORY_PER_CHUNK} history slots of 8 bytes (the history must span the minutes after
- * which conversations come back; 16 slots lose a third of the gain); the shadows add an eighth of
+ * which conversations come back; 16 slots lose a fifth to a third of the gain); the shadows add an eighth of
  * that, and a sampled prompt is replayed twice more.
  */
 final class AdaptivePolicy extends RankedPolicy {
