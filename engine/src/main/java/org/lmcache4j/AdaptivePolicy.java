@@ -36,7 +36,7 @@ import java.util.List;
  * <h2>Cost</h2>
  * O(1) list moves per chunk used and O(log ranks) per distinct rank (see {@link RankedOrder}); per
  * cached chunk about 56 bytes of ranks and links, plus
- * {@value #HISTORY_PER_CHUNK} history slots of 8 bytes (the history must span the minutes after
+ * {@value #HISTORY_PER_CHUNK} history slots of 8 bytes (32 MiB at most; the history must span the minutes after
  * which conversations come back; 16 slots lose a fifth to a third of the gain); the shadows add an eighth of
  * that, and a sampled prompt is replayed twice more.
  */
@@ -55,10 +55,10 @@ final class AdaptivePolicy extends RankedPolicy {
     private long score;
 
     AdaptivePolicy(int capacity) {
-        super(new RankedOrder<>(LRU, HISTORY_PER_CHUNK * capacity));
+        super(new RankedOrder<>(LRU, (long) HISTORY_PER_CHUNK * capacity));
         int shadow = Math.max(1, capacity / SAMPLE);
-        this.lru = new ShadowCache(shadow, LRU, HISTORY_PER_CHUNK * shadow);
-        this.lru2 = new ShadowCache(shadow, LRU2, HISTORY_PER_CHUNK * shadow);
+        this.lru = new ShadowCache(shadow, LRU, (long) HISTORY_PER_CHUNK * shadow);
+        this.lru2 = new ShadowCache(shadow, LRU2, (long) HISTORY_PER_CHUNK * shadow);
         this.margin = Math.max(MIN_MARGIN, shadow / 4);
     }
 

@@ -47,6 +47,9 @@ final class RankedOrder<N extends RankedNode> {
         }
     }
 
+    /** 32 MiB of history at most, whatever the pool (a pool of small chunks may hold millions). */
+    static final long MAX_HISTORY_SLOTS = 1 << 22;
+
     private final TreeMap<Long, Bucket> buckets = new TreeMap<>();
     /** Buckets a use took chunks from (reused, not to allocate per use). */
     private final List<Bucket> left = new ArrayList<>();
@@ -60,9 +63,10 @@ final class RankedOrder<N extends RankedNode> {
     /** The sequence before the last store's use: chunks above it are that store's prompt. */
     private long storeMark;
 
-    RankedOrder(RankRule rule, int historySlots) {
+    RankedOrder(RankRule rule, long historySlots) {
         this.rule = rule;
-        this.history = new long[historySlots <= 0 ? 0 : Integer.highestOneBit(historySlots - 1 | 1) << 1];
+        int slots = (int) Math.min(historySlots, MAX_HISTORY_SLOTS);
+        this.history = new long[slots <= 0 ? 0 : Integer.highestOneBit(slots - 1 | 1) << 1];
     }
 
     void rule(RankRule next) {

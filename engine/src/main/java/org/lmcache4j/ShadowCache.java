@@ -17,7 +17,7 @@ final class ShadowCache {
     private final RankedOrder<RankedNode> order;
     private final Map<ChunkKey, RankedNode> nodes = new HashMap<>();
 
-    ShadowCache(int capacity, RankRule rule, int historySlots) {
+    ShadowCache(int capacity, RankRule rule, long historySlots) {
         this.capacity = capacity;
         this.order = new RankedOrder<>(rule, historySlots);
     }

@@ -54,7 +54,7 @@ final class RankedCache {
         this.capacity = capacity;
         this.window = window;
         this.hash = hash;
-        int slots = HISTORY_PER_CHUNK * capacity;
+        int slots = (int) Math.min((long) HISTORY_PER_CHUNK * capacity, 1 << 22); // the engine's cap
         this.history = new long[Integer.highestOneBit(slots - 1 | 1) << 1];
     }
 
