@@ -17,7 +17,7 @@ import java.util.List;
  * one-off tails go first and declined when the pool is full of reused chunks, while a conversation
  * that came back keeps its place for about as long as it took to come back. A history of recent
  * uses (see {@link RankedOrder}) makes a declined or evicted chunk count as reused when it returns.
- * On the Mooncake trace that serves 1.7x LRU's hit tokens at 1M tokens of pool and 1.34x at 2.5M
+ * On the Mooncake trace that serves 1.74x LRU's hit tokens at 1M tokens of pool and 1.38x at 2.5M
  * (docs/benchmarks.md, "Policies").
  *
  * <h2>Why adaptive</h2>
@@ -37,11 +37,11 @@ import java.util.List;
  * O(1) list moves per chunk used and O(log ranks) per distinct rank (see {@link RankedOrder}); per
  * cached chunk about 56 bytes of ranks and links, plus
  * {@value #HISTORY_PER_CHUNK} history slots of 8 bytes (32 MiB at most; the history must span the minutes after
- * which conversations come back; 16 slots lose a fifth to a third of the gain); the shadows add an eighth of
+ * which conversations come back; 16 slots lose a fifth to a third of the gain); the shadows add a sixteenth of
  * that, and a sampled prompt is replayed twice more.
  */
 final class AdaptivePolicy extends RankedPolicy {
-    static final int SAMPLE = 8;
+    static final int SAMPLE = 16;
     static final int SAMPLE_DEPTH = 4;
     static final long MIN_MARGIN = 64;
     static final int HISTORY_PER_CHUNK = 32;

@@ -9,7 +9,7 @@ import java.util.function.IntUnaryOperator;
  * fed the prompts whose sampling chunk hashes into 1/{@value #SAMPLE}, has been serving more.
  */
 final class AdaptivePolicy implements Policy {
-    static final int SAMPLE = 8;
+    static final int SAMPLE = 16;
     static final int SAMPLE_DEPTH = 4;
     static final long INFINITE = Long.MAX_VALUE / 4;
     /** Chunks of evidence the shadows need before the cache leaves LRU: a few prompts, not noise. */

@@ -36,7 +36,7 @@ class AdaptivePolicyMatchesEngineTest {
 
     @Test
     void adaptive_sameHitsAsTheSimulator_andLeavesLruOnThisTraffic() throws Exception {
-        Trace trace = MooncakeTraces.read(MOONCAKE, 512, CHUNK, 3000);
+        Trace trace = MooncakeTraces.read(MOONCAKE, 512, CHUNK, 6000);
         Map<Integer, ChunkKey> keys = engineKeys(trace);
         long[] engine = engineHits(trace, "ADAPTIVE");
         AdaptivePolicy sim = new AdaptivePolicy(POOL_CHUNKS, k -> (int) keys.get(k).lo());
