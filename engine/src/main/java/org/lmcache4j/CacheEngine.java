@@ -91,7 +91,9 @@ public final class CacheEngine implements AutoCloseable {
     private final EngineCounters counters = new EngineCounters();
     private final ReentrantLock indexLock = new ReentrantLock();
     private final KvEventQueue kvEvents = new KvEventQueue(KvEventQueue.DEFAULT_CAPACITY);
-    private final ChunkIndex index = new ChunkIndex(kvEvents);
+    private final ChunkIndex index;
+    /** {@link #allocatePage(ChunkKey, ChunkEntry)}: the policy keeps its victim rather than this chunk. */
+    static final int DECLINED = -2;
     private final PinTable pins;
     private final SpillTier disk;
     private final Spiller spiller;
@@ -123,6 +125,7 @@ public final class CacheEngine implements AutoCloseable {
         this.fixedRegistrar = b.slabRegistrar != null;
         this.pool = new ChunkPool(config.cpuPoolBytes(), layout.chunkBytes(config.chunkSize()),
                 b.slabTargetBytes, b.slabSource, fixedRegistrar ? b.slabRegistrar : SlabRegistrar.NONE);
+        this.index = new ChunkIndex(kvEvents, EvictionPolicy.of(config.cachePolicy(), pool.capacityPages()));
         SpillTier openedDisk = SpillTier.NONE;
         RemoteTier openedRemote = RemoteTier.NONE;
         try {
@@ -499,11 +502,9 @@ public final class CacheEngine implements AutoCloseable {
         return hits;
     }
 
-    /** Touches entries from the last to the first, so the prompt's prefix ends most recently used. */
-    void touchReversed(List<ChunkEntry> entries) {
-        for (int i = entries.size() - 1; i >= 0; i--) {
-            index.touch(entries.get(i));
-        }
+    /** A request used these entries (prompt order; {@code storing}: a store's): the eviction policy ranks them anew. */
+    void used(List<ChunkEntry> entries, boolean storing) {
+        index.used(entries, storing);
     }
 
     /** End (exclusive) of chunk {@code c} of a {@code tokens}-token prompt. */
@@ -512,21 +513,35 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     /**
-     * A free page for a new chunk: grows the pool while it may, then evicts the least recently
-     * used chunk that nobody leases or pins; -1 when nothing can be evicted. Caller holds the lock.
+     * A free page for a chunk loaded from a lower tier: grows the pool while it may, then evicts
+     * the first chunk in eviction order that nobody leases or pins; -1 when nothing can be
+     * evicted. Caller holds the lock.
      */
     int allocatePage() {
+        return allocatePage(null, null);
+    }
+
+    /**
+     * Like {@link #allocatePage()} for a new chunk {@code key} of a store, {@code previous} the
+     * cached chunk before it: {@link #DECLINED} when the eviction policy would rather keep the
+     * victim than store this chunk. Caller holds the lock.
+     */
+    int allocatePage(ChunkKey key, ChunkEntry previous) {
         int page = pool.tryAllocate();
         while (page < 0) {
             // A chunk the disk tier also holds costs nothing to drop: those go first. Without a disk
-            // tier no chunk is, and that pass would only walk the whole list for nothing.
-            ChunkEntry victim = disk.enabled() ? index.evictOldest(e -> pool.refCount(e.page) == 1 && clean(e)) : null;
+            // tier no chunk is, and that pass would only walk the whole order for nothing.
+            ChunkEntry victim = disk.enabled() ? index.victim(e -> pool.refCount(e.page) == 1 && clean(e)) : null;
             if (victim == null) {
-                victim = index.evictOldest(e -> pool.refCount(e.page) == 1);
+                victim = index.victim(e -> pool.refCount(e.page) == 1);
             }
             if (victim == null) {
                 return -1;
             }
+            if (key != null && !index.admits(key, previous, victim)) {
+                return DECLINED;
+            }
+            index.remove(victim);
             pool.release(victim.page);
             counters.evictions.increment();
             page = pool.tryAllocate();

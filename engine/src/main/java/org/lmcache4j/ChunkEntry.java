@@ -9,8 +9,7 @@ import java.util.Arrays;
  * reference to the page), and its token ids, checked on every hit so that a key collision can
  * never serve another prefix's KV. Guarded by the engine's index lock.
  */
-final class ChunkEntry {
-    final ChunkKey key;
+final class ChunkEntry extends RankedNode {
     /** The previous chunk's key (the scope's root for chunk 0), recorded when the chunk spills. */
     final ChunkKey parent;
     /** Whether this is a prompt's first chunk (its parent is the scope's root, not a chunk). */
@@ -22,12 +21,12 @@ final class ChunkEntry {
     boolean onDisk;
     /** Whether a write of this chunk to disk is in flight. */
     boolean spilling;
-    /** Neighbours in the index's recency list, least recently used towards {@code older}. */
+    /** Neighbours in LRU's and FIFO's list ({@link ListOrder}), evicted first towards {@code older}. */
     ChunkEntry older;
     ChunkEntry newer;
 
     ChunkEntry(ChunkKey key, ChunkKey parent, int page, int[] allTokens, int from, int to) {
-        this.key = key;
+        super(key);
         this.parent = parent;
         this.first = from == 0;
         this.page = page;

@@ -6,15 +6,16 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
- * The CPU tier's chunks by key, in least-recently-used order.
+ * The CPU tier's chunks by key, in the eviction order of its {@link EvictionPolicy}
+ * ({@code cache_policy}).
  *
- * <p>Recency is an intrusive doubly linked list through the entries, so that looking a chunk up
- * ({@link #get}) does not reorder it and touching ({@link #touch}) is explicit: the engine
- * touches a request's chunks from the last to the first, leaving the prefix most recently used,
- * so that under pressure a prompt loses its suffix before its prefix (a prefix without its
- * suffix still hits; a suffix without its prefix never does).
+ * <p>Looking a chunk up ({@link #get}) changes nothing; uses are explicit and name a prompt's
+ * chunks in prompt order ({@link #lookedUp}, {@link #used}), so that the policy can keep a
+ * prompt's prefix ahead of its suffix (a prefix without its suffix still hits; a suffix without
+ * its prefix never does).
  *
  * <p>What the index gains and loses is told to its {@link KvEventQueue} (for routers): a chunk
  * when it is published, its removal only if it was published.
@@ -24,17 +25,19 @@ import java.util.Map;
 final class ChunkIndex {
     private final Map<ChunkKey, ChunkEntry> byKey = new HashMap<>();
     private final KvEventQueue events;
-    /** Least recently used end. */
-    private ChunkEntry oldest;
-    /** Most recently used end. */
-    private ChunkEntry newest;
+    private final EvictionPolicy policy;
 
-    ChunkIndex(KvEventQueue events) {
+    ChunkIndex(KvEventQueue events, EvictionPolicy policy) {
         this.events = events;
+        this.policy = policy;
     }
 
     int size() {
         return byKey.size();
+    }
+
+    EvictionPolicy policy() {
+        return policy;
     }
 
     /** Makes an indexed entry servable (its bytes are complete) and tells the event queue. */
@@ -43,17 +46,17 @@ final class ChunkIndex {
         events.stored(entry);
     }
 
-    /** The entry under {@code key}, without changing its recency. */
+    /** The entry under {@code key}, without using it. */
     ChunkEntry get(ChunkKey key) {
         return byKey.get(key);
     }
 
-    /** Adds an entry as the most recently used; the key must be absent. */
+    /** Adds an entry (the key must be absent), after the cached chunk before it in its prompt, if any. */
     void add(ChunkEntry entry) {
         if (byKey.putIfAbsent(entry.key, entry) != null) {
             throw new IllegalStateException("chunk " + entry.key + " is already indexed");
         }
-        linkNewest(entry);
+        policy.added(entry, entry.first ? null : byKey.get(entry.parent));
     }
 
     /** Whether {@code entry} (this very object) is indexed. */
@@ -61,12 +64,33 @@ final class ChunkIndex {
         return byKey.get(entry.key) == entry;
     }
 
-    /** Makes the entry the most recently used; an entry no longer indexed is left alone. */
-    void touch(ChunkEntry entry) {
-        if (newest != entry && contains(entry)) {
-            unlink(entry);
-            linkNewest(entry);
+    /** A prompt of these keys was looked up and these leading entries hit. */
+    void lookedUp(ChunkKey[] keys, List<ChunkEntry> leadingHits) {
+        policy.lookedUp(keys, leadingHits);
+    }
+
+    /**
+     * A request used these entries (prompt order; {@code storing}: a store, naming its prompt's
+     * chunks); entries no longer indexed are left alone.
+     */
+    void used(List<ChunkEntry> entries, boolean storing) {
+        List<ChunkEntry> indexed = new ArrayList<>(entries.size());
+        for (ChunkEntry e : entries) {
+            if (contains(e)) {
+                indexed.add(e);
+            }
         }
+        policy.used(indexed, storing);
+    }
+
+    /** Whether a new chunk {@code key}, after {@code previous} in its prompt, may take {@code victim}'s page. */
+    boolean admits(ChunkKey key, ChunkEntry previous, ChunkEntry victim) {
+        return policy.admits(key, previous, victim);
+    }
+
+    /** A chunk not stored because the policy declined it. */
+    void declined(ChunkKey key) {
+        policy.declined(key);
     }
 
     /** Removes the entry if this very object is indexed; returns whether it was. */
@@ -74,7 +98,7 @@ final class ChunkIndex {
         if (!byKey.remove(entry.key, entry)) {
             return false;
         }
-        unlink(entry);
+        policy.removed(entry);
         if (entry.published()) {
             events.removed(entry);
         }
@@ -82,66 +106,26 @@ final class ChunkIndex {
     }
 
     /**
-     * Removes and returns the least recently used published entry that {@code evictable} accepts
-     * (the engine's test: nobody but the index references its page), or null if none.
+     * The first published entry in eviction order that {@code evictable} accepts (the engine's
+     * test: nobody but the index references its page), or null if none. Not removed.
      */
-    ChunkEntry evictOldest(java.util.function.Predicate<ChunkEntry> evictable) {
-        for (ChunkEntry e = oldest; e != null; e = e.newer) {
-            if (e.published() && evictable.test(e)) {
-                remove(e);
-                return e;
-            }
-        }
-        return null;
+    ChunkEntry victim(Predicate<ChunkEntry> evictable) {
+        return policy.first(e -> e.published() && evictable.test(e));
     }
 
-    /** Up to {@code max} entries from the least recently used end that {@code test} accepts. */
-    List<ChunkEntry> oldest(int max, java.util.function.Predicate<ChunkEntry> test) {
-        List<ChunkEntry> out = new ArrayList<>();
-        for (ChunkEntry e = oldest; e != null && out.size() < max; e = e.newer) {
-            if (test.test(e)) {
-                out.add(e);
-            }
-        }
-        return out;
+    /** Up to {@code max} entries from the front of the eviction order that {@code test} accepts. */
+    List<ChunkEntry> oldest(int max, Predicate<ChunkEntry> test) {
+        return policy.first(max, test);
     }
 
     /** Removes every entry and returns them. */
     List<ChunkEntry> removeAll() {
         List<ChunkEntry> all = new ArrayList<>(byKey.values());
         byKey.clear();
-        oldest = newest = null;
-        for (ChunkEntry e : all) {
-            e.older = e.newer = null;
-        }
+        policy.clear();
         if (!all.isEmpty()) {
             events.cleared();
         }
         return all;
-    }
-
-    private void linkNewest(ChunkEntry e) {
-        e.older = newest;
-        e.newer = null;
-        if (newest != null) {
-            newest.newer = e;
-        } else {
-            oldest = e;
-        }
-        newest = e;
-    }
-
-    private void unlink(ChunkEntry e) {
-        if (e.older != null) {
-            e.older.newer = e.newer;
-        } else {
-            oldest = e.newer;
-        }
-        if (e.newer != null) {
-            e.newer.older = e.older;
-        } else {
-            newest = e.older;
-        }
-        e.older = e.newer = null;
     }
 }

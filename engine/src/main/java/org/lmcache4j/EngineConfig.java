@@ -23,7 +23,8 @@ import java.util.Optional;
  * @param remoteSerde         remote serializer ({@code remote_serde}, default {@code naive})
  * @param saveUnfullChunk     store a trailing partial chunk ({@code save_unfull_chunk}, default true)
  * @param saveDecodeCache     store decode-phase tokens ({@code save_decode_cache}, default false)
- * @param cachePolicy         eviction policy of the CPU tier ({@code cache_policy}, default LRU)
+ * @param cachePolicy         eviction policy of the CPU tier ({@code cache_policy}: LRU, LFU, FIFO, MRU or
+ *                            ADAPTIVE, default LRU; see EvictionPolicy)
  * @param pinTimeoutSec       seconds after which a lookup's pins expire ({@code pin_timeout_sec}, 300)
  * @param lookupTimeoutMs     {@code lookup_timeout_ms} (default 3000)
  * @param blockingTimeoutSecs {@code blocking_timeout_secs} (default 10)
@@ -53,7 +54,7 @@ public record EngineConfig(int chunkSize, boolean localCpu, double maxLocalCpuSi
     private static final long PAGE_ALIGN = 4096;
 
     /** Eviction policies the CPU tier implements. */
-    public static final java.util.List<String> CACHE_POLICIES = java.util.List.of("LRU");
+    public static final java.util.List<String> CACHE_POLICIES = EvictionPolicy.NAMES;
 
     public EngineConfig {
         if (chunkSize <= 0) {

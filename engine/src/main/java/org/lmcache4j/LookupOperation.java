@@ -54,7 +54,7 @@ final class LookupOperation {
             }
             engine.pins().pin(pinFor, leases, engine.ticker().nanos());
         }
-        engine.touchReversed(hits);
+        engine.index().lookedUp(keys, hits);
         for (int c = 0; c < hits.size(); c++) {
             engine.trace().record(c, keys[c], hits.get(c).tokenCount(), AccessTrace.Kind.HIT);
         }

@@ -139,7 +139,7 @@ final class RetrieveOperation extends RequestOperation {
         }
         List<ChunkEntry> touched = new ArrayList<>(loads.size());
         loads.forEach(l -> touched.add(l.entry));
-        engine.touchReversed(touched);
+        engine.used(touched, false);
         return loads;
     }
 

@@ -164,16 +164,17 @@ final class StoreOperation extends RequestOperation {
     /** Caller holds the index lock. Fills {@code pending} as it goes, so that a failure can be undone. */
     private void plan(ChunkKey[] keys, List<Pending> pending) {
         List<ChunkEntry> requestEntries = new ArrayList<>();
-        // Touch the chunks this prompt already has first, so that making room for its new ones
+        // Use the chunks this prompt already has first, so that making room for its new ones
         // never evicts its own prefix (a suffix without its prefix can never hit).
+        // From chunk 0: the skipped prefix too (its pages must not go to this prompt's suffix).
         List<ChunkEntry> alreadyHere = new ArrayList<>();
-        for (int c = skipLeading / chunkSize; c < keys.length; c++) {
+        for (int c = 0; c < keys.length; c++) {
             ChunkEntry e = engine.index().get(keys[c]);
             if (e != null) {
                 alreadyHere.add(e);
             }
         }
-        engine.touchReversed(alreadyHere);
+        engine.used(alreadyHere, true);
         boolean leading = true;
         for (int c = skipLeading / chunkSize; c < keys.length; c++) {
             int from = c * chunkSize;
@@ -194,7 +195,17 @@ final class StoreOperation extends RequestOperation {
                 LOG.debug("not storing tokens {}.. : chunk {} has slots of -1", from, c);
                 break;
             }
-            int page = engine.allocatePage();
+            int page = engine.allocatePage(keys[c], c == 0 ? null : engine.index().get(keys[c - 1]));
+            if (page == CacheEngine.DECLINED) {
+                // the rest of the prompt ranks no higher: the policy remembers it was asked for
+                for (int d = c; d < keys.length; d++) {
+                    if (engine.index().get(keys[d]) == null) {
+                        engine.index().declined(keys[d]);
+                    }
+                }
+                LOG.debug("the eviction policy keeps what it has: not storing the last {} chunks", keys.length - c);
+                break;
+            }
             if (page < 0) {
                 engine.counters().storeSkippedChunks.add(keys.length - c);
                 LOG.debug("pool full of leased chunks: not storing the last {} chunks", keys.length - c);
@@ -207,8 +218,8 @@ final class StoreOperation extends RequestOperation {
             pending.add(new Pending(entry, from, to, engine.pool().lease(page)));
             requestEntries.add(entry);
         }
-        // The skipped prefix is this prompt's too: listed first, it is touched last and ends the most
-        // recently used, so a stored suffix never outlives its own prefix.
+        // The skipped prefix is this prompt's too: used with it, in prompt order, so that a stored
+        // suffix never outlives its own prefix.
         List<ChunkEntry> wholePrompt = new ArrayList<>();
         for (int c = 0; c < skipLeading / chunkSize && c < keys.length; c++) {
             ChunkEntry prefix = engine.index().get(keys[c]);
@@ -217,7 +228,7 @@ final class StoreOperation extends RequestOperation {
             }
         }
         wholePrompt.addAll(requestEntries);
-        engine.touchReversed(wholePrompt);
+        engine.used(wholePrompt, true);
     }
 
     private boolean hasHole(int from, int to) {

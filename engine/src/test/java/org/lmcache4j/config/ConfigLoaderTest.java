@@ -418,7 +418,7 @@ class ConfigLoaderTest {
 
     @Test
     void loadFile_unsupportedCachePolicy_namesValueAndFile() throws IOException {
-        assertFileRejected("lfu.yaml", "cache_policy: LFU\n", "cache_policy", "LFU", "not supported", "(from ");
+        assertFileRejected("clock.yaml", "cache_policy: CLOCK\n", "cache_policy", "CLOCK", "not supported", "(from ");
     }
 
     @Test
