@@ -17,7 +17,8 @@ import java.util.List;
  * one-off tails go first and declined when the pool is full of reused chunks, while a conversation
  * that came back keeps its place for about as long as it took to come back. A history of recent
  * uses (see {@link RankedOrder}) makes a declined or evicted chunk count as reused when it returns.
- * On the Mooncake trace that serves 1.74x LRU's hit tokens at 1M tokens of pool and 1.38x at 2.5M
+ * On the Mooncake trace the engine under {@code replay --trace} serves 1.73x LRU's hit tokens at 1M
+ * tokens of pool and 1.30x at 2.5M; other samples of the shadows give 1.43x-1.80x and 1.00x-1.37x
  * (docs/benchmarks.md, "Policies").
  *
  * <h2>Why adaptive</h2>

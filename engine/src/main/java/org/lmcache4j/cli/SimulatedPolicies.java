@@ -7,8 +7,8 @@ import java.util.Map;
 
 /**
  * The policies {@code simulate} knows, by the name {@code --policy} and the JSON give them:
- * LMCache's {@code cache_policy} values (lru, lfu, fifo, mru) and the offline optimum, in the
- * order {@code --policy all} runs them. A new policy is one line here (and a class implementing
+ * LMCache's {@code cache_policy} values (lru, lfu, fifo, mru), the engine's own (adaptive) and the
+ * offline optimum, in the order {@code --policy all} runs them. A new policy is one line here (and a class implementing
  * {@link SimulatedPolicy}).
  */
 final class SimulatedPolicies {
@@ -26,7 +26,7 @@ final class SimulatedPolicies {
         BY_NAME.put("lfu", SimulatedLfu::new);
         BY_NAME.put("fifo", SimulatedFifo::new);
         BY_NAME.put("mru", SimulatedMru::new);
-        // the lead registers the engine's new policy here, e.g. BY_NAME.put("name", SimulatedName::new);
+        BY_NAME.put("adaptive", SimulatedAdaptive::new);
         BY_NAME.put(OPTIMUM, OptimumPolicy::new);
     }
 

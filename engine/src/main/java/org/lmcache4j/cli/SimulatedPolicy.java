@@ -7,8 +7,8 @@ package org.lmcache4j.cli;
  * the request. By default the present chunks are reported {@link #hit} from the last to the
  * first, then the missing ones {@link #insert inserted}, also from the last to the first: a
  * prompt's prefix ends the most recently seen, since a suffix without its prefix never hits.
- * The same shape as the research policies in {@code bench/…/sim}, so one of those moves here
- * with its package line and the interface's name changed.
+ * A policy that looks a prompt up and stores it whole ({@link SimulatedAdaptive}) overrides
+ * {@link #apply} and takes the prompt at once.
  */
 interface SimulatedPolicy {
     String name();

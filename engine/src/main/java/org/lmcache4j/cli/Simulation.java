@@ -21,19 +21,26 @@ final class Simulation {
         long hits = 0;
         int n = trace.requests();
         for (int r = 0; r < n; r++) {
-            int[] keys = trace.keys[r];
-            boolean[] present = new boolean[keys.length];
-            boolean leading = true;
-            for (int i = 0; i < keys.length; i++) {
-                present[i] = policy.contains(keys[i]);
-                leading &= present[i];
-                if (leading) {
-                    hits += trace.tokens[r][i];
-                }
-            }
-            policy.apply(keys, present);
+            hits += request(trace, r, policy);
             progress.request(r + 1, n);
         }
+        return hits;
+    }
+
+    /** Request {@code r}'s hit tokens under {@code policy}, which then applies the request. */
+    static long request(ChunkedTrace trace, int r, SimulatedPolicy policy) {
+        int[] keys = trace.keys[r];
+        boolean[] present = new boolean[keys.length];
+        boolean leading = true;
+        long hits = 0;
+        for (int i = 0; i < keys.length; i++) {
+            present[i] = policy.contains(keys[i]);
+            leading &= present[i];
+            if (leading) {
+                hits += trace.tokens[r][i];
+            }
+        }
+        policy.apply(keys, present);
         return hits;
     }
 

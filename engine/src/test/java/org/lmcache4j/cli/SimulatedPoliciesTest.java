@@ -33,11 +33,11 @@ class SimulatedPoliciesTest {
 
     @Test
     void registry_namesLmcachePoliciesThenTheOptimum() {
-        assertEquals(List.of("lru", "lfu", "fifo", "mru", "optimum"), SimulatedPolicies.names());
+        assertEquals(List.of("lru", "lfu", "fifo", "mru", "adaptive", "optimum"), SimulatedPolicies.names());
         assertEquals(List.of("lru", "optimum"), SimulatedPolicies.select("LRU, optimum"));
         IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> SimulatedPolicies.select("arc"));
-        assertTrue(e.getMessage().contains("unknown policy 'arc' (policies: lru, lfu, fifo, mru, optimum, or all)"));
+        assertTrue(e.getMessage().contains("unknown policy 'arc' (policies: lru, lfu, fifo, mru, adaptive, optimum, or all)"));
     }
 
     @Test

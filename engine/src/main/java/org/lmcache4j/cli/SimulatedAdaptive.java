@@ -1,4 +1,4 @@
-package org.lmcache4j.bench.sim;
+package org.lmcache4j.cli;
 
 import java.util.function.IntUnaryOperator;
 
@@ -7,8 +7,14 @@ import java.util.function.IntUnaryOperator;
  * {@code AdaptivePolicy} for the design): a {@link RankedCache} whose window is LRU's (0) or
  * LRU-2's (infinite), whichever of two miniature shadows, at 1/{@value #SAMPLE} of the capacity and
  * fed the prompts whose sampling chunk hashes into 1/{@value #SAMPLE}, has been serving more.
+ *
+ * <p>The engine samples by its 128-bit chunk key; the simulator's chunks are small ints, so
+ * {@code simulate} hashes those ({@link #mix}): another sample of the same rate, hence hit rates
+ * within noise of the engine's on a given trace, not equal to the token. With the engine's own
+ * key hashes ({@code AdaptivePolicyMatchesEngineTest}) the decisions are the engine's, request by
+ * request.
  */
-final class AdaptivePolicy implements Policy {
+final class SimulatedAdaptive implements SimulatedPolicy {
     static final int SAMPLE = 16;
     static final int SAMPLE_DEPTH = 4;
     static final long INFINITE = Long.MAX_VALUE / 4;
@@ -22,12 +28,12 @@ final class AdaptivePolicy implements Policy {
     private final long margin;
     private long score;
 
-    AdaptivePolicy(int capacity) {
-        this(capacity, AdaptivePolicy::mix);
+    SimulatedAdaptive(int capacity, ChunkedTrace trace) {
+        this(capacity, SimulatedAdaptive::mix);
     }
 
     /** {@code hash}: the key's 32-bit hash, as the engine takes it from the chunk key. */
-    AdaptivePolicy(int capacity, IntUnaryOperator hash) {
+    SimulatedAdaptive(int capacity, IntUnaryOperator hash) {
         int shadow = Math.max(1, capacity / SAMPLE);
         this.cache = new RankedCache(capacity, 0, hash, false);
         this.lru = new RankedCache(shadow, 0, hash, true);
@@ -43,7 +49,7 @@ final class AdaptivePolicy implements Policy {
 
     @Override
     public String name() {
-        return "ADAPTIVE";
+        return "adaptive";
     }
 
     @Override

@@ -1,4 +1,4 @@
-package org.lmcache4j.bench.sim;
+package org.lmcache4j.cli;
 
 import java.util.ArrayList;
 import java.util.HashMap;
