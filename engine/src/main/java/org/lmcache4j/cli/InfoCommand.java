@@ -32,7 +32,15 @@ final class InfoCommand {
     int run() {
         KvLayout layout = LayoutOptions.layout(args, args.integer("blocks", 1, 1));
         boolean json = args.flag("json");
-        ConfigLoader.Sourced sourced = LayoutOptions.checked(args, layout); // refused as replay and the engine refuse it
+        ConfigLoader.Sourced sourced;
+        try {
+            sourced = LayoutOptions.checked(args, layout); // refused as replay and the engine refuse it
+        } catch (IllegalArgumentException e) {
+            if (json) { // a JSON reader gets an answer too; the message still goes to stderr with exit 2
+                out.println(Json.write(Map.of("error", String.valueOf(e.getMessage()))));
+            }
+            throw e;
+        }
         EngineConfig config = sourced.config();
         args.finish();
 

@@ -46,6 +46,16 @@ class InfoConfigTest {
     }
 
     @Test
+    void refusedConfiguration_withJson_printsTheRefusalAsJsonToo() throws IOException {
+        Path cfg = write("chunk_size: 256\nenable_pd: True\npd_role: sender\n");
+        Result info = MainTest.run("info", "--json", "--config", cfg.toString());
+        assertEquals(2, info.status(), info.out());
+        String error = String.valueOf(info.json().get("error"));
+        assertTrue(error.contains("enable_pd") && refusal(info).contains(error), error + " / " + refusal(info));
+        assertEquals(1, info.json().size(), "only the error, nothing that looks like a valid configuration");
+    }
+
+    @Test
     void remoteUrlOptionOfAnotherScheme_isRefusedNamingTheOption() {
         Result info = MainTest.run("info", "--remote-url", "s3://bucket.example");
         assertEquals(2, info.status());
