@@ -154,11 +154,11 @@ public final class CacheEngine implements AutoCloseable {
         }
         LOG.info("LMCache4j engine {}: cpu pool {}, chunk_size {} ({} a chunk), layout {} {} {}x{}x{} block {}, "
                         + "transfer {}, tiers [cpu{}{}], model {} rank {}/{}, keys {}, save_unfull_chunk {}",
-                config.instanceId(), pool.describe(), config.chunkSize(),
+                LogText.oneLine(config.instanceId()), pool.describe(), config.chunkSize(),
                 EngineConfig.binary(layout.chunkBytes(config.chunkSize())), layout.format().configName(),
                 layout.dtype().torchName(), layout.numLayers(), layout.numKvHeads(), layout.headSize(),
                 layout.blockSize(), selector == null ? fixedTransfer.describe() : selector.describe(),
-                disk.enabled() ? ", " + disk.describe() : "", remote.enabled() ? ", " + remote.describe() : "", b.model, b.workerId, b.worldSize,
+                disk.enabled() ? ", " + disk.describe() : "", remote.enabled() ? ", " + remote.describe() : "", LogText.oneLine(b.model), b.workerId, b.worldSize,
                 ChunkHasher.ALGORITHM, config.saveUnfullChunk());
     }
 
@@ -480,7 +480,7 @@ public final class CacheEngine implements AutoCloseable {
                     pool.close();
                 }
             }
-            LOG.info("LMCache4j engine {} closed", config.instanceId());
+            LOG.info("LMCache4j engine {} closed", LogText.oneLine(config.instanceId()));
         } finally {
             lifecycle.writeLock().unlock();
         }
