@@ -28,10 +28,13 @@ import java.util.function.IntUnaryOperator;
  *     ../shared/traces/mooncake-conversation.jsonl DIR_OF_SMALL_TRACES
  * </pre>
  * (the small traces: chat-72, chat-384, docs-32, docs-256a, docs-256b, chat, docs, docs-long,
- * made by the commands in docs/benchmarks.md; a missing one is named and passed over.)
+ * made by the commands in docs/benchmarks.md; a missing one is named and passed over.) With
+ * {@code -Dvariant=groups=4,need=2} (see {@link DuelVariant}) it runs that variant of the duel
+ * instead of the policy.
  */
 final class AdaptiveSpread {
     private static final int CHUNK = 256;
+    private static final String VARIANT = System.getProperty("variant");
     private static final KvLayout LAYOUT = new KvLayout(1, 1, 8, KvDtype.BFLOAT16, 16, 4096, KvFormat.FLASH_ATTN);
     private static final long[] MOONCAKE = {500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 20_000_000};
     /** Our traces and their capacities in tokens (10 / 25 / 50 / 75% of their distinct chunks). */
@@ -51,6 +54,7 @@ final class AdaptiveSpread {
 
     public static void main(String[] args) throws Exception {
         List<String> worst = new ArrayList<>();
+        System.out.println(VARIANT == null ? "adaptive" : "variant " + DuelVariant.Spec.parse(VARIANT));
         run(Path.of(args[0]), MOONCAKE, true, worst);
         if (args.length > 1) {
             for (Object[] t : SMALL) {
@@ -85,8 +89,9 @@ final class AdaptiveSpread {
                         int s = job / capacities.length - 1;
                         int c = job % capacities.length;
                         int chunks = (int) (capacities[c] / CHUNK);
-                        SimulatedPolicy p = s < 0 ? new SimulatedLru(chunks, trace)
-                                : new SimulatedAdaptive(chunks, samples.get(s).hash());
+                        SimulatedPolicy p = s < 0 ? new SimulatedLru(chunks, trace) : VARIANT == null
+                                ? new SimulatedAdaptive(chunks, samples.get(s).hash())
+                                : new DuelVariant(DuelVariant.Spec.parse(VARIANT), chunks, samples.get(s).hash());
                         double rate = 100.0 * Simulation.hitTokens(trace, p, Simulation.Progress.NONE) / total;
                         if (s < 0) {
                             lru[c] = rate;
