@@ -11,19 +11,24 @@ import java.util.function.IntUnaryOperator;
  * of shadows at 1/{@code shadow} of the capacity (a larger sample); else each group has its own
  * pair and the pool ranks by LRU-2 while at least {@code need} groups' pairs vote for it (a vote:
  * LRU-2's shadow ahead by the margin, a {@code margin}-th of a shadow, at least 64 chunks); with
- * {@code against}, also only while fewer groups are that far behind. {@code groups} 0: always LRU-2.
+ * {@code against}, also only while fewer groups are that far behind; {@code decay} n: each score
+ * loses an n-th at each of its group's prompts (a recent score, not the whole trace's).
+ * {@code groups} 0: always LRU-2.
  * {@code groups=1,shadow=16,margin=4,need=0} is {@link SimulatedAdaptive}.
  */
 final class DuelVariant implements SimulatedPolicy {
     /** The spec, e.g. {@code groups=4,shadow=16,margin=4,need=2,against=1}. */
-    record Spec(int groups, int shadow, int margin, int need, boolean against) {
+    record Spec(int groups, int shadow, int margin, int need, boolean against, int decay) {
         static Spec parse(String spec) {
-            Map<String, Integer> v = new HashMap<>(Map.of("groups", 1, "shadow", 16, "margin", 4, "need", 0, "against", 0));
+            Map<String, Integer> v = new HashMap<>(Map.of("groups", 1, "shadow", 16, "margin", 4, "need", 0, "against", 0, "decay", 0));
             for (String kv : spec.split(",")) {
                 String[] p = kv.split("=");
+                if (p.length != 2 || !v.containsKey(p[0].trim())) {
+                    throw new IllegalArgumentException("variant: '" + kv + "' is not one of " + v.keySet() + " = a number");
+                }
                 v.put(p[0].trim(), Integer.parseInt(p[1].trim()));
             }
-            return new Spec(v.get("groups"), v.get("shadow"), v.get("margin"), v.get("need"), v.get("against") != 0);
+            return new Spec(v.get("groups"), v.get("shadow"), v.get("margin"), v.get("need"), v.get("against") != 0, v.get("decay"));
         }
     }
 
@@ -80,6 +85,9 @@ final class DuelVariant implements SimulatedPolicy {
         if (group < spec.groups()) {
             int d = spec.need() == 0 ? 0 : group;
             score[d] += lru2[d].request(keys) - lru[d].request(keys);
+            if (spec.decay() > 0) {
+                score[d] -= score[d] / spec.decay();
+            }
             cache.window = lru2Wins() ? SimulatedAdaptive.INFINITE : 0;
         }
         cache.request(keys);
