@@ -1,9 +1,6 @@
 package org.lmcache4j.cli;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -44,15 +41,18 @@ final class TraceReader {
     /** The trace in {@code file}; {@code blockTokens} is the tokens of one Mooncake block. */
     static PromptTrace read(Path file, int blockTokens) {
         TraceReader reader = new TraceReader(file);
-        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String first = in.readLine();
+        try (TraceLines in = TraceLines.open(file)) {
+            String first = in.next();
             if (first != null && first.startsWith("# lmcache4j access trace")) {
                 reader.readAccesses(in);
             } else {
                 reader.readMooncake(first, in, blockTokens);
             }
         } catch (IOException e) {
-            throw new IllegalArgumentException("cannot read the trace " + file + ": " + e, e);
+            throw new IllegalArgumentException("cannot read the trace " + file + ": " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw e.getMessage().startsWith("line ")
+                    ? new IllegalArgumentException(file + " " + e.getMessage(), e) : e;
         }
         if (reader.prompts.isEmpty()) {
             throw new IllegalArgumentException("the trace " + file + " has no requests");
@@ -61,10 +61,9 @@ final class TraceReader {
                 java.util.Arrays.copyOf(reader.seeds, reader.blockIds.size()));
     }
 
-    private void readMooncake(String first, BufferedReader in, int blockTokens) throws IOException {
-        int lineNo = 0;
-        for (String line = first; line != null; line = in.readLine()) {
-            lineNo++;
+    private void readMooncake(String first, TraceLines in, int blockTokens) throws IOException {
+        for (String line = first; line != null; line = in.next()) {
+            int lineNo = in.lineNo();
             if (line.isBlank()) {
                 continue;
             }
@@ -139,12 +138,11 @@ final class TraceReader {
     }
 
     /** The project's own trace: a request's lines fold into one prompt, its chunks in order. */
-    private void readAccesses(BufferedReader in) throws IOException {
+    private void readAccesses(TraceLines in) throws IOException {
         Map<String, TreeMap<Integer, int[]>> byRequest = new LinkedHashMap<>();
         Map<String, Integer> firstLine = new HashMap<>();
-        int lineNo = 1;
-        for (String line = in.readLine(); line != null; line = in.readLine()) {
-            lineNo++;
+        for (String line = in.next(); line != null; line = in.next()) {
+            int lineNo = in.lineNo();
             if (line.isBlank() || line.startsWith("#")) {
                 continue;
             }
