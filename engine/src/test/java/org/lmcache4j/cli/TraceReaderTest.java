@@ -164,4 +164,12 @@ class TraceReaderTest {
         m = assertThrows(IllegalArgumentException.class, () -> TraceReader.read(dir.resolve("nope"), 512)).getMessage();
         assertTrue(m.contains("no such file"), m);
     }
+
+    @Test
+    void aPromptOfIntMaxTokens_isChunkedWithoutOverflow() throws Exception {
+        PromptTrace t = TraceReader.read(file("{\"timestamp\": 0, \"input_length\": 2147483647, \"hash_ids\": [1]}\n"), 512);
+        ChunkedTrace c = ChunkedTrace.of(t, 1 << 20, true);
+        assertEquals(2048, c.keys[0].length);
+        assertEquals(2147483647L, c.promptTokens());
+    }
 }
