@@ -12,8 +12,11 @@ import java.util.Map;
  * reported as such rather than as a missing field.
  */
 final class JsonLine {
+    /** Arrays and objects nest at most this deep: a request is two deep, and recursion must not run out of stack. */
+    static final int MAX_DEPTH = 64;
     private final String text;
     private int pos;
+    private int depth;
 
     private JsonLine(String text) {
         this.text = text;
@@ -36,9 +39,12 @@ final class JsonLine {
             throw error("a value is missing");
         }
         char c = text.charAt(pos);
+        if ((c == '{' || c == '[') && depth == MAX_DEPTH) {
+            throw error("nested deeper than " + MAX_DEPTH + " levels");
+        }
         return switch (c) {
-            case '{' -> object();
-            case '[' -> array();
+            case '{' -> nested(true);
+            case '[' -> nested(false);
             case '"' -> string();
             case 't' -> word("true", Boolean.TRUE);
             case 'f' -> word("false", Boolean.FALSE);
@@ -50,6 +56,15 @@ final class JsonLine {
                 throw error("unexpected '" + c + "'");
             }
         };
+    }
+
+    private Object nested(boolean object) {
+        depth++;
+        try {
+            return object ? object() : array();
+        } finally {
+            depth--;
+        }
     }
 
     private Map<String, Object> object() {

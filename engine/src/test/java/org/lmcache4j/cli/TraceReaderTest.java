@@ -172,4 +172,11 @@ class TraceReaderTest {
         assertEquals(2048, c.keys[0].length);
         assertEquals(2147483647L, c.promptTokens());
     }
+
+    @Test
+    void deeplyNestedJunk_isRefusedAsALine() throws Exception {
+        String deep = "[".repeat(100_000) + "]".repeat(100_000);
+        String m = refused("{\"timestamp\": 0, \"input_length\": 600, \"hash_ids\": [1], \"x\": " + deep + "}\n");
+        assertTrue(m.contains("line 1: not JSON: nested deeper than"), m);
+    }
 }
