@@ -80,9 +80,14 @@ final class JsonLine {
             if (peek() != '"') {
                 throw error("expected a quoted key");
             }
+            int keyPos = pos;
             String key = string();
             space();
             expect(':');
+            if (m.containsKey(key)) {
+                pos = keyPos;
+                throw error("key '" + key + "' appears twice");
+            }
             m.put(key, value());
             space();
             if (peek() == ',') {
@@ -131,7 +136,7 @@ final class JsonLine {
                     case 'b' -> sb.append('\b');
                     case 'f' -> sb.append('\f');
                     case 'u' -> {
-                        if (pos + 4 > text.length()) {
+                        if (pos + 4 > text.length() || !text.substring(pos, pos + 4).matches("[0-9a-fA-F]{4}")) {
                             throw error("a \\u escape needs four hex digits");
                         }
                         sb.append((char) Integer.parseInt(text.substring(pos, pos + 4), 16));

@@ -179,4 +179,12 @@ class TraceReaderTest {
         String m = refused("{\"timestamp\": 0, \"input_length\": 600, \"hash_ids\": [1], \"x\": " + deep + "}\n");
         assertTrue(m.contains("line 1: not JSON: nested deeper than"), m);
     }
+
+    @Test
+    void aDuplicateKey_orABadEscape_isRefusedAsNotJson() throws Exception {
+        String dup = refused("{\"timestamp\": 0, \"input_length\": 600, \"input_length\": 4096, \"hash_ids\": [1]}\n");
+        assertTrue(dup.contains("line 1: not JSON: key 'input_length' appears twice"), dup);
+        String esc = refused("{\"timestamp\": 0, \"input_length\": 600, \"hash_ids\": [1], \"s\": \"\\u00\"}\n");
+        assertTrue(esc.contains("line 1: not JSON: a \\u escape needs four hex digits"), esc);
+    }
 }
