@@ -32,6 +32,9 @@ final class TraceReader {
     /** Per Mooncake id: the id before it ({@link #FIRST} for none) and the line it was first seen on. */
     private final Map<Long, long[]> before = new HashMap<>();
     private static final long FIRST = Long.MIN_VALUE;
+    /** The kinds a {@code --dump-trace} line can have ({@link org.lmcache4j.AccessTrace.Kind}). */
+    private static final List<String> KINDS = java.util.Arrays.stream(org.lmcache4j.AccessTrace.Kind.values())
+            .map(org.lmcache4j.AccessTrace.Kind::label).toList();
     private long[] seeds = new long[1024];
 
     private TraceReader(Path file) {
@@ -157,6 +160,10 @@ final class TraceReader {
                 if (!f[2].matches("[0-9a-fA-F]{1,32}")) {
                     throw new IllegalArgumentException("key '" + f[2] + "' is not a hex number");
                 }
+                if (!KINDS.contains(f[4])) {
+                    throw new IllegalArgumentException("kind must be one of " + String.join(", ", KINDS) + ", got '"
+                            + f[4] + "'");
+                }
                 long seed = Long.parseUnsignedLong(f[2].substring(Math.max(0, f[2].length() - 16)), 16);
                 byRequest.computeIfAbsent(f[0], r -> new TreeMap<>()).put(chunk, new int[]{block(f[2], seed), tokens});
                 firstLine.putIfAbsent(f[0], lineNo);
@@ -175,6 +182,10 @@ final class TraceReader {
             for (int c = 0; c < blocks.length; c++) {
                 blocks[c] = chunks.get(c)[0];
                 tokens[c] = chunks.get(c)[1];
+                if (total > Integer.MAX_VALUE - tokens[c]) {
+                    throw new IllegalArgumentException(source + " line " + firstLine.get(id) + ": request " + id
+                            + " holds more than " + Integer.MAX_VALUE + " tokens, more than a prompt can have");
+                }
                 total += tokens[c];
             }
             prompts.add(new PromptTrace.Prompt(0, blocks, tokens, total));

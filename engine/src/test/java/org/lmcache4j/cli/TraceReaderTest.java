@@ -187,4 +187,12 @@ class TraceReaderTest {
         String esc = refused("{\"timestamp\": 0, \"input_length\": 600, \"hash_ids\": [1], \"s\": \"\\u00\"}\n");
         assertTrue(esc.contains("line 1: not JSON: a \\u escape needs four hex digits"), esc);
     }
+
+    @Test
+    void dumpTrace_tokensBeyondAPrompt_orAnUnknownKind_areRefused() throws Exception {
+        String over = refused(TraceFile.HEADER + "r 0 aa 2147483647 store\nr 1 bb 2147483647 store\n");
+        assertTrue(over.contains("request r holds more than"), over);
+        String kind = refused(TraceFile.HEADER + "r 0 aa 256 bogus\n");
+        assertTrue(kind.contains("line 3: kind must be one of hit, retrieve, store, touch, got 'bogus'"), kind);
+    }
 }
