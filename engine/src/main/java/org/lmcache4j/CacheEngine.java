@@ -514,8 +514,8 @@ public final class CacheEngine implements AutoCloseable {
 
     /**
      * A free page for a chunk loaded from a lower tier: grows the pool while it may, then evicts
-     * the first chunk in eviction order that nobody leases or pins; -1 when nothing can be
-     * evicted. Caller holds the lock.
+     * the first chunk in eviction order that nobody leases or pins and that no cached chunk
+     * continues (a prefix outlives its suffix); -1 when nothing can be evicted. Caller holds the lock.
      */
     int allocatePage() {
         return allocatePage(null, null);
@@ -531,9 +531,11 @@ public final class CacheEngine implements AutoCloseable {
         while (page < 0) {
             // A chunk the disk tier also holds costs nothing to drop: those go first. Without a disk
             // tier no chunk is, and that pass would only walk the whole order for nothing.
-            ChunkEntry victim = disk.enabled() ? index.victim(e -> pool.refCount(e.page) == 1 && clean(e)) : null;
+            // Never the chunk the new one continues: the new chunk would be cached without its prefix.
+            ChunkEntry victim = disk.enabled()
+                    ? index.victim(e -> e != previous && pool.refCount(e.page) == 1 && clean(e)) : null;
             if (victim == null) {
-                victim = index.victim(e -> pool.refCount(e.page) == 1);
+                victim = index.victim(e -> e != previous && pool.refCount(e.page) == 1);
             }
             if (victim == null) {
                 return -1;

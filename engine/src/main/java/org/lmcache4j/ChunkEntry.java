@@ -21,6 +21,11 @@ final class ChunkEntry extends RankedNode {
     boolean onDisk;
     /** Whether a write of this chunk to disk is in flight. */
     boolean spilling;
+    /**
+     * Cached chunks that continue this one ({@link ChunkIndex} counts them): while one is, this
+     * chunk is not a victim, so that a suffix that cannot go (leased) never outlives its prefix.
+     */
+    int children;
     /** Neighbours in LRU's and FIFO's list ({@link ListOrder}), evicted first towards {@code older}. */
     ChunkEntry older;
     ChunkEntry newer;

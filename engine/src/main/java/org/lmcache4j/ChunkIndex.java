@@ -56,7 +56,11 @@ final class ChunkIndex {
         if (byKey.putIfAbsent(entry.key, entry) != null) {
             throw new IllegalStateException("chunk " + entry.key + " is already indexed");
         }
-        policy.added(entry, entry.first ? null : byKey.get(entry.parent));
+        ChunkEntry parent = entry.first ? null : byKey.get(entry.parent);
+        if (parent != null) {
+            parent.children++;
+        }
+        policy.added(entry, parent);
     }
 
     /** Whether {@code entry} (this very object) is indexed. */
@@ -98,6 +102,10 @@ final class ChunkIndex {
         if (!byKey.remove(entry.key, entry)) {
             return false;
         }
+        ChunkEntry parent = entry.first ? null : byKey.get(entry.parent);
+        if (parent != null && parent.children > 0) {
+            parent.children--;
+        }
         policy.removed(entry);
         if (entry.published()) {
             events.removed(entry);
@@ -110,7 +118,7 @@ final class ChunkIndex {
      * test: nobody but the index references its page), or null if none. Not removed.
      */
     ChunkEntry victim(Predicate<ChunkEntry> evictable) {
-        return policy.first(e -> e.published() && evictable.test(e));
+        return policy.first(e -> e.published() && e.children == 0 && evictable.test(e));
     }
 
     /** Up to {@code max} entries from the front of the eviction order that {@code test} accepts. */

@@ -73,7 +73,7 @@ class CacheEngineConcurrencyTest {
         }
     }
 
-    private static long[] slotsInRange(KvLayout layout, int n, int firstBlock, int blocks, Random rnd) {
+    static long[] slotsInRange(KvLayout layout, int n, int firstBlock, int blocks, Random rnd) {
         int needed = (n + layout.blockSize() - 1) / layout.blockSize();
         List<Integer> ids = new ArrayList<>();
         for (int b = 0; b < blocks; b++) {
@@ -100,7 +100,7 @@ class CacheEngineConcurrencyTest {
         return rows;
     }
 
-    private static void writeToken(TestCaches c, int[] prompt, int t, long slot) {
+    static void writeToken(TestCaches c, int[] prompt, int t, long slot) {
         byte[] rows = expectedRows(c, prompt, t);
         int row = (int) c.layout.rowBytes();
         int pos = 0;
@@ -113,7 +113,7 @@ class CacheEngineConcurrencyTest {
         }
     }
 
-    private static void verifyToken(TestCaches c, int[] prompt, int t, long slot) {
+    static void verifyToken(TestCaches c, int[] prompt, int t, long slot) {
         byte[] expected = expectedRows(c, prompt, t);
         byte[] actual = new byte[expected.length];
         int row = (int) c.layout.rowBytes();

@@ -91,6 +91,30 @@ class EvictionPolicyContractTest {
         }
     }
 
+    /**
+     * A chunk leased by someone else (a store of a longer prompt still copying it, a retrieve, a
+     * spill) cannot go; its prefix must not go in its place, or the chunk is left cached without
+     * its prefix, a page that can never hit (seen under threads: EvictionPolicyConcurrencyTest).
+     */
+    @ParameterizedTest
+    @FieldSource("POLICIES")
+    void aLeasedChunk_keepsItsPrefixFromEviction(String policy) {
+        try (EngineFixture f = fixture(policy)) {
+            long[] slots = TestCaches.randomSlots(f.caches.layout, 8 * 256, new Random(5));
+            int[] kept = new int[768]; // three chunks no chat prompt shares
+            for (int t = 0; t < kept.length; t++) {
+                kept[t] = 900_000 + t;
+            }
+            f.engine.store(kept, Arrays.copyOf(slots, kept.length), 0);
+            ChunkEntry second = f.engine.locked(() -> f.engine.index().oldest(Integer.MAX_VALUE, e -> e.holds(kept, 256, 512))
+                    .getFirst());
+            try (var lease = f.engine.locked(() -> f.engine.pool().lease(second.page))) {
+                run(f, chat(6), true);
+                assertTrue(f.engine.stats().evictions() > 0 || policy.equals("MRU"), policy);
+            }
+        }
+    }
+
     @ParameterizedTest
     @FieldSource("POLICIES")
     void pinnedChunks_surviveAPoolsWorthOfNewPrompts(String policy) {

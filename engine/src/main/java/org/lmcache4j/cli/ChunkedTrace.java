@@ -43,7 +43,7 @@ final class ChunkedTrace {
         for (int p = 0; p < n; p++) {
             PromptTrace.Prompt prompt = trace.prompts().get(p);
             int length = prompt.tokens();
-            int chunks = saveUnfullChunk ? (length + chunkSize - 1) / chunkSize : length / chunkSize;
+            int chunks = (int) (saveUnfullChunk ? (length + (long) chunkSize - 1) / chunkSize : length / chunkSize);
             keys[p] = new int[chunks];
             tokens[p] = new int[chunks];
             promptTokens[p] = length;

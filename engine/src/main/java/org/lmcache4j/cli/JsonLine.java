@@ -12,8 +12,11 @@ import java.util.Map;
  * reported as such rather than as a missing field.
  */
 final class JsonLine {
+    /** Arrays and objects nest at most this deep: a request is two deep, and recursion must not run out of stack. */
+    static final int MAX_DEPTH = 64;
     private final String text;
     private int pos;
+    private int depth;
 
     private JsonLine(String text) {
         this.text = text;
@@ -36,9 +39,12 @@ final class JsonLine {
             throw error("a value is missing");
         }
         char c = text.charAt(pos);
+        if ((c == '{' || c == '[') && depth == MAX_DEPTH) {
+            throw error("nested deeper than " + MAX_DEPTH + " levels");
+        }
         return switch (c) {
-            case '{' -> object();
-            case '[' -> array();
+            case '{' -> nested(true);
+            case '[' -> nested(false);
             case '"' -> string();
             case 't' -> word("true", Boolean.TRUE);
             case 'f' -> word("false", Boolean.FALSE);
@@ -50,6 +56,15 @@ final class JsonLine {
                 throw error("unexpected '" + c + "'");
             }
         };
+    }
+
+    private Object nested(boolean object) {
+        depth++;
+        try {
+            return object ? object() : array();
+        } finally {
+            depth--;
+        }
     }
 
     private Map<String, Object> object() {
@@ -65,9 +80,14 @@ final class JsonLine {
             if (peek() != '"') {
                 throw error("expected a quoted key");
             }
+            int keyPos = pos;
             String key = string();
             space();
             expect(':');
+            if (m.containsKey(key)) {
+                pos = keyPos;
+                throw error("key '" + key + "' appears twice");
+            }
             m.put(key, value());
             space();
             if (peek() == ',') {
@@ -116,7 +136,7 @@ final class JsonLine {
                     case 'b' -> sb.append('\b');
                     case 'f' -> sb.append('\f');
                     case 'u' -> {
-                        if (pos + 4 > text.length()) {
+                        if (pos + 4 > text.length() || !text.substring(pos, pos + 4).matches("[0-9a-fA-F]{4}")) {
                             throw error("a \\u escape needs four hex digits");
                         }
                         sb.append((char) Integer.parseInt(text.substring(pos, pos + 4), 16));

@@ -24,6 +24,11 @@ abstract class RecencyPolicy implements SimulatedPolicy {
      */
     abstract int victim(int newestEvictable);
 
+    /** Whether the prompt's cached prefix is kept while its new chunks are added, as the engine keeps it. */
+    boolean sparesPromptPrefix() {
+        return true;
+    }
+
     @Override
     public boolean contains(int key) {
         return order.contains(key);
@@ -49,7 +54,13 @@ abstract class RecencyPolicy implements SimulatedPolicy {
                 hit(keys[i]);
             }
         }
-        int newestEvictable = order.last();
+        // The prompt's cached prefix, just touched, is the newest end of the order; the engine never
+        // evicts the chunk a new one continues, nor a chunk another cached chunk continues.
+        int cachedPrefix = 0;
+        while (sparesPromptPrefix() && cachedPrefix < keys.length && present[cachedPrefix]) {
+            cachedPrefix++;
+        }
+        int newestEvictable = cachedPrefix == 0 ? order.last() : order.before(keys[cachedPrefix - 1]);
         int stored = keys.length;
         for (int i = 0; i < keys.length; i++) {
             if (present[i] || order.contains(keys[i])) {

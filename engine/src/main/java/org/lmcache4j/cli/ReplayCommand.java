@@ -422,14 +422,14 @@ final class ReplayCommand {
                 }
                 serving.toDevice(slots, loaded, prompt.length);
                 long t1 = System.nanoTime();
-                int stored = engine.store(KeyScope.NONE, prompt, slots, 0, serving.stream());
+                engine.store(KeyScope.NONE, prompt, slots, 0, serving.stream());
                 serving.settle(); // and the stores have read their KV once the stream got past them
                 storeNanos += System.nanoTime() - t1;
                 // A device store publishes its chunks once its copies have landed, on the engine's
                 // completion thread; wait for that, so that the next request's lookup finds them as
                 // on the host (a workload of its own, not a speed measurement).
                 engine.awaitTransfers();
-                countSkipped(engine, stored);
+                countSkipped(engine, prompt.length);
                 requests++;
                 requestedTokens += prompt.length;
                 hitTokens += loaded;
@@ -440,12 +440,13 @@ final class ReplayCommand {
 
         /**
          * Why the store that just ran skipped chunks, if it did. The engine counts skipped chunks;
-         * the reason follows from the pool's size: if the chunks this store kept and the ones it
-         * skipped are more than the pool has pages, the prompt was too long for the pool; otherwise
+         * the reason follows from the pool's size: if the prompt has more chunks than the pool has
+         * pages (a store keeps the prompt's cached prefix, and never evicts it for its suffix), the
+         * prompt was too long for the pool; otherwise
          * pages it could have had were held (pinned by a lookup, or leased by a copy, a disk write or
          * a Redis write in flight). The replay runs one request at a time, so the count is its own.
          */
-        void countSkipped(CacheEngine engine, int storedTokens) {
+        void countSkipped(CacheEngine engine, int promptTokens) {
             EngineStats s = engine.stats();
             long skipped = s.storeSkippedChunks() - skippedSoFar;
             skippedSoFar = s.storeSkippedChunks();
@@ -453,8 +454,8 @@ final class ReplayCommand {
                 return;
             }
             int chunkSize = engine.config().chunkSize();
-            long storedChunks = (storedTokens + chunkSize - 1) / chunkSize;
-            if (storedChunks + skipped > s.capacityPages()) {
+            long promptChunks = (promptTokens + (long) chunkSize - 1) / chunkSize;
+            if (promptChunks > s.capacityPages()) {
                 skippedPromptOverPool += skipped;
             } else {
                 skippedPagesHeld += skipped;

@@ -15,6 +15,12 @@ final class SimulatedMru extends RecencyPolicy {
         return "mru";
     }
 
+    /** LMCache's MRU drops the prefix the request just used, as it always did. */
+    @Override
+    boolean sparesPromptPrefix() {
+        return false;
+    }
+
     @Override
     int victim(int newestEvictable) {
         return newestEvictable;

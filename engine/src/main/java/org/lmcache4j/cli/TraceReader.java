@@ -1,9 +1,6 @@
 package org.lmcache4j.cli;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -35,6 +32,9 @@ final class TraceReader {
     /** Per Mooncake id: the id before it ({@link #FIRST} for none) and the line it was first seen on. */
     private final Map<Long, long[]> before = new HashMap<>();
     private static final long FIRST = Long.MIN_VALUE;
+    /** The kinds a {@code --dump-trace} line can have ({@link org.lmcache4j.AccessTrace.Kind}). */
+    private static final List<String> KINDS = java.util.Arrays.stream(org.lmcache4j.AccessTrace.Kind.values())
+            .map(org.lmcache4j.AccessTrace.Kind::label).toList();
     private long[] seeds = new long[1024];
 
     private TraceReader(Path file) {
@@ -44,15 +44,18 @@ final class TraceReader {
     /** The trace in {@code file}; {@code blockTokens} is the tokens of one Mooncake block. */
     static PromptTrace read(Path file, int blockTokens) {
         TraceReader reader = new TraceReader(file);
-        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String first = in.readLine();
+        try (TraceLines in = TraceLines.open(file)) {
+            String first = in.next();
             if (first != null && first.startsWith("# lmcache4j access trace")) {
                 reader.readAccesses(in);
             } else {
                 reader.readMooncake(first, in, blockTokens);
             }
         } catch (IOException e) {
-            throw new IllegalArgumentException("cannot read the trace " + file + ": " + e, e);
+            throw new IllegalArgumentException("cannot read the trace " + file + ": " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw e.getMessage().startsWith("line ")
+                    ? new IllegalArgumentException(file + " " + e.getMessage(), e) : e;
         }
         if (reader.prompts.isEmpty()) {
             throw new IllegalArgumentException("the trace " + file + " has no requests");
@@ -61,10 +64,9 @@ final class TraceReader {
                 java.util.Arrays.copyOf(reader.seeds, reader.blockIds.size()));
     }
 
-    private void readMooncake(String first, BufferedReader in, int blockTokens) throws IOException {
-        int lineNo = 0;
-        for (String line = first; line != null; line = in.readLine()) {
-            lineNo++;
+    private void readMooncake(String first, TraceLines in, int blockTokens) throws IOException {
+        for (String line = first; line != null; line = in.next()) {
+            int lineNo = in.lineNo();
             if (line.isBlank()) {
                 continue;
             }
@@ -139,12 +141,11 @@ final class TraceReader {
     }
 
     /** The project's own trace: a request's lines fold into one prompt, its chunks in order. */
-    private void readAccesses(BufferedReader in) throws IOException {
+    private void readAccesses(TraceLines in) throws IOException {
         Map<String, TreeMap<Integer, int[]>> byRequest = new LinkedHashMap<>();
         Map<String, Integer> firstLine = new HashMap<>();
-        int lineNo = 1;
-        for (String line = in.readLine(); line != null; line = in.readLine()) {
-            lineNo++;
+        for (String line = in.next(); line != null; line = in.next()) {
+            int lineNo = in.lineNo();
             if (line.isBlank() || line.startsWith("#")) {
                 continue;
             }
@@ -158,6 +159,10 @@ final class TraceReader {
                 int tokens = number(f[3], "tokens", 1);
                 if (!f[2].matches("[0-9a-fA-F]{1,32}")) {
                     throw new IllegalArgumentException("key '" + f[2] + "' is not a hex number");
+                }
+                if (!KINDS.contains(f[4])) {
+                    throw new IllegalArgumentException("kind must be one of " + String.join(", ", KINDS) + ", got '"
+                            + f[4] + "'");
                 }
                 long seed = Long.parseUnsignedLong(f[2].substring(Math.max(0, f[2].length() - 16)), 16);
                 byRequest.computeIfAbsent(f[0], r -> new TreeMap<>()).put(chunk, new int[]{block(f[2], seed), tokens});
@@ -177,6 +182,10 @@ final class TraceReader {
             for (int c = 0; c < blocks.length; c++) {
                 blocks[c] = chunks.get(c)[0];
                 tokens[c] = chunks.get(c)[1];
+                if (total > Integer.MAX_VALUE - tokens[c]) {
+                    throw new IllegalArgumentException(source + " line " + firstLine.get(id) + ": request " + id
+                            + " holds more than " + Integer.MAX_VALUE + " tokens, more than a prompt can have");
+                }
                 total += tokens[c];
             }
             prompts.add(new PromptTrace.Prompt(0, blocks, tokens, total));

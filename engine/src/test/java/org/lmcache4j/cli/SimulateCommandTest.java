@@ -40,7 +40,7 @@ class SimulateCommandTest {
         assertTrue(infinite > 0.03, r.out()); // the slice reuses mostly its shared first block
         double optimumSmall = rate(rows, "optimum", 10000);
         double lruSmall = rate(rows, "lru", 10000);
-        assertTrue(optimumSmall > lruSmall, r.out());
+        assertTrue(optimumSmall >= lruSmall, r.out()); // LRU keeps the prompts' shared prefix: on this slice it reaches the ceiling
         assertTrue(rate(rows, "optimum", 400000) <= infinite);
         assertTrue(rate(rows, "lru", 400000) >= lruSmall, "a larger pool never hits less under LRU here");
         long prompt = ((Number) j.get("prompt_tokens")).longValue();

@@ -124,4 +124,75 @@ class TraceReaderTest {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> TraceReader.read(missing, 512)).getMessage()
                 .contains("cannot read the trace"));
     }
+
+    @Test
+    void aLineLongerThanAnyRequest_isRefusedWithoutReadingItWhole() throws Exception {
+        Path f = dir.resolve("long.jsonl");
+        try (var out = Files.newOutputStream(f)) {
+            out.write("{\"timestamp\": 0, \"input_length\": 600, \"hash_ids\": [1]}\n{\"x\": \"".getBytes());
+            byte[] filler = new byte[1 << 20];
+            java.util.Arrays.fill(filler, (byte) 'a');
+            for (int i = 0; i < TraceLines.MAX_LINE_BYTES / filler.length + 1; i++) {
+                out.write(filler); // no newline: the reader must stop at its limit, not at the end of the file
+            }
+        }
+        String m = assertThrows(IllegalArgumentException.class, () -> TraceReader.read(f, 512)).getMessage();
+        assertTrue(m.contains("line 2: longer than"), m);
+    }
+
+    @Test
+    void bytesThatAreNotUtf8_areRefusedNamingTheLine() throws Exception {
+        Path f = dir.resolve("bin.jsonl");
+        byte[] ok = "{\"timestamp\": 0, \"input_length\": 600, \"hash_ids\": [1]}\n".getBytes();
+        byte[] bad = {'{', (byte) 0xff, (byte) 0xfe, '}', '\n'};
+        Files.write(f, java.nio.ByteBuffer.allocate(ok.length + bad.length).put(ok).put(bad).array());
+        String m = assertThrows(IllegalArgumentException.class, () -> TraceReader.read(f, 512)).getMessage();
+        assertTrue(m.contains("line 2: not UTF-8 text"), m);
+    }
+
+    @Test
+    void aByteOrderMark_andCrlfLineEnds_areRead() throws Exception {
+        PromptTrace t = TraceReader.read(file("\uFEFF{\"timestamp\": 0, \"input_length\": 600, \"hash_ids\": [1]}\r\n"
+                + "{\"timestamp\": 1, \"input_length\": 600, \"hash_ids\": [1]}\r\n"), 512);
+        assertEquals(2, t.prompts().size());
+    }
+
+    @Test
+    void aDirectory_orAMissingFile_isSaidPlainly() throws Exception {
+        String m = assertThrows(IllegalArgumentException.class, () -> TraceReader.read(dir, 512)).getMessage();
+        assertTrue(m.contains("is a directory"), m);
+        m = assertThrows(IllegalArgumentException.class, () -> TraceReader.read(dir.resolve("nope"), 512)).getMessage();
+        assertTrue(m.contains("no such file"), m);
+    }
+
+    @Test
+    void aPromptOfIntMaxTokens_isChunkedWithoutOverflow() throws Exception {
+        PromptTrace t = TraceReader.read(file("{\"timestamp\": 0, \"input_length\": 2147483647, \"hash_ids\": [1]}\n"), 512);
+        ChunkedTrace c = ChunkedTrace.of(t, 1 << 20, true);
+        assertEquals(2048, c.keys[0].length);
+        assertEquals(2147483647L, c.promptTokens());
+    }
+
+    @Test
+    void deeplyNestedJunk_isRefusedAsALine() throws Exception {
+        String deep = "[".repeat(100_000) + "]".repeat(100_000);
+        String m = refused("{\"timestamp\": 0, \"input_length\": 600, \"hash_ids\": [1], \"x\": " + deep + "}\n");
+        assertTrue(m.contains("line 1: not JSON: nested deeper than"), m);
+    }
+
+    @Test
+    void aDuplicateKey_orABadEscape_isRefusedAsNotJson() throws Exception {
+        String dup = refused("{\"timestamp\": 0, \"input_length\": 600, \"input_length\": 4096, \"hash_ids\": [1]}\n");
+        assertTrue(dup.contains("line 1: not JSON: key 'input_length' appears twice"), dup);
+        String esc = refused("{\"timestamp\": 0, \"input_length\": 600, \"hash_ids\": [1], \"s\": \"\\u00\"}\n");
+        assertTrue(esc.contains("line 1: not JSON: a \\u escape needs four hex digits"), esc);
+    }
+
+    @Test
+    void dumpTrace_tokensBeyondAPrompt_orAnUnknownKind_areRefused() throws Exception {
+        String over = refused(TraceFile.HEADER + "r 0 aa 2147483647 store\nr 1 bb 2147483647 store\n");
+        assertTrue(over.contains("request r holds more than"), over);
+        String kind = refused(TraceFile.HEADER + "r 0 aa 256 bogus\n");
+        assertTrue(kind.contains("line 3: kind must be one of hit, retrieve, store, touch, got 'bogus'"), kind);
+    }
 }
