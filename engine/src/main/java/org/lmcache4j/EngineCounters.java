@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.LongAdder;
 final class EngineCounters {
     final LongAdder evictions = new LongAdder();
     final LongAdder storeSkippedChunks = new LongAdder();
+    final LongAdder storeDeclinedChunks = new LongAdder();
     final LongAdder forcedUnpins = new LongAdder();
     final LongAdder lookupRequests = new LongAdder();
     final LongAdder lookupTokens = new LongAdder();
@@ -27,6 +28,6 @@ final class EngineCounters {
                 storeSkippedChunks.sum(), forcedUnpins.sum(), lookupRequests.sum(), lookupTokens.sum(),
                 lookupHitTokens.sum(), storeRequests.sum(), storedTokens.sum(), retrieveRequests.sum(),
                 requestedTokens.sum(), retrievedTokens.sum(), pool.growthWaitNanos(), diskHitTokens.sum(),
-                spilledChunks, disk, remoteHitTokens.sum(), remote, writeThroughSkipped);
+                spilledChunks, disk, remoteHitTokens.sum(), remote, writeThroughSkipped, storeDeclinedChunks.sum());
     }
 }

@@ -203,6 +203,7 @@ final class StoreOperation extends RequestOperation {
                         engine.index().declined(keys[d]);
                     }
                 }
+                engine.counters().storeDeclinedChunks.add(keys.length - c);
                 LOG.debug("the eviction policy keeps what it has: not storing the last {} chunks", keys.length - c);
                 break;
             }

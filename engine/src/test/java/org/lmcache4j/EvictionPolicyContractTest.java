@@ -149,6 +149,26 @@ class EvictionPolicyContractTest {
         }
     }
 
+    @ParameterizedTest
+    @FieldSource("POLICIES")
+    void chunksThePolicyDeclines_areCountedApartFromSkippedOnes(String policy) {
+        try (EngineFixture f = fixture(policy)) {
+            List<int[]> prompts = chat(8);
+            run(f, prompts, false);
+            EngineStats s = f.engine.stats();
+            long notStored = prompts.stream().mapToLong(p -> (p.length + 255) / 256).sum() - s.chunks() - s.evictions();
+            if (policy.equals("LRU") || policy.equals("FIFO")) {
+                assertEquals(0, s.storeDeclinedChunks(), policy + " never declines: it evicts");
+            }
+            if (policy.equals("MRU")) {
+                assertTrue(s.storeDeclinedChunks() > 0, "MRU on a full pool keeps what it has: " + s);
+            }
+            // every chunk a store did not keep is a hit it touched, a decline or a skip: none goes uncounted
+            assertTrue(s.storeDeclinedChunks() + s.storeSkippedChunks() <= notStored, policy + " " + s);
+            assertEquals(0, s.storeSkippedChunks(), policy + ": no page was held, nothing skipped");
+        }
+    }
+
     @Test
     void unknownPolicy_isRefusedByName() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,

@@ -294,6 +294,7 @@ final class ReplayCommand {
             r.put("remote_url", remote.url());
         }
         r.put("store_skipped_chunks", all.stream().mapToLong(EngineStats::storeSkippedChunks).sum());
+        r.put("store_declined_chunks", all.stream().mapToLong(EngineStats::storeDeclinedChunks).sum());
         r.put("store_skipped_prompt_over_pool", run.skippedPromptOverPool);
         r.put("store_skipped_pages_held", run.skippedPagesHeld);
         r.put("leases_at_end", all.stream().mapToLong(EngineStats::leases).sum());

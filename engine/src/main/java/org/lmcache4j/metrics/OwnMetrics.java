@@ -21,6 +21,9 @@ final class OwnMetrics {
     static void addTo(List<Family> f) {
         f.add(counter(PREFIX + "num_store_skipped_chunks", "Chunks not stored: pool full of leased chunks",
                 (s, m) -> s.storeSkippedChunks()));
+        f.add(counter(PREFIX + "num_store_declined_chunks",
+                "Chunks not stored: the eviction policy ranked them below every chunk it could evict",
+                (s, m) -> s.storeDeclinedChunks()));
         f.add(counter(PREFIX + "pool_growth_wait_time", "Seconds stores waited for the pool to fault in a slab",
                 (s, m) -> s.poolGrowthWaitNanos() / 1e9));
         f.add(gauge(PREFIX + "local_cache_capacity", SUM, "Configured CPU pool bytes", (s, m) -> s.capacityBytes()));
