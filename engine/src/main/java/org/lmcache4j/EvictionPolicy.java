@@ -18,7 +18,8 @@ import java.util.function.Predicate;
  *   <li>{@code FIFO}: first stored, first evicted, where storing a prompt stores its prefix anew
  *       (a prefix older than its suffix would go first); lookups and retrieves change nothing.</li>
  *   <li>{@code LFU}: fewest uses while cached first, then least recently used.</li>
- *   <li>{@code MRU}: most recently used prompt first (deepest chunk first).</li>
+ *   <li>{@code MRU}: most recently used prompt ranks lowest, so on a full pool a new chunk (ranking below
+ *       every victim) is declined and the pool keeps what it has (see {@link RankedPolicy}).</li>
  *   <li>{@code ADAPTIVE}: see {@link AdaptivePolicy}.</li>
  * </ul>
  */
