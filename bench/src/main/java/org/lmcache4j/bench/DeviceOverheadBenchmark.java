@@ -24,7 +24,6 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -95,11 +94,7 @@ public class DeviceOverheadBenchmark {
             stream = new CudaStream(memory.createStream());
         } else {
             arena = Arena.ofShared();
-            List<MemorySegment> layers = new ArrayList<>();
-            for (int l = 0; l < LAYOUT.numLayers(); l++) {
-                layers.add(arena.allocate(LAYOUT.layerCacheBytes(), 64));
-            }
-            engine.registerKvCaches(layers);
+            engine.registerKvCaches(HostLayers.allocate(arena, LAYOUT));
         }
         int prompt = chunks * 256;
         slots = new long[prompt];

@@ -26,7 +26,6 @@ import org.openjdk.jmh.annotations.Warmup;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ThreadLocalRandom;
@@ -92,10 +91,7 @@ public class IndexBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         arena = Arena.ofShared();
-        List<MemorySegment> layers = new ArrayList<>();
-        for (int l = 0; l < LAYOUT.numLayers(); l++) {
-            layers.add(arena.allocate(LAYOUT.layerCacheBytes(), 64));
-        }
+        List<MemorySegment> layers = HostLayers.allocate(arena, LAYOUT);
         long chunks = (long) prompts * tokens / 256 + 64;
         CacheEngine.Builder builder = CacheEngine.builder().layout(LAYOUT).model("index-bench")
                 .config(EngineConfig.builder().cachePolicy(policy).maxLocalCpuSizeGb(chunks * LAYOUT.chunkBytes(256) / (double) EngineConfig.GB)

@@ -21,7 +21,6 @@ import org.openjdk.jmh.annotations.Warmup;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -63,10 +62,7 @@ public class KvEventsBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         arena = Arena.ofShared();
-        List<MemorySegment> layers = new ArrayList<>();
-        for (int l = 0; l < LAYOUT.numLayers(); l++) {
-            layers.add(arena.allocate(LAYOUT.layerCacheBytes(), 64));
-        }
+        List<MemorySegment> layers = HostLayers.allocate(arena, LAYOUT);
         engine = CacheEngine.builder().layout(LAYOUT).model("events-bench")
                 .config(EngineConfig.builder()
                         .maxLocalCpuSizeGb(POOL_CHUNKS * LAYOUT.chunkBytes(256) / (double) EngineConfig.GB).build())

@@ -14,14 +14,13 @@ import java.util.function.IntUnaryOperator;
  * key hashes ({@code AdaptivePolicyMatchesEngineTest}) the decisions are the engine's, request by
  * request.
  */
-final class SimulatedAdaptive implements SimulatedPolicy {
+final class SimulatedAdaptive extends WholePromptPolicy {
     static final int SAMPLE = 16;
     static final int SAMPLE_DEPTH = 4;
     static final long INFINITE = Long.MAX_VALUE / 4;
     /** Chunks of evidence the shadows need before the cache leaves LRU: a few prompts, not noise. */
     static final long MIN_MARGIN = 64;
 
-    private final RankedCache cache;
     private final RankedCache lru;
     private final RankedCache lru2;
     private final IntUnaryOperator hash;
@@ -34,8 +33,8 @@ final class SimulatedAdaptive implements SimulatedPolicy {
 
     /** {@code hash}: the key's 32-bit hash, as the engine takes it from the chunk key. */
     SimulatedAdaptive(int capacity, IntUnaryOperator hash) {
+        super(new RankedCache(capacity, 0, hash, false));
         int shadow = Math.max(1, capacity / SAMPLE);
-        this.cache = new RankedCache(capacity, 0, hash, false);
         this.lru = new RankedCache(shadow, 0, hash, true);
         this.lru2 = new RankedCache(shadow, INFINITE, hash, true);
         this.hash = hash;
@@ -50,21 +49,6 @@ final class SimulatedAdaptive implements SimulatedPolicy {
     @Override
     public String name() {
         return "adaptive";
-    }
-
-    @Override
-    public boolean contains(int key) {
-        return cache.contains(key);
-    }
-
-    @Override
-    public void hit(int key) {
-        throw new UnsupportedOperationException("a prompt is applied whole");
-    }
-
-    @Override
-    public void insert(int key) {
-        throw new UnsupportedOperationException("a prompt is applied whole");
     }
 
     @Override

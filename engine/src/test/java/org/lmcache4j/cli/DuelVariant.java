@@ -16,7 +16,7 @@ import java.util.function.IntUnaryOperator;
  * {@code groups} 0: always LRU-2.
  * {@code groups=1,shadow=16,margin=4,need=0} is {@link SimulatedAdaptive}.
  */
-final class DuelVariant implements SimulatedPolicy {
+final class DuelVariant extends WholePromptPolicy {
     /** The spec, e.g. {@code groups=4,shadow=16,margin=4,need=2,against=1}. */
     record Spec(int groups, int shadow, int margin, int need, boolean against, int decay) {
         static Spec parse(String spec) {
@@ -33,7 +33,6 @@ final class DuelVariant implements SimulatedPolicy {
     }
 
     private final Spec spec;
-    private final RankedCache cache;
     private final RankedCache[] lru;
     private final RankedCache[] lru2;
     private final long[] score;
@@ -41,11 +40,11 @@ final class DuelVariant implements SimulatedPolicy {
     private final long margin;
 
     DuelVariant(Spec spec, int capacity, IntUnaryOperator hash) {
+        super(new RankedCache(capacity, spec.groups() == 0 ? SimulatedAdaptive.INFINITE : 0, hash, false));
         this.spec = spec;
         this.hash = hash;
         int shadow = Math.max(1, capacity / spec.shadow());
         int duels = spec.need() == 0 ? 1 : spec.groups();
-        this.cache = new RankedCache(capacity, spec.groups() == 0 ? SimulatedAdaptive.INFINITE : 0, hash, false);
         this.lru = new RankedCache[duels];
         this.lru2 = new RankedCache[duels];
         this.score = new long[duels];
@@ -59,21 +58,6 @@ final class DuelVariant implements SimulatedPolicy {
     @Override
     public String name() {
         return "duel " + spec;
-    }
-
-    @Override
-    public boolean contains(int key) {
-        return cache.contains(key);
-    }
-
-    @Override
-    public void hit(int key) {
-        throw new UnsupportedOperationException("a prompt is applied whole");
-    }
-
-    @Override
-    public void insert(int key) {
-        throw new UnsupportedOperationException("a prompt is applied whole");
     }
 
     @Override
