@@ -1,6 +1,7 @@
 package org.lmcache4j;
 
 import org.lmcache4j.config.DiskOptions;
+import org.lmcache4j.config.PrefetchOptions;
 import org.lmcache4j.config.RemoteOptions;
 import org.lmcache4j.remote.RedisTier;
 import org.lmcache4j.remote.RemoteTier;
@@ -99,6 +100,7 @@ public final class CacheEngine implements AutoCloseable {
     private final Spiller spiller;
     private final RemoteTier remote;
     private final AccessTrace trace;
+    private final Prefetcher prefetcher;
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     /** The caches and the transfer chosen for them, published together so no store mixes them. */
     record Registered(PagedCaches caches, KvTransfer transfer) {
@@ -120,6 +122,7 @@ public final class CacheEngine implements AutoCloseable {
         // Everything that can refuse the configuration does so before anything is opened.
         DiskOptions diskOptions = DiskOptions.from(config);
         RemoteOptions remoteOptions = RemoteOptions.from(config);
+        PrefetchOptions prefetchOptions = PrefetchOptions.from(config);
         RemoteUrl remoteUrl = config.remoteUrl()
                 .map(url -> RemoteUrl.parse(url, java.time.Duration.ofMillis(remoteOptions.timeoutMs()))).orElse(null);
         this.fixedRegistrar = b.slabRegistrar != null;
@@ -135,6 +138,7 @@ public final class CacheEngine implements AutoCloseable {
             this.disk = openedDisk;
             this.remote = openedRemote;
             this.spiller = new Spiller(this, disk, pool, diskOptions);
+            this.prefetcher = new Prefetcher(this, prefetchOptions);
             this.registry = b.registry;
             if (registry == null) {
                 this.metrics = EngineMetrics.DISABLED;
@@ -311,6 +315,28 @@ public final class CacheEngine implements AutoCloseable {
         return guarded(() -> new LookupOperation(this, requestId, scope, tokens).run());
     }
 
+    /**
+     * Starts bringing the longest prefix of {@code tokens} that the tiers hold into the CPU pool,
+     * from the disk and remote tiers, without waiting for it: a later {@link #retrieve} of the
+     * prompt loads it from memory. Runs on at most {@code prefetch_max_concurrency} workers; a
+     * prompt the pool already holds (or an engine with no lower tier) has finished on return.
+     * The caller closes the handle (docs/architecture.md, "Prefetch").
+     */
+    public Prefetch prefetch(KeyScope scope, int[] tokens) {
+        return guarded(() -> prefetcher.start(null, scope, tokens));
+    }
+
+    /**
+     * Like {@link #prefetch}, and pins the prefix it finds and brings in for {@code requestId},
+     * replacing the request's earlier pins, as {@link #lookupAndPin} does: the chunks stay in the
+     * pool until {@link #unpin}, a later pin for the request, or {@code pin_timeout_sec}. A
+     * cancelled prefetch pins nothing.
+     */
+    public Prefetch prefetchAndPin(String requestId, KeyScope scope, int[] tokens) {
+        RequestCheck.requestId(requestId);
+        return guarded(() -> prefetcher.start(requestId, scope, tokens));
+    }
+
     /** Releases the pins of {@code requestId}; returns how many chunks were pinned. */
     public int unpin(String requestId) {
         return guarded(() -> locked(() -> pins.unpin(requestId)));
@@ -432,7 +458,7 @@ public final class CacheEngine implements AutoCloseable {
         indexLock.lock();
         try {
             return counters.snapshot(index.size(), pins.pinnedChunks(), pool.stats(), spiller.spilledChunks.sum(),
-                    spiller.writeThroughSkipped.sum(), disk.stats(), remote.stats());
+                    spiller.writeThroughSkipped.sum(), disk.stats(), remote.stats(), prefetcher.stats());
         } finally {
             indexLock.unlock();
         }
@@ -444,6 +470,8 @@ public final class CacheEngine implements AutoCloseable {
      */
     @Override
     public void close() {
+        // Before the lock: a running prefetch takes the index lock, never the lifecycle's.
+        prefetcher.close();
         lifecycle.writeLock().lock();
         try {
             if (closed) {

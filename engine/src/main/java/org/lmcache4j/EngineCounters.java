@@ -22,12 +22,13 @@ final class EngineCounters {
     final LongAdder remoteHitTokens = new LongAdder();
 
     EngineStats snapshot(long chunks, long pins, PoolStats pool, long spilledChunks, long writeThroughSkipped,
-                         DiskStats disk, RemoteStats remote) {
+                         DiskStats disk, RemoteStats remote, PrefetchStats prefetch) {
         return new EngineStats(chunks, pool.pagesInUse(), pool.capacityPages(), pool.usedBytes(),
                 pool.capacityBytes(), pool.mappedBytes(), pool.leases(), pins, evictions.sum(),
                 storeSkippedChunks.sum(), forcedUnpins.sum(), lookupRequests.sum(), lookupTokens.sum(),
                 lookupHitTokens.sum(), storeRequests.sum(), storedTokens.sum(), retrieveRequests.sum(),
                 requestedTokens.sum(), retrievedTokens.sum(), pool.growthWaitNanos(), diskHitTokens.sum(),
-                spilledChunks, disk, remoteHitTokens.sum(), remote, writeThroughSkipped, storeDeclinedChunks.sum());
+                spilledChunks, disk, remoteHitTokens.sum(), remote, writeThroughSkipped, storeDeclinedChunks.sum(),
+                prefetch);
     }
 }

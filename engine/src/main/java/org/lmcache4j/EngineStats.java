@@ -31,6 +31,7 @@ package org.lmcache4j;
  * @param writeThroughSkipped chunks {@code disk_write_through} left to write-behind: too many waited
  * @param storeDeclinedChunks chunks not stored because the eviction policy kept what it had (a new
  *                           chunk that would rank below every victim: MRU on a full pool, ADAPTIVE)
+ * @param prefetch           what {@link CacheEngine#prefetch} did
  */
 public record EngineStats(long chunks, long pagesInUse, long capacityPages, long usedBytes, long capacityBytes,
                           long mappedBytes, long leases, long pins, long evictions, long storeSkippedChunks,
@@ -38,7 +39,7 @@ public record EngineStats(long chunks, long pagesInUse, long capacityPages, long
                           long storeRequests, long storedTokens, long retrieveRequests, long requestedTokens,
                           long retrievedTokens, long poolGrowthWaitNanos, long diskHitTokens,
                           long spilledChunks, DiskStats disk, long remoteHitTokens, RemoteStats remote,
-                          long writeThroughSkipped, long storeDeclinedChunks) {
+                          long writeThroughSkipped, long storeDeclinedChunks, PrefetchStats prefetch) {
 
     /** Retrieved over requested tokens; 0 before any retrieve. */
     public double retrieveHitRate() {

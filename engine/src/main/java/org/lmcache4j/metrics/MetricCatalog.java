@@ -121,6 +121,12 @@ public final class MetricCatalog {
         f.add(gauge(PREFIX + "lmcache_is_healthy", LATEST,
                 "The health status of LMCache (1=healthy, 0=unhealthy: the remote tier is down)",
                 (s, m) -> !s.remote().enabled() || s.remote().healthy() ? 1 : 0));
+        // LMCache's asynchronous loads are events of its storage manager; LMCache4j's are prefetches.
+        f.add(gauge(PREFIX + "storage_events_ongoing_count", SUM,
+                "The number of ongoing events: prefetches queued or running", (s, m) -> s.prefetch().inFlight()));
+        f.add(gauge(PREFIX + "storage_events_done_count", SUM,
+                "The number of done events: prefetches finished whose handles are not closed yet",
+                (s, m) -> s.prefetch().finishedOpen()));
         f.add(TIME_TO_RETRIEVE);
         f.add(TIME_TO_STORE);
         f.add(TIME_TO_LOOKUP);

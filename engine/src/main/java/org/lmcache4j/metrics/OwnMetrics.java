@@ -31,6 +31,19 @@ final class OwnMetrics {
         f.add(gauge(PREFIX + "active_leases", SUM, "Open page leases", (s, m) -> s.leases()));
         addDisk(f);
         addRemote(f);
+        addPrefetch(f);
+    }
+
+    private static void addPrefetch(List<Family> f) {
+        f.add(counter(PREFIX + "prefetch_requests", "Prefetches started", (s, m) -> s.prefetch().requests()));
+        f.add(counter(PREFIX + "prefetch_cancelled", "Prefetches cancelled before they finished",
+                (s, m) -> s.prefetch().cancelled()));
+        f.add(counter(PREFIX + "prefetch_failed", "Prefetches ended by an unexpected error",
+                (s, m) -> s.prefetch().failed()));
+        f.add(counter(PREFIX + "prefetch_disk_tokens", "Tokens prefetches read from disk into the pool",
+                (s, m) -> s.prefetch().diskTokens()));
+        f.add(counter(PREFIX + "prefetch_remote_tokens", "Tokens prefetches read from the remote tier into the pool",
+                (s, m) -> s.prefetch().remoteTokens()));
     }
 
     private static void addDisk(List<Family> f) {
