@@ -144,7 +144,7 @@ class PrefetchDiskTest {
     }
 
     @Test
-    void poolFillingWithPrefetchedChunks_stopsAtTheLastPage_andStoresStillEvictThem() throws Exception {
+    void poolFillingWithPrefetchedChunks_stopsAtTheLastPage_storesSkipWhilePinned_andEvictThemAfter() throws Exception {
         int[] tokens = TestCaches.randomTokens(2048, rnd);
         long[] slots = TestCaches.randomSlots(EngineFixture.LAYOUT, 2048, rnd);
         try (EngineFixture writer = new EngineFixture(DiskTierEngineTest.config(dir, 16, 64,
@@ -154,17 +154,25 @@ class PrefetchDiskTest {
         }
         open(4, Map.of());
         assertEquals(8, f.engine.stats().disk().records(), "found at start-up");
-        try (Prefetch p = finished(f.engine.prefetch(KeyScope.NONE, tokens))) {
+        byte[] rows = f.caches.rows(slots, 0, 1024); // the same seed as the writer's caches
+        try (Prefetch p = finished(f.engine.prefetchAndPin("req", KeyScope.NONE, tokens))) {
             assertEquals(Prefetch.State.DONE, p.state());
             assertEquals(1024, p.readyTokens(), "four pages: four chunks, then the pool is full");
         }
-        assertEquals(4, f.engine.stats().pagesInUse());
-        assertEquals(0, f.engine.stats().leases());
-        assertEquals(1024, f.engine.retrieve(tokens, slots, 0), "from the pool; no page is left for chunk 4");
-        assertEquals(0, f.engine.stats().diskHitTokens());
+        EngineStats full = f.engine.stats();
+        assertEquals(4, full.pagesInUse(), "pinned: neither the spiller nor an eviction takes them");
+        assertEquals(4, full.pins());
+        assertEquals(4, full.leases(), "the pins' leases, nothing else");
         int[] other = TestCaches.randomTokens(512, rnd);
-        assertEquals(512, f.engine.store(other, TestCaches.randomSlots(f.caches.layout, 512, rnd), 0),
-                "prefetched chunks are evicted like any other");
+        long[] otherSlots = TestCaches.randomSlots(f.caches.layout, 512, rnd);
+        assertEquals(0, f.engine.store(other, otherSlots, 0), "a pool full of pinned chunks: the store skips, never waits");
+        assertEquals(2, f.engine.stats().storeSkippedChunks());
+        f.caches.zero();
+        assertEquals(1024, f.engine.retrieve(tokens, slots, 0), "from the pool; no page is left for chunk 4");
+        assertArrayEquals(rows, f.caches.rows(slots, 0, 1024));
+        assertEquals(0, f.engine.stats().diskHitTokens());
+        assertEquals(4, f.engine.unpin("req"));
+        assertEquals(512, f.engine.store(other, otherSlots, 0), "unpinned, prefetched chunks are evicted like any other");
         assertEquals(512, f.engine.lookup(other));
     }
 

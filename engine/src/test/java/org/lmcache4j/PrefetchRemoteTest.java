@@ -4,7 +4,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.lmcache4j.remote.RedisServer;
 
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -29,9 +32,12 @@ class PrefetchRemoteTest {
     @TempDir
     Path dir;
 
-    /** A disk tier (written through) and Redis at {@code url}. */
+    /**
+     * A disk tier (written through) and Redis at {@code url}. A hung Redis holds a prefetch for
+     * remote_timeout_ms: long enough for the test to act while it waits, on a busy machine too.
+     */
     private EngineConfig diskAndRedis(String url, int concurrency) {
-        return DiskTierEngineTest.config(dir, 16, 64, Map.of("disk_write_through", true, "remote_timeout_ms", 1000,
+        return DiskTierEngineTest.config(dir, 16, 64, Map.of("disk_write_through", true, "remote_timeout_ms", 4000,
                 "prefetch_max_concurrency", concurrency)).toBuilder().remoteUrl(url).build();
     }
 
@@ -102,6 +108,40 @@ class PrefetchRemoteTest {
         }
     }
 
+    @Test
+    @ProvokesFaults("a disk record corrupted while a prefetch waits on a hung Redis")
+    void diskRecordCorruptedMidPrefetch_isAMiss_nothingAfterItIsPublished() throws Exception {
+        RedisServer redis = RedisServer.start();
+        try {
+            byte[] rows = inRedis(redis.url());
+            try (EngineFixture f = firstTwoChunksOnDisk(redis.url(), 4)) {
+                redis.pause();
+                Prefetch p = f.engine.prefetch(KeyScope.NONE, tokens);
+                DiskTierEngineTest.await("the prefetch to plan its disk chunks", () -> f.engine.stats().pagesInUse() == 2);
+                // Planned, not read yet: the record changes under the prefetch.
+                try (FileChannel ch = FileChannel.open(DiskTierEngineTest.recordOf(f, tokens, 1), StandardOpenOption.WRITE)) {
+                    ch.write(ByteBuffer.wrap(new byte[]{0x55}), 4096 + 100);
+                }
+                redis.resume();
+                assertTrue(p.await(WAIT), p.toString());
+                assertEquals(Prefetch.State.DONE, p.state());
+                assertEquals(256, p.readyTokens(), "chunk 1 fails its checksum; chunk 2 (Redis) is after the gap");
+                p.close();
+                EngineStats s = f.engine.stats();
+                assertEquals(1, s.disk().readFailures());
+                assertEquals(1, s.chunks(), "only chunk 0 was published");
+                assertEquals(0, s.leases());
+                f.caches.zero();
+                assertEquals(768, f.engine.retrieve(tokens, slots, 0), "chunk 0 from the pool, chunks 1 and 2 from Redis");
+                assertArrayEquals(rows, f.caches.rows(slots, 0, 768), "no wrong bytes");
+                assertEquals(512, f.engine.stats().remoteHitTokens());
+                assertEquals(0, f.engine.stats().diskHitTokens(), "the corrupt record was deleted, not read again");
+            }
+        } finally {
+            redis.close();
+        }
+    }
+
     /** Tokens [from, to) of a prompt's rows (layer by layer, plane by plane: one run of rows each). */
     private byte[] rowsOf(byte[] all, int from, int to) {
         int row = (int) EngineFixture.LAYOUT.rowBytes();
@@ -118,7 +158,7 @@ class PrefetchRemoteTest {
     void cancel_aQueuedPrefetchNeverRuns_aRunningOneStops_andNeitherPins() throws Exception {
         RedisServer redis = RedisServer.start();
         try {
-            inRedis(redis.url());
+            byte[] rows = inRedis(redis.url());
             try (EngineFixture f = firstTwoChunksOnDisk(redis.url(), 1)) {
                 redis.pause();
                 Prefetch running = f.engine.prefetchAndPin("req-a", KeyScope.NONE, tokens);
@@ -142,6 +182,10 @@ class PrefetchRemoteTest {
                 queued.close();
                 assertEquals(0, f.engine.stats().prefetch().finishedOpen());
                 redis.resume();
+                DiskTierEngineTest.await("Redis back", () -> f.engine.stats().remote().healthy());
+                f.caches.zero();
+                assertEquals(768, f.engine.retrieve(tokens, slots, 0), "from disk and Redis: nothing was lost");
+                assertArrayEquals(rows, f.caches.rows(slots, 0, 768));
             }
         } finally {
             redis.close();
@@ -173,6 +217,7 @@ class PrefetchRemoteTest {
             } finally {
                 f.engine.close();
                 f.caches.close();
+                redis.resume(); // a stopped process cannot take the SIGTERM that closes it
             }
         } finally {
             redis.close();
