@@ -60,6 +60,15 @@ class PrefetchRemoteTest {
         return f;
     }
 
+    /** Pauses Redis and starts a prefetch of the prompt; returns once it has planned its disk chunks and waits on Redis. */
+    private Prefetch waitingOnHungRedis(EngineFixture f, RedisServer redis) throws Exception {
+        redis.pause();
+        Prefetch p = f.engine.prefetch(KeyScope.NONE, tokens);
+        DiskTierEngineTest.await("the prefetch to plan its disk chunks", () -> f.engine.stats().pagesInUse() == 2);
+        assertEquals(Prefetch.State.RUNNING, p.state(), "waiting on Redis");
+        return p;
+    }
+
     @Test
     void coldEngine_prefetchesFromRedis_andTheRetrieveLoadsFromThePool() throws Exception {
         String url = RedisServer.shared().url();
@@ -88,10 +97,7 @@ class PrefetchRemoteTest {
         try {
             byte[] rows = inRedis(redis.url());
             try (EngineFixture f = firstTwoChunksOnDisk(redis.url(), 4)) {
-                redis.pause();
-                Prefetch p = f.engine.prefetch(KeyScope.NONE, tokens);
-                DiskTierEngineTest.await("the prefetch to plan its disk chunks", () -> f.engine.stats().pagesInUse() == 2);
-                assertEquals(Prefetch.State.RUNNING, p.state(), "waiting on Redis");
+                Prefetch p = waitingOnHungRedis(f, redis);
                 redis.kill();
                 assertTrue(p.await(WAIT), p.toString());
                 assertEquals(Prefetch.State.DONE, p.state(), "a dead tier is a miss, not a failure");
@@ -115,9 +121,7 @@ class PrefetchRemoteTest {
         try {
             byte[] rows = inRedis(redis.url());
             try (EngineFixture f = firstTwoChunksOnDisk(redis.url(), 4)) {
-                redis.pause();
-                Prefetch p = f.engine.prefetch(KeyScope.NONE, tokens);
-                DiskTierEngineTest.await("the prefetch to plan its disk chunks", () -> f.engine.stats().pagesInUse() == 2);
+                Prefetch p = waitingOnHungRedis(f, redis);
                 // Planned, not read yet: the record changes under the prefetch.
                 try (FileChannel ch = FileChannel.open(DiskTierEngineTest.recordOf(f, tokens, 1), StandardOpenOption.WRITE)) {
                     ch.write(ByteBuffer.wrap(new byte[]{0x55}), 4096 + 100);
