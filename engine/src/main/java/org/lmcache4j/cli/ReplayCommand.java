@@ -44,7 +44,11 @@ final class ReplayCommand {
               --model NAME         model name, part of every chunk key; 'reference' runs the reference
                                    transformer and measures time to first token with and without the engine
                                    (--size tiny|small|medium --workload chat|docs|both --documents N
-                                   --document-tokens N --queries N --query-tokens N --plot FILE.svg)
+                                   --document-tokens N --queries N --query-tokens N --plot FILE.svg), then
+                                   inter-token latency under continuous batching while hits load from disk (and
+                                   Redis with --remote-url), loading synchronously and asynchronously (--serving
+                                   on|off|only --decoders N --hit-requests N --hit-prompt-tokens N --hit-every N
+                                   --step-tokens N --abort-hits N --plot-itl FILE.svg; docs/benchmarks.md)
               --device D           where the paged caches live: cpu (default), cuda or cuda:N (GPU memory, copied
                                    by the CUDA transfer and ordered with the serving stream; LMCACHE4J_CUDA_DRIVER
                                    names the driver, e.g. the CPU-run test driver native/build/cuda-emulator/libcuda.so.1)

@@ -51,17 +51,58 @@ public final class ReferenceReplay implements ReplayModel {
         o.put("block-size", "16");
         o.put("seed", "1");
         o.put("plot", "");
+        o.put("serving", "on");
+        o.put("decoders", "4");
+        o.put("decoder-prompt-tokens", "192");
+        o.put("hit-requests", "4");
+        o.put("hit-prompt-tokens", "2048");
+        o.put("hit-output-tokens", "16");
+        o.put("hit-every", "24");
+        o.put("step-tokens", "256");
+        o.put("abort-hits", "0");
+        o.put("serving-warmup", "1");
+        o.put("serving-rounds", "2");
+        o.put("plot-itl", "");
         return o;
     }
 
     @Override
     public Result replay(Map<String, String> o, EngineConfig config, PrintStream progress) {
         ModelShape shape = ModelShape.named(o.get("size"));
+        String serving = o.get("serving");
+        if (!List.of("on", "off", "only").contains(serving)) {
+            throw new IllegalArgumentException("--serving must be on, off or only, got '" + serving + "'");
+        }
+        ServingReplay.Settings settings = servingSettings(o);
+        ReferenceModel model = new ReferenceModel(shape);
+        Map<String, Object> json = new LinkedHashMap<>();
+        StringBuilder table = new StringBuilder();
+        boolean ok = true;
+        if (!serving.equals("only")) {
+            ReferenceReplayReport report = ttft(o, shape, model, config, progress);
+            json.putAll(report.json());
+            table.append(report.table());
+            ok = report.ok();
+        }
+        if (!serving.equals("off")) {
+            ServingReport report = ServingReplay.run(shape, model, config, "reference-" + o.get("size"), settings, progress);
+            report.addTo(json);
+            table.append(report.table());
+            ok &= report.ok();
+            write(o.get("plot-itl"), () -> ItlPlot.svg(report.measured(), "Inter-token latency while requests load from"
+                    + (config.remoteUrl().isPresent() ? " disk and Redis" : " disk") + ", reference model ("
+                    + o.get("size") + ")"));
+        }
+        return new Result(json, table.toString(), ok);
+    }
+
+    /** Each request served twice, without and with the engine: time to first token per round. */
+    private static ReferenceReplayReport ttft(Map<String, String> o, ModelShape shape, ReferenceModel model,
+                                              EngineConfig config, PrintStream progress) {
         List<Workloads.Request> requests = requests(o, shape.vocab());
         int longest = requests.stream().mapToInt(r -> r.prompt().length).max().orElse(1);
         int blockSize = positive(o, "block-size");
         KvLayout layout = shape.kvLayout(blockSize, 2 * ((longest + blockSize - 1) / blockSize) + 1);
-        ReferenceModel model = new ReferenceModel(shape);
         List<TtftSample> samples = new ArrayList<>();
         EngineStats end;
         try (PagedKvCache cache = new PagedKvCache(layout, positive(o, "seed"));
@@ -85,16 +126,33 @@ public final class ReferenceReplay implements ReplayModel {
             end = engine.stats();
         }
         ReferenceReplayReport report = new ReferenceReplayReport(shape, layout, config, samples, end);
-        String plot = o.get("plot");
-        if (!plot.isBlank()) {
-            try {
-                Files.writeString(Path.of(plot), TtftPlot.svg(report.bars(), "Time to first token, reference model ("
-                        + o.get("size") + "), p50 per round"));
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot write the plot to " + plot, e);
-            }
+        write(o.get("plot"), () -> TtftPlot.svg(report.bars(), "Time to first token, reference model ("
+                + o.get("size") + "), p50 per round"));
+        return report;
+    }
+
+    private static ServingReplay.Settings servingSettings(Map<String, String> o) {
+        int hits = positive(o, "hit-requests");
+        int aborts = count(o, "abort-hits");
+        if (aborts > hits) {
+            throw new IllegalArgumentException("--abort-hits must be at most --hit-requests (" + hits + "), got " + aborts);
         }
-        return new Result(report.json(), report.table(), report.ok());
+        return new ServingReplay.Settings(positive(o, "decoders"), positive(o, "decoder-prompt-tokens"), hits,
+                positive(o, "hit-prompt-tokens"), positive(o, "hit-output-tokens"), positive(o, "hit-every"),
+                positive(o, "step-tokens"), aborts, count(o, "serving-warmup"), positive(o, "serving-rounds"),
+                positive(o, "seed"));
+    }
+
+    /** Writes the plot {@code svg} makes to {@code file}, unless no file was asked for. */
+    private static void write(String file, java.util.function.Supplier<String> svg) {
+        if (file.isBlank()) {
+            return;
+        }
+        try {
+            Files.writeString(Path.of(file), svg.get());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the plot to " + file, e);
+        }
     }
 
     private static List<Workloads.Request> requests(Map<String, String> o, int vocab) {

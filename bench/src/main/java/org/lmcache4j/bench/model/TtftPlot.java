@@ -74,7 +74,8 @@ final class TtftPlot {
                 x + w / 2, base - h - 3, label(ms)));
     }
 
-    private static double niceCeiling(double v) {
+    /** The smallest 1, 2, 2.5 or 5 times a power of ten at or above {@code v}: an axis' top. */
+    static double niceCeiling(double v) {
         double p = Math.pow(10, Math.floor(Math.log10(Math.max(v, 1e-9))));
         for (double m : new double[] {1, 2, 2.5, 5, 10}) {
             if (m * p >= v) {
@@ -84,7 +85,8 @@ final class TtftPlot {
         return 10 * p;
     }
 
-    private static String label(double ms) {
+    /** An axis or bar label: fewer decimals as the value grows. */
+    static String label(double ms) {
         return ms >= 100 || ms == 0 ? f("%.0f", ms) : ms >= 10 ? f("%.1f", ms) : f("%.2f", ms);
     }
 

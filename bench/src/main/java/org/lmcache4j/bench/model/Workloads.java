@@ -58,7 +58,7 @@ final class Workloads {
         return out;
     }
 
-    private static int[] tokens(SplittableRandom rnd, int n, int vocab) {
+    static int[] tokens(SplittableRandom rnd, int n, int vocab) {
         int[] t = new int[n];
         for (int i = 0; i < n; i++) {
             t[i] = rnd.nextInt(vocab);

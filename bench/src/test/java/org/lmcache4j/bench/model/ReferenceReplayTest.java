@@ -21,7 +21,7 @@ class ReferenceReplayTest {
     private static final String[] TINY = {"replay", "--model", "reference", "--size", "tiny", "--users", "2",
             "--rounds", "2", "--system-tokens", "64", "--question-tokens", "16", "--answer-tokens", "16",
             "--documents", "2", "--document-tokens", "96", "--queries", "2", "--query-tokens", "8",
-            "--chunk-size", "32", "--cpu-gb", "0.05"};
+            "--chunk-size", "32", "--cpu-gb", "0.05", "--serving", "off"};
 
     private static String[] plus(String... more) {
         String[] all = java.util.Arrays.copyOf(TINY, TINY.length + more.length);

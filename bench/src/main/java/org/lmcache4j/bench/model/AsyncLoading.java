@@ -1,0 +1,157 @@
+package org.lmcache4j.bench.model;
+
+import org.lmcache4j.CacheEngine;
+import org.lmcache4j.KeyScope;
+import org.lmcache4j.Prefetch;
+import org.lmcache4j.PrefetchStats;
+
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Asynchronous loading, as vLLM's {@code load_kv_async}: a request whose cached prefix is not all
+ * in the CPU pool is handed to the engine's prefetch ({@code prefetchAndPin}); a loader thread
+ * waits for it, retrieves the prefix from the pool into the request's blocks and unpins it, and
+ * the request joins the first step after that, while the batch goes on decoding. A prefix the
+ * pool already holds is copied at once, in the step, as a CPU-pool hit stays synchronous.
+ * The pin matters: with a disk tier, the spiller may drop an unpinned prefetched chunk before the
+ * retrieve reads it.
+ */
+final class AsyncLoading implements LoadingStrategy, AutoCloseable {
+    /** Loads waiting or copying at once; more queue. Started up front: a new thread costs milliseconds on a busy host. */
+    private static final int LOADERS = 8;
+
+    private final CacheEngine engine;
+    private final ThreadPoolExecutor loaders = new ThreadPoolExecutor(LOADERS, LOADERS, 0, TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(), Thread.ofPlatform().daemon().name("reference-kv-loader-", 0).factory());
+
+    AsyncLoading(CacheEngine engine) {
+        this.engine = engine;
+        loaders.prestartAllCoreThreads();
+    }
+
+    @Override
+    public String name() {
+        return "async";
+    }
+
+    @Override
+    public KvLoad begin(String requestId, int[] prompt, long[] slots) {
+        if (engine.lookup(KeyScope.NONE, prompt) == 0) {
+            return KvLoad.NONE; // nothing cached anywhere: vLLM is told 0 tokens, no load starts
+        }
+        long readBefore = readBelowPool();
+        Prefetch prefetch = engine.prefetchAndPin(requestId, KeyScope.NONE, prompt);
+        if (prefetch.isDone()) { // in the pool already (or read that fast): copied now, in this step
+            try {
+                boolean below = readBelowPool() > readBefore; // a read ended during the call
+                return new SyncLoading.Landed(retrieve(engine, prompt, slots), below);
+            } finally {
+                engine.unpin(requestId);
+                prefetch.close();
+            }
+        }
+        Background load = new Background(requestId, prompt, slots, prefetch);
+        loaders.execute(load::run);
+        return load;
+    }
+
+    /** Tokens the engine's prefetches have read from the disk and remote tiers so far. */
+    private long readBelowPool() {
+        PrefetchStats p = engine.stats().prefetch();
+        return p.diskTokens() + p.remoteTokens();
+    }
+
+    /**
+     * Retrieves the cached prefix of {@code prompt} into {@code slots}, never its last token (whose
+     * logits the request needs, so it is computed); returns the tokens loaded.
+     */
+    static int retrieve(CacheEngine engine, int[] prompt, long[] slots) {
+        long[] target = slots.clone();
+        target[prompt.length - 1] = -1;
+        return Math.min(engine.retrieve(prompt, target, 0), prompt.length - 1);
+    }
+
+    /** Waits for the loads still running (a run's end has waited for its own already). */
+    @Override
+    public void close() {
+        loaders.close();
+    }
+
+    /** A load below the pool: the prefetch, then the retrieve from the pool, on a loader thread. */
+    private final class Background implements KvLoad {
+        private final String requestId;
+        private final int[] prompt;
+        private final long[] slots;
+        private final Prefetch prefetch;
+        private final CountDownLatch ended = new CountDownLatch(1);
+        private volatile boolean aborted;
+        private volatile int loaded;
+
+        Background(String requestId, int[] prompt, long[] slots, Prefetch prefetch) {
+            this.requestId = requestId;
+            this.prompt = prompt;
+            this.slots = slots;
+            this.prefetch = prefetch;
+        }
+
+        void run() {
+            try {
+                // A prefetch always ends: its reads are bounded by the tiers' timeouts.
+                while (!prefetch.await(Duration.ofMillis(100))) {
+                    if (aborted) {
+                        prefetch.cancel();
+                    }
+                }
+                if (!aborted) {
+                    loaded = retrieve(engine, prompt, slots); // what arrived; the request computes the rest
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                engine.unpin(requestId);
+                prefetch.close();
+                ended.countDown();
+            }
+        }
+
+        @Override
+        public boolean landed() {
+            return ended.getCount() == 0 && !aborted;
+        }
+
+        @Override
+        public int loadedTokens() {
+            return loaded;
+        }
+
+        @Override
+        public boolean belowPool() {
+            return true;
+        }
+
+        @Override
+        public void abort() {
+            aborted = true;
+            prefetch.cancel();
+        }
+
+        @Override
+        public boolean settled() {
+            return ended.getCount() == 0;
+        }
+
+        @Override
+        public void awaitSettled() {
+            try {
+                ended.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while a load was still writing into its blocks", e);
+            }
+        }
+    }
+}
