@@ -5,6 +5,9 @@ import org.lmcache4j.KeyScope;
 import org.lmcache4j.Prefetch;
 import org.lmcache4j.PrefetchStats;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -23,6 +26,7 @@ import java.util.concurrent.TimeUnit;
 final class AsyncLoading implements LoadingStrategy, AutoCloseable {
     /** Loads waiting or copying at once; more queue. Started up front: a new thread costs milliseconds on a busy host. */
     private static final int LOADERS = 8;
+    private static final Logger LOG = LoggerFactory.getLogger(AsyncLoading.class);
 
     private final CacheEngine engine;
     private final ThreadPoolExecutor loaders = new ThreadPoolExecutor(LOADERS, LOADERS, 0, TimeUnit.SECONDS,
@@ -111,6 +115,9 @@ final class AsyncLoading implements LoadingStrategy, AutoCloseable {
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+            } catch (RuntimeException e) { // the request computes what did not arrive, as after a failed load
+                loaded = 0;
+                LOG.warn("the background load of {} failed; it computes its whole prompt: {}", requestId, e.toString());
             } finally {
                 engine.unpin(requestId);
                 prefetch.close();
