@@ -134,6 +134,16 @@ class ServingLoopReplayTest {
     }
 
     @Test
+    void servingOn_runsTheTtftReplayToo_andAddsUpTheirMismatches() {
+        String[] argv = plus("--serving", "on", "--workload", "docs", "--documents", "1", "--document-tokens", "64",
+                "--queries", "2", "--query-tokens", "8");
+        Map<String, Object> j = run(0, argv);
+        assertTrue(number(j, "docs_hit_ttft_speedup") > 0 && number(j, "itl_ms_p99_quiet") > 0, j.toString());
+        assertEquals(2, number(j, "requests"), "the TTFT replay's requests");
+        assertExactAndClean(j);
+    }
+
+    @Test
     void badServingOptions_exitTwo() {
         run(2, plus("--serving", "sometimes"));
         run(2, plus("--abort-hits", "3"));
