@@ -123,6 +123,7 @@ final class ServingLoop {
                     running.add(l);
                 }
             }
+            long begun = System.nanoTime();
             boolean loading = running.stream().anyMatch(l -> l.phase == Phase.LOADING && l.load.belowPool()
                     && (arrived.contains(l) || !l.load.landed()));
             for (Live l : List.copyOf(running)) {
@@ -171,7 +172,7 @@ final class ServingLoop {
             }
             long t1 = System.nanoTime();
             firstTokens.forEach(l -> l.ttftNanos = t1 - l.arrivalNanos);
-            steps.add(new ServingRun.Step(t0 - start, t1 - t0, decoding, prefill, loading));
+            steps.add(new ServingRun.Step(t0 - start, t1 - t0, decoding, prefill, loading, begun - t0));
             for (Live l : List.copyOf(running)) {
                 if (l.phase == Phase.DONE) {
                     running.remove(l);

@@ -120,6 +120,13 @@ final class ServingReplay {
             }
         }
         EngineStats end = engine.stats();
+        if (System.getenv("LMCACHE4J_ITL_STEPS") != null) { // every step, to look into one run
+            for (ServingRun.Step st : run.measured()) {
+                progress.printf("  %s step at %.1f ms: %.2f ms (%.2f ms beginning loads), %d decoding, %d prefilled%s%n",
+                        name, st.startNanos() / 1e6, st.nanos() / 1e6, st.beginNanos() / 1e6, st.decoding(),
+                        st.prefill(), st.loading() ? ", a load in flight" : "");
+            }
+        }
         progress.printf("serving loop, %s loading%s: %d steps, %d with a disk or Redis load in flight (%.1f s)%n", name,
                 measured ? "" : " (warm-up)",
                 run.steps().size(), run.steps().stream().filter(ServingRun.Step::loading).count(),

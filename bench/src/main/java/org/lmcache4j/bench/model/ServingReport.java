@@ -108,6 +108,11 @@ final class ServingReport {
             putIfKnown(r, "ttft_ms_p50_" + tier + "_hit_async", ttftMs("async", kind));
             putIfKnown(r, "ttft_" + tier + "_hit_async_over_sync", ttftMs("async", kind) / ttftMs("sync", kind));
         }
+        for (String m : List.of("sync", "async")) { // what beginning the loads cost the steps where hits arrived
+            long[] begin = mode(m).flatMap(x -> x.run().measured().stream()).filter(st -> st.beginNanos() > 0 && st.loading())
+                    .mapToLong(ServingRun.Step::beginNanos).toArray();
+            putIfKnown(r, "load_begin_ms_p50_" + m, begin.length == 0 ? Double.NaN : TtftSample.quantile(begin, 0.5) / 1e6);
+        }
         for (String m : List.of("sync", "async")) { // over every measured round of the mode
             r.put("serving_steps_" + m, mode(m).mapToLong(x -> x.run().measured().size()).sum());
             r.put("serving_loading_steps_" + m, mode(m).flatMap(x -> x.run().measured().stream())
@@ -160,6 +165,8 @@ final class ServingReport {
                 ratio(r.get("itl_loading_sync_over_quiet")), ratio(r.get("itl_loading_async_over_quiet"))));
         s.append(f("TTFT of a disk hit, async / sync: %s (goal <= 1.1); aborted %s (%s while loading)%n",
                 ratio(r.get("ttft_disk_hit_async_over_sync")), r.get("aborted_requests"), r.get("aborted_while_loading")));
+        s.append(f("beginning a hit's load took the step, p50: sync %s ms (the whole load), async %s ms (lookup, prefetch)%n",
+                ms(r.get("load_begin_ms_p50_sync")), ms(r.get("load_begin_ms_p50_async"))));
         s.append(f("serving loop: %d tokens of hit requests checked, %d logits mismatches; leases at end %d, pins at end %d",
                 r.get("serving_tokens_checked"), r.get("serving_logits_mismatches"), r.get("serving_leases_at_end"),
                 r.get("serving_pins_at_end")));

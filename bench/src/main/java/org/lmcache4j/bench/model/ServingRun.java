@@ -31,8 +31,11 @@ record ServingRun(String strategy, List<Step> steps, List<Outcome> outcomes) {
      *                    this step for it, so the step's time is their inter-token latency
      * @param prefill     prompt tokens computed in it
      * @param loading     whether a load from the disk or remote tier was in flight during it
+     * @param beginNanos  how much of it the loading strategy took to begin the loads of the
+     *                    requests that arrived (a whole synchronous load; a lookup and a started
+     *                    prefetch when asynchronous)
      */
-    record Step(long startNanos, long nanos, int decoding, int prefill, boolean loading) {
+    record Step(long startNanos, long nanos, int decoding, int prefill, boolean loading, long beginNanos) {
         /** Whether it is an inter-token-latency sample: someone was decoding. */
         boolean itlSample() {
             return decoding > 0;

@@ -68,7 +68,8 @@ class ServingLoopReplayTest {
         Path plot = dir.resolve("itl.svg");
         Map<String, Object> j = run(0, plus("--plot-itl", plot.toString()));
         for (String key : List.of("itl_ms_p50_quiet", "itl_ms_p99_quiet", "itl_ms_p99_loading_sync",
-                "itl_ms_p99_loading_async", "ttft_ms_p50_disk_hit_sync", "ttft_ms_p50_disk_hit_async")) {
+                "itl_ms_p99_loading_async", "ttft_ms_p50_disk_hit_sync", "ttft_ms_p50_disk_hit_async",
+                "load_begin_ms_p50_sync", "load_begin_ms_p50_async")) {
             assertTrue(number(j, key) > 0, key + " = " + j.get(key));
         }
         assertTrue(number(j, "itl_ms_p99_quiet") >= number(j, "itl_ms_p50_quiet"));
