@@ -1,6 +1,8 @@
 package org.lmcache4j.bench.model;
 
 import org.lmcache4j.CacheEngine;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -27,6 +29,7 @@ import java.util.concurrent.locks.LockSupport;
  * engine's and the strategy's threads, as a connector's I/O runs on the host's CPUs.
  */
 final class ServingLoop {
+    private static final Logger LOG = LoggerFactory.getLogger(ServingLoop.class);
     private static final int MAX_STEPS = 1_000_000;
     /** How long a step with nothing to compute waits before the next: vLLM's engine polls as often. */
     private static final long IDLE_NANOS = 200_000;
@@ -71,7 +74,7 @@ final class ServingLoop {
             slots = cache.allocate(roundUp(prompt + Math.max(1, request.outputTokens()), bs));
             tokens = Arrays.copyOf(request.prompt(), slots.length);
             length = prompt;
-            load = strategy.begin(request.id(), request.prompt(), Arrays.copyOf(slots, prompt));
+            load = begin(strategy, request, Arrays.copyOf(slots, prompt));
         }
 
         boolean firstTokenDue() {
@@ -194,6 +197,17 @@ final class ServingLoop {
                     l.ttftNanos, l.logits, l.aborted, l.abortedWhileLoading));
         }
         return new ServingRun(strategy.name(), steps, outcomes);
+    }
+
+    /** A load that fails to begin leaves the request to compute its whole prompt, as vLLM recomputes a failed load. */
+    private static KvLoad begin(LoadingStrategy strategy, ServingRequest request, long[] slots) {
+        try {
+            return strategy.begin(request.id(), request.prompt(), slots);
+        } catch (RuntimeException e) {
+            LOG.warn("the {} load of {} failed to begin; it computes its whole prompt: {}", strategy.name(), request.id(),
+                    e.toString());
+            return KvLoad.NONE;
+        }
     }
 
     /** Every request has arrived, every one that is not open-ended has ended, and no aborted load still writes. */

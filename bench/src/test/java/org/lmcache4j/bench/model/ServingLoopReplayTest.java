@@ -135,6 +135,16 @@ class ServingLoopReplayTest {
     }
 
     @Test
+    void redisUnreachable_itsHitsComputeTheirWholePrompt_withTheSameLogits() {
+        // Port 9 (discard) has no listener here: the engines serve without the remote tier.
+        Map<String, Object> j = run(0, plus("--remote-url", "redis://127.0.0.1:9"));
+        assertEquals(4, number(j, "hit_requests"));
+        assertEquals(2 * 127, number(j, "hit_loaded_tokens_sync"), "only the disk hits load");
+        assertEquals(2 * 127, number(j, "hit_loaded_tokens_async"), "only the disk hits load");
+        assertExactAndClean(j);
+    }
+
+    @Test
     void servingOn_runsTheTtftReplayToo_andAddsUpTheirMismatches() {
         String[] argv = plus("--serving", "on", "--workload", "docs", "--documents", "1", "--document-tokens", "64",
                 "--queries", "2", "--query-tokens", "8");
