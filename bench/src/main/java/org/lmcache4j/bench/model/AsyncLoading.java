@@ -20,6 +20,8 @@ import java.util.concurrent.TimeUnit;
  * waits for it, retrieves the prefix from the pool into the request's blocks and unpins it, and
  * the request joins the first step after that, while the batch goes on decoding. A prefix the
  * pool already holds is copied at once, in the step, as a CPU-pool hit stays synchronous.
+ * With a remote tier the lookup itself is a network round trip: then the scheduler answers "ask
+ * again" (vLLM's {@code None}) and the lookup runs on the loader thread before the prefetch.
  * The pin matters: with a disk tier, the spiller may drop an unpinned prefetched chunk before the
  * retrieve reads it.
  */
@@ -44,6 +46,13 @@ final class AsyncLoading implements LoadingStrategy, AutoCloseable {
 
     @Override
     public KvLoad begin(String requestId, int[] prompt, long[] slots) {
+        if (engine.config().remoteUrl().isPresent()) {
+            // A lookup asks Redis (a network round trip): the scheduler answers "ask again" (vLLM's
+            // None) and the lookup runs on a loader thread with the load, not in the step.
+            Background load = new Background(requestId, prompt, slots, null);
+            loaders.execute(load::run);
+            return load;
+        }
         if (engine.lookup(KeyScope.NONE, prompt) == 0) {
             return KvLoad.NONE; // nothing cached anywhere: vLLM is told 0 tokens, no load starts
         }
@@ -85,15 +94,20 @@ final class AsyncLoading implements LoadingStrategy, AutoCloseable {
         loaders.close();
     }
 
-    /** A load below the pool: the prefetch, then the retrieve from the pool, on a loader thread. */
+    /**
+     * A load on a loader thread: the lookup when it was not done in the step ({@code prefetch}
+     * null), the prefetch, then the retrieve from the pool.
+     */
     private final class Background implements KvLoad {
         private final String requestId;
         private final int[] prompt;
         private final long[] slots;
-        private final Prefetch prefetch;
         private final CountDownLatch ended = new CountDownLatch(1);
+        private volatile Prefetch prefetch;
         private volatile boolean aborted;
         private volatile int loaded;
+        /** Until the lookup says the prompt misses, a lookup or a read below the pool is in flight. */
+        private volatile boolean belowPool = true;
 
         Background(String requestId, int[] prompt, long[] slots, Prefetch prefetch) {
             this.requestId = requestId;
@@ -104,8 +118,15 @@ final class AsyncLoading implements LoadingStrategy, AutoCloseable {
 
         void run() {
             try {
+                if (prefetch == null) {
+                    if (aborted || engine.lookup(KeyScope.NONE, prompt) == 0) {
+                        belowPool = false; // a miss: the request computes its prompt
+                        return;
+                    }
+                    prefetch = engine.prefetchAndPin(requestId, KeyScope.NONE, prompt);
+                }
                 // A prefetch always ends: its reads are bounded by the tiers' timeouts.
-                while (!prefetch.await(Duration.ofMillis(100))) {
+                while (!prefetch.await(Duration.ofMillis(aborted ? 1 : 100))) {
                     if (aborted) {
                         prefetch.cancel();
                     }
@@ -119,8 +140,10 @@ final class AsyncLoading implements LoadingStrategy, AutoCloseable {
                 loaded = 0;
                 LOG.warn("the background load of {} failed; it computes its whole prompt: {}", requestId, e.toString());
             } finally {
-                engine.unpin(requestId);
-                prefetch.close();
+                if (prefetch != null) {
+                    engine.unpin(requestId);
+                    prefetch.close();
+                }
                 ended.countDown();
             }
         }
@@ -137,13 +160,16 @@ final class AsyncLoading implements LoadingStrategy, AutoCloseable {
 
         @Override
         public boolean belowPool() {
-            return true;
+            return belowPool;
         }
 
         @Override
         public void abort() {
             aborted = true;
-            prefetch.cancel();
+            Prefetch p = prefetch;
+            if (p != null) {
+                p.cancel();
+            } // else the loader sees the flag before it starts one, or cancels it in its wait
         }
 
         @Override

@@ -112,7 +112,7 @@ final class ServingLoop {
         List<Live> draining = new ArrayList<>();
         List<ServingRun.Step> steps = new ArrayList<>();
         long start = System.nanoTime();
-        for (int step = 0; !finished(requests, all, running, draining, step); step++) {
+        for (int step = 0; !finished(requests, all, running, draining, step); ) {
             if (step > MAX_STEPS) {
                 throw new IllegalStateException("the serving loop ran " + MAX_STEPS + " steps without finishing");
             }
@@ -170,8 +170,13 @@ final class ServingLoop {
                     firstTokens.add(l);
                 }
             }
-            if (decoding == 0 && prefill == 0 && arrived.isEmpty()) {
-                LockSupport.parkNanos(IDLE_NANOS); // every request waits for its load: an idle engine polls
+            if (decoding == 0 && prefill == 0 && arrived.isEmpty()
+                    && running.stream().anyMatch(l -> l.phase == Phase.LOADING)) {
+                // Every request waits for its load: the engine polls, and no step passes (arrivals
+                // are counted in steps: idle polls must not bring them sooner).
+                LockSupport.parkNanos(IDLE_NANOS);
+                freeSettled(draining);
+                continue;
             }
             long t1 = System.nanoTime();
             firstTokens.forEach(l -> l.ttftNanos = t1 - l.arrivalNanos);
@@ -183,6 +188,7 @@ final class ServingLoop {
                 }
             }
             freeSettled(draining);
+            step++;
         }
         for (Live l : running) { // open-ended requests: the run is over
             l.load.awaitSettled();
