@@ -148,7 +148,7 @@ final class ServingReport {
         Map<String, Object> r = new LinkedHashMap<>();
         addTo(r);
         StringBuilder s = new StringBuilder();
-        s.append(f("%nContinuous batching, %d hit requests%s, cold CPU pool; %d measured round(s) a mode%n",
+        s.append(f("%n%nContinuous batching, %d hit requests%s, cold CPU pool; %d measured round(s) a mode%n",
                 r.get("hit_requests"),
                 remote ? " (disk and Redis)" : " (disk)", mode("sync").count()));
         s.append("| loading | steps | steps loading | ITL p99 loading (ms) | ITL p50 loading (ms) | TTFT p50 disk hit (ms) |"
