@@ -46,6 +46,27 @@ final class RankedCache {
     private long seq;
     private long storeMark;
 
+    /** Told of each chunk this cache admits and evicts (a follower tracks the chunks it lacks). */
+    interface Listener {
+        Listener NONE = new Listener() {
+        };
+
+        default void admitted(int key) {
+        }
+
+        default void evicted(int key) {
+        }
+    }
+
+    Listener listener = Listener.NONE;
+    /** The keys the last request declined. */
+    private final java.util.Set<Integer> declined = new java.util.HashSet<>();
+
+    /** Whether the last request declined {@code key}. */
+    boolean declinedLast(int key) {
+        return !declined.isEmpty() && declined.contains(key);
+    }
+
     /** Whether a request skips the store's first use of the chunks already here, as the engine's shadows do. */
     private final boolean shadow;
 
@@ -65,6 +86,7 @@ final class RankedCache {
     /** Looks the prompt up, then stores it whole, as the engine does; returns the leading hits. */
     int request(int[] keys) {
         now++;
+        declined.clear();
         List<Node> present = new ArrayList<>();
         int lead = 0;
         while (lead < keys.length && nodes.containsKey(keys[lead])) {
@@ -93,6 +115,7 @@ final class RankedCache {
                         for (int d = c; d < keys.length; d++) {
                             if (!nodes.containsKey(keys[d])) {
                                 remember(keys[d], now);
+                                declined.add(keys[d]);
                             }
                         }
                         break;
@@ -100,9 +123,11 @@ final class RankedCache {
                     order.remove(victim);
                     remember(victim.key, victim.last);
                     nodes.remove(victim.key);
+                    listener.evicted(victim.key);
                 }
                 n = new Node(keys[c]);
                 nodes.put(n.key, n);
+                listener.admitted(n.key);
                 n.prev = remembered(n.key);
                 n.last = now;
                 place(n, clamped(rank(n.last, n.prev), previous), ++seq, previous);
