@@ -4,7 +4,6 @@ import org.lmcache4j.keys.ChunkKey;
 
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
@@ -49,10 +48,15 @@ import java.util.function.Predicate;
  * (docs/benchmarks.md, "Policies").
  *
  * <h2>Cost</h2>
- * Each lookup replays its prompt in both shadows: hash lookups and O(1) list moves per chunk, a
- * tree lookup per distinct rank (see {@link RankedOrder}). Memory per pool page: two shadow nodes
- * (about 100 bytes each with their map entries), {@value #HISTORY_PER_CHUNK} history slots of 8
- * bytes for the LRU-2 shadow (32 MiB at most), and the pool's list links; a page holds a chunk of
+ * Each lookup replays its prompt in both shadows: per chunk one hash lookup for its
+ * {@link AdaptiveSlot} (shared by both shadows and the pool), O(1) list moves, a tree lookup per
+ * distinct rank (see {@link RankedOrder}) and, in the LRU-2 shadow, a history read per chunk added
+ * and a write per chunk evicted. On a full pool a new prompt of 32 chunks costs about 15 µs more
+ * than under LRU (slots 2 µs, LRU-2 shadow 8 µs, LRU shadow 4 µs, the pool's lists the rest: a
+ * hand-timed breakdown; the JMH figures are in docs/benchmarks.md, "Policies"), mostly cache
+ * misses, since a store's copies push the shadows out of the CPU's caches. Memory per pool page:
+ * a slot and two shadow nodes (about 250 bytes with the map entry) and
+ * {@value #HISTORY_PER_CHUNK} history slots of 8 bytes (32 MiB at most); a page holds a chunk of
  * KV, megabytes for a 7B model.
  */
 final class AdaptivePolicy implements EvictionPolicy {
@@ -66,35 +70,36 @@ final class AdaptivePolicy implements EvictionPolicy {
 
     /** The pool's own order: the fallback, and the order of the chunks both shadows hold. */
     private final ListOrder pool = new ListOrder(true);
-    private final Map<ChunkKey, ChunkEntry> cached = new HashMap<>();
+    /** Every key a shadow or the pool holds. */
+    private final Map<ChunkKey, AdaptiveSlot> slots = new HashMap<>();
     private final ShadowCache[] shadows;
     /** Per shadow, the cached chunks it does not hold, in the order it dropped (or never took) them. */
-    private final List<LinkedHashSet<ChunkEntry>> lacking = List.of(new LinkedHashSet<>(), new LinkedHashSet<>());
+    private final AdaptiveSlot.Lacking[] lacking = {new AdaptiveSlot.Lacking(FOLLOW_LRU), new AdaptiveSlot.Lacking(FOLLOW_LRU2)};
+    /** The last prompt's slots: any left empty (declined by both shadows, not cached) go at the next. */
+    private AdaptiveSlot[] lastPrompt = new AdaptiveSlot[0];
     private double score;
     private double squares;
     private int leader = FOLLOW_LRU;
 
     AdaptivePolicy(int capacity) {
         this.shadows = new ShadowCache[] {
-                new ShadowCache(capacity, LRU, 0, tracker(FOLLOW_LRU)),
-                new ShadowCache(capacity, LRU2, (long) HISTORY_PER_CHUNK * capacity, tracker(FOLLOW_LRU2))};
+                new ShadowCache(FOLLOW_LRU, capacity, LRU, 0, tracker(FOLLOW_LRU)),
+                new ShadowCache(FOLLOW_LRU2, capacity, LRU2, (long) HISTORY_PER_CHUNK * capacity, tracker(FOLLOW_LRU2))};
     }
 
     private ShadowCache.Listener tracker(int shadow) {
         return new ShadowCache.Listener() {
             @Override
-            public void admitted(ChunkKey key) {
-                ChunkEntry e = cached.get(key);
-                if (e != null) {
-                    lacking.get(shadow).remove(e);
-                }
+            public void admitted(AdaptiveSlot slot) {
+                lacking[shadow].remove(slot);
             }
 
             @Override
-            public void evicted(ChunkKey key) {
-                ChunkEntry e = cached.get(key);
-                if (e != null) {
-                    lacking.get(shadow).add(e);
+            public void evicted(AdaptiveSlot slot) {
+                if (slot.entry != null) {
+                    lacking[shadow].add(slot);
+                } else if (slot.empty()) {
+                    slots.remove(slot.key);
                 }
             }
         };
@@ -112,13 +117,27 @@ final class AdaptivePolicy implements EvictionPolicy {
 
     @Override
     public void lookedUp(ChunkKey[] keys, List<ChunkEntry> leadingHits) {
+        forgetEmpty(lastPrompt);
         if (keys.length > 0) {
-            int d = shadows[FOLLOW_LRU2].request(keys) - shadows[FOLLOW_LRU].request(keys);
+            AdaptiveSlot[] prompt = new AdaptiveSlot[keys.length];
+            for (int c = 0; c < keys.length; c++) {
+                prompt[c] = slots.computeIfAbsent(keys[c], AdaptiveSlot::new);
+            }
+            int d = shadows[FOLLOW_LRU2].request(prompt) - shadows[FOLLOW_LRU].request(prompt);
             score = score * (1 - 1.0 / DECAY) + d;
             squares = squares * (1 - 1.0 / DECAY) + (double) d * d;
             leader = score > 0 && score * score > Z * Z * squares ? FOLLOW_LRU2 : FOLLOW_LRU;
+            lastPrompt = prompt;
         }
         pool.lookedUp(keys, leadingHits);
+    }
+
+    private void forgetEmpty(AdaptiveSlot[] prompt) {
+        for (AdaptiveSlot s : prompt) {
+            if (s.empty()) {
+                slots.remove(s.key, s);
+            }
+        }
     }
 
     @Override
@@ -129,10 +148,12 @@ final class AdaptivePolicy implements EvictionPolicy {
     @Override
     public void added(ChunkEntry entry, ChunkEntry previous) {
         pool.added(entry, previous);
-        cached.put(entry.key, entry);
+        AdaptiveSlot slot = slots.computeIfAbsent(entry.key, AdaptiveSlot::new);
+        slot.entry = entry;
+        entry.adaptive = slot;
         for (int s = 0; s < shadows.length; s++) {
-            if (!shadows[s].contains(entry.key)) {
-                lacking.get(s).add(entry);
+            if (!shadows[s].contains(slot)) {
+                lacking[s].add(slot);
             }
         }
     }
@@ -140,15 +161,24 @@ final class AdaptivePolicy implements EvictionPolicy {
     @Override
     public void removed(ChunkEntry entry) {
         pool.removed(entry);
-        if (cached.remove(entry.key, entry)) {
-            lacking.forEach(l -> l.remove(entry));
+        AdaptiveSlot slot = entry.adaptive;
+        if (slot != null && slot.entry == entry) {
+            slot.entry = null;
+            entry.adaptive = null;
+            for (AdaptiveSlot.Lacking l : lacking) {
+                l.remove(slot);
+            }
+            if (slot.empty()) {
+                slots.remove(slot.key, slot);
+            }
         }
     }
 
     /** Declines what the leader declined for this very prompt; anything else may take a page. */
     @Override
     public boolean admits(ChunkKey key, ChunkEntry previous, ChunkEntry victim) {
-        return !shadows[leader].declinedLast(key);
+        AdaptiveSlot slot = slots.get(key);
+        return slot == null || !shadows[leader].declinedLast(slot);
     }
 
     @Override
@@ -157,9 +187,10 @@ final class AdaptivePolicy implements EvictionPolicy {
 
     @Override
     public ChunkEntry first(Predicate<ChunkEntry> test) {
-        for (ChunkEntry e : lacking.get(leader)) {
-            if (test.test(e)) {
-                return e;
+        AdaptiveSlot.Lacking dropped = lacking[leader];
+        for (AdaptiveSlot s = dropped.head; s != null; s = dropped.after(s)) {
+            if (test.test(s.entry)) {
+                return s.entry;
             }
         }
         return pool.first(test);
@@ -168,23 +199,30 @@ final class AdaptivePolicy implements EvictionPolicy {
     @Override
     public List<ChunkEntry> first(int max, Predicate<ChunkEntry> test) {
         List<ChunkEntry> out = new ArrayList<>();
-        LinkedHashSet<ChunkEntry> dropped = lacking.get(leader);
-        for (ChunkEntry e : dropped) {
-            if (out.size() >= max) {
-                return out;
-            }
-            if (test.test(e)) {
-                out.add(e);
+        AdaptiveSlot.Lacking dropped = lacking[leader];
+        for (AdaptiveSlot s = dropped.head; s != null && out.size() < max; s = dropped.after(s)) {
+            if (test.test(s.entry)) {
+                out.add(s.entry);
             }
         }
-        out.addAll(pool.first(max - out.size(), e -> !dropped.contains(e) && test.test(e)));
+        if (out.size() < max) {
+            out.addAll(pool.first(max - out.size(), e -> !dropped.contains(e.adaptive) && test.test(e)));
+        }
         return out;
     }
 
     @Override
     public void clear() {
         pool.clear();
-        cached.clear();
-        lacking.forEach(LinkedHashSet::clear);
+        for (AdaptiveSlot.Lacking l : lacking) {
+            l.clear();
+        }
+        for (AdaptiveSlot s : slots.values()) {
+            if (s.entry != null) {
+                s.entry.adaptive = null;
+                s.entry = null;
+            }
+        }
+        slots.values().removeIf(AdaptiveSlot::empty);
     }
 }
