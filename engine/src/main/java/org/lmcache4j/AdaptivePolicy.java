@@ -2,10 +2,7 @@ package org.lmcache4j;
 
 import org.lmcache4j.keys.ChunkKey;
 
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Predicate;
 
 /**
@@ -65,49 +62,18 @@ final class AdaptivePolicy implements EvictionPolicy {
     static final int DECAY = 4096;
     static final RankRule LRU = new RankRule.Window(0);
     static final RankRule LRU2 = new RankRule.Window(Long.MAX_VALUE / 4);
-    private static final int FOLLOW_LRU = 0;
-    private static final int FOLLOW_LRU2 = 1;
 
-    /** The pool's own order: the fallback, and the order of the chunks both shadows hold. */
+    /** The pool's own order: the fallback, and the order of the chunks the leader holds. */
     private final ListOrder pool = new ListOrder(true);
-    /** Every key a shadow or the pool holds. */
-    private final Map<ChunkKey, AdaptiveSlot> slots = new HashMap<>();
-    private final ShadowCache[] shadows;
-    /** Per shadow, the cached chunks it does not hold, in the order it dropped (or never took) them. */
-    private final AdaptiveSlot.Lacking[] lacking = {new AdaptiveSlot.Lacking(FOLLOW_LRU), new AdaptiveSlot.Lacking(FOLLOW_LRU2)};
-    /** The last prompt's slots: any left empty (declined by both shadows, not cached) go at the next. */
-    private AdaptiveSlot[] lastPrompt = new AdaptiveSlot[0];
-    private double score;
-    private double squares;
-    private int leader = FOLLOW_LRU;
+    private final ShadowDuel duel;
 
     AdaptivePolicy(int capacity) {
-        this.shadows = new ShadowCache[] {
-                new ShadowCache(FOLLOW_LRU, capacity, LRU, 0, tracker(FOLLOW_LRU)),
-                new ShadowCache(FOLLOW_LRU2, capacity, LRU2, (long) HISTORY_PER_CHUNK * capacity, tracker(FOLLOW_LRU2))};
-    }
-
-    private ShadowCache.Listener tracker(int shadow) {
-        return new ShadowCache.Listener() {
-            @Override
-            public void admitted(AdaptiveSlot slot) {
-                lacking[shadow].remove(slot);
-            }
-
-            @Override
-            public void evicted(AdaptiveSlot slot) {
-                if (slot.entry != null) {
-                    lacking[shadow].add(slot);
-                } else if (slot.empty()) {
-                    slots.remove(slot.key);
-                }
-            }
-        };
+        this.duel = new ShadowDuel(capacity);
     }
 
     /** Whether the pool follows the LRU-2 shadow now. */
     boolean lru2() {
-        return leader == FOLLOW_LRU2;
+        return duel.followsLru2();
     }
 
     @Override
@@ -117,27 +83,8 @@ final class AdaptivePolicy implements EvictionPolicy {
 
     @Override
     public void lookedUp(ChunkKey[] keys, List<ChunkEntry> leadingHits) {
-        forgetEmpty(lastPrompt);
-        if (keys.length > 0) {
-            AdaptiveSlot[] prompt = new AdaptiveSlot[keys.length];
-            for (int c = 0; c < keys.length; c++) {
-                prompt[c] = slots.computeIfAbsent(keys[c], AdaptiveSlot::new);
-            }
-            int d = shadows[FOLLOW_LRU2].request(prompt) - shadows[FOLLOW_LRU].request(prompt);
-            score = score * (1 - 1.0 / DECAY) + d;
-            squares = squares * (1 - 1.0 / DECAY) + (double) d * d;
-            leader = score > 0 && score * score > Z * Z * squares ? FOLLOW_LRU2 : FOLLOW_LRU;
-            lastPrompt = prompt;
-        }
+        duel.lookedUp(keys);
         pool.lookedUp(keys, leadingHits);
-    }
-
-    private void forgetEmpty(AdaptiveSlot[] prompt) {
-        for (AdaptiveSlot s : prompt) {
-            if (s.empty()) {
-                slots.remove(s.key, s);
-            }
-        }
     }
 
     @Override
@@ -148,37 +95,19 @@ final class AdaptivePolicy implements EvictionPolicy {
     @Override
     public void added(ChunkEntry entry, ChunkEntry previous) {
         pool.added(entry, previous);
-        AdaptiveSlot slot = slots.computeIfAbsent(entry.key, AdaptiveSlot::new);
-        slot.entry = entry;
-        entry.adaptive = slot;
-        for (int s = 0; s < shadows.length; s++) {
-            if (!shadows[s].contains(slot)) {
-                lacking[s].add(slot);
-            }
-        }
+        duel.added(entry);
     }
 
     @Override
     public void removed(ChunkEntry entry) {
         pool.removed(entry);
-        AdaptiveSlot slot = entry.adaptive;
-        if (slot != null && slot.entry == entry) {
-            slot.entry = null;
-            entry.adaptive = null;
-            for (AdaptiveSlot.Lacking l : lacking) {
-                l.remove(slot);
-            }
-            if (slot.empty()) {
-                slots.remove(slot.key, slot);
-            }
-        }
+        duel.removed(entry);
     }
 
-    /** Declines what the leader declined for this very prompt; anything else may take a page. */
+    /** Declines what the leader declined for the last prompt looked up; anything else may take a page. */
     @Override
     public boolean admits(ChunkKey key, ChunkEntry previous, ChunkEntry victim) {
-        AdaptiveSlot slot = slots.get(key);
-        return slot == null || !shadows[leader].declinedLast(slot);
+        return !duel.leaderDeclined(key);
     }
 
     @Override
@@ -187,42 +116,17 @@ final class AdaptivePolicy implements EvictionPolicy {
 
     @Override
     public ChunkEntry first(Predicate<ChunkEntry> test) {
-        AdaptiveSlot.Lacking dropped = lacking[leader];
-        for (AdaptiveSlot s = dropped.head; s != null; s = dropped.after(s)) {
-            if (test.test(s.entry)) {
-                return s.entry;
-            }
-        }
-        return pool.first(test);
+        return duel.first(pool, test);
     }
 
     @Override
     public List<ChunkEntry> first(int max, Predicate<ChunkEntry> test) {
-        List<ChunkEntry> out = new ArrayList<>();
-        AdaptiveSlot.Lacking dropped = lacking[leader];
-        for (AdaptiveSlot s = dropped.head; s != null && out.size() < max; s = dropped.after(s)) {
-            if (test.test(s.entry)) {
-                out.add(s.entry);
-            }
-        }
-        if (out.size() < max) {
-            out.addAll(pool.first(max - out.size(), e -> !dropped.contains(e.adaptive) && test.test(e)));
-        }
-        return out;
+        return duel.first(pool, max, test);
     }
 
     @Override
     public void clear() {
         pool.clear();
-        for (AdaptiveSlot.Lacking l : lacking) {
-            l.clear();
-        }
-        for (AdaptiveSlot s : slots.values()) {
-            if (s.entry != null) {
-                s.entry.adaptive = null;
-                s.entry = null;
-            }
-        }
-        slots.values().removeIf(AdaptiveSlot::empty);
+        duel.clear();
     }
 }

@@ -7,8 +7,8 @@ import java.util.List;
  * A cache of keys only, as big as the pool, that replays every prompt it is fed under a fixed
  * {@link RankRule} exactly as the engine would (a lookup, then a store of the whole prompt), says
  * how many leading chunks hit, and tells its {@link Listener} each key it admits or evicts.
- * {@link AdaptivePolicy} duels two of them and makes the pool follow the one that leads. Its nodes
- * hang off the policy's {@link AdaptiveSlot}s (one per key, shared by both shadows and the pool),
+ * {@link ShadowDuel} duels two of them and makes the pool follow the one that leads. Its nodes
+ * hang off the duel's {@link AdaptiveSlot}s (one per key, shared by both shadows and the pool),
  * so that a request costs one hash lookup per chunk for all of them.
  */
 final class ShadowCache {
