@@ -8,7 +8,7 @@ import java.util.TreeSet;
 import java.util.function.IntUnaryOperator;
 
 /**
- * The simulator's twin of the engine's pool and {@code ShadowCache} over its {@code RankedOrder} (same
+ * The simulator's twin of the engine's {@code ShadowCache} over its {@code RankedOrder} (same
  * decisions, checked by {@code AdaptivePolicyMatchesEngineTest}): chunks in one order by (rank,
  * sequence), the lowest evicted first; time is a tick per prompt. A chunk's rank is its last use
  * minus {@code min(gap since its previous use, window)}, a first use having an infinite gap:
@@ -41,7 +41,7 @@ final class RankedCache {
     private final TreeSet<Node> order = new TreeSet<>((a, b) -> a.rank != b.rank
             ? Long.compare(a.rank, b.rank) : Long.compare(a.seq, b.seq));
     private final long[] history;
-    long window;
+    private final long window;
     private int now;
     private long seq;
     private long storeMark;
@@ -67,11 +67,7 @@ final class RankedCache {
         return !declined.isEmpty() && declined.contains(key);
     }
 
-    /** Whether a request skips the store's first use of the chunks already here, as the engine's shadows do. */
-    private final boolean shadow;
-
-    RankedCache(int capacity, long window, IntUnaryOperator hash, boolean shadow) {
-        this.shadow = shadow;
+    RankedCache(int capacity, long window, IntUnaryOperator hash) {
         this.capacity = capacity;
         this.window = window;
         this.hash = hash;
@@ -92,17 +88,7 @@ final class RankedCache {
         while (lead < keys.length && nodes.containsKey(keys[lead])) {
             present.add(nodes.get(keys[lead++]));
         }
-        use(present, shadow);
-        if (!shadow) {
-            present.clear();
-            for (int k : keys) {
-                Node n = nodes.get(k);
-                if (n != null) {
-                    present.add(n);
-                }
-            }
-            use(present, true);
-        }
+        use(present, true); // as the engine's shadows: the store's own first use of these is skipped
         List<Node> prompt = new ArrayList<>();
         for (int c = 0; c < keys.length; c++) {
             Node n = nodes.get(keys[c]);

@@ -39,7 +39,7 @@ final class SimulatedAdaptive extends RecencyPolicy {
     /** {@code hash}: the key's 32-bit hash, as the engine takes it from the chunk key. */
     SimulatedAdaptive(int capacity, int keys, IntUnaryOperator hash) {
         super(capacity, keys);
-        shadows = new RankedCache[] {new RankedCache(capacity, 0, hash, true), new RankedCache(capacity, INFINITE, hash, true)};
+        shadows = new RankedCache[] {new RankedCache(capacity, 0, hash), new RankedCache(capacity, INFINITE, hash)};
         lacking = new KeyList[] {new KeyList(keys), new KeyList(keys)};
         parent = new int[keys];
         java.util.Arrays.fill(parent, NO_PARENT);
