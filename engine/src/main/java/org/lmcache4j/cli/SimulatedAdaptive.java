@@ -14,7 +14,7 @@ import java.util.function.IntUnaryOperator;
  */
 final class SimulatedAdaptive extends RecencyPolicy {
     /** The engine's {@code AdaptivePolicy} constants. */
-    static final double Z = 2;
+    static final double Z = 3.5;
     static final int DECAY = 4096;
     static final long INFINITE = Long.MAX_VALUE / 4;
     private static final int NO_PARENT = -1;
