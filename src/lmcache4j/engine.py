@@ -13,6 +13,7 @@ from . import _native, arrays, kv_events
 from .checked import INT32_MAX, UINT64_MAX, integer
 from .errors import EngineClosedError, InvalidArgumentError
 from .layout import KvLayout
+from .prefetch import Prefetch
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,21 @@ class Engine:
         _native.check(self._lib, self._lib.lmcache4j_unpin(self._h(), _text(request_id, "request_id"),
                                                            ctypes.byref(n)))
         return n.value
+
+    def prefetch(self, tokens, *, cache_salt: str | None = None, adapter: str | None = None,
+                 pin_request_id: str | None = None) -> Prefetch:
+        """Starts bringing the longest cached prefix of ``tokens`` from the disk and remote tiers
+        into the CPU pool, and returns at once (a prompt the pool holds, or an engine without a
+        lower tier, has finished on return). With ``pin_request_id`` the prefix is pinned for that
+        request once it is in the pool, replacing its earlier pins, as :meth:`lookup` pins; a
+        cancelled prefetch pins nothing. Close the returned :class:`~lmcache4j.prefetch.Prefetch`."""
+        t = arrays.tokens(tokens)
+        handle = ctypes.c_uint64()
+        _native.check(self._lib, self._lib.lmcache4j_prefetch(self._h(), self._scope(cache_salt, adapter),
+                                                              arrays.address(t), t.shape[0],
+                                                              _text(pin_request_id, "pin_request_id"),
+                                                              ctypes.byref(handle)))
+        return Prefetch(self, handle.value, t.shape[0])
 
     def record_kv_events(self, on: bool = True) -> None:
         """Starts (or stops) recording KV events: what the CPU tier gains and loses, for a KV-aware
