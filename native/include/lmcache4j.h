@@ -2,7 +2,8 @@
  * LMCache4j C ABI, version 4 (version 1 plus device caches' streams in version 2:
  * lmcache4j_store_on_stream, lmcache4j_retrieve_on_stream, lmcache4j_wait_transfers; plus KV
  * events for routers in version 3: lmcache4j_record_kv_events, lmcache4j_take_kv_events; plus
- * prefetch from the disk and remote tiers in version 4: lmcache4j_prefetch and its handle's calls;
+ * prefetch from the disk and remote tiers in version 4: lmcache4j_prefetch and its handle's calls,
+ * and lmcache4j_lookup_tiers;
  * every earlier call still answers).
  *
  * liblmcache4j.so lets a serving engine written in C, C++ or Python (through ctypes) use the
@@ -275,6 +276,15 @@ LMCACHE4J_API int lmcache4j_metrics_text(lmcache4j_engine engine, char *buf, siz
  * prompt, both under 2^31.
  */
 LMCACHE4J_API int lmcache4j_count_prompt(lmcache4j_engine engine, int64_t prompt_tokens, int64_t vllm_hit_tokens);
+
+/**
+ * lmcache4j_lookup answering also where the hit lies (version 4): *out_pool_tokens (may be NULL) gets
+ * how many of the *out_hit_tokens leading tokens the CPU pool holds; the rest must be read from
+ * disk or Redis first. Only the pool's part is pinned for pin_request_id.
+ */
+LMCACHE4J_API int lmcache4j_lookup_tiers(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                                         size_t num_tokens, const char *pin_request_id, int64_t *out_hit_tokens,
+                                         int64_t *out_pool_tokens);
 
 /*
  * Prefetch (version 4): bring a prompt's prefix from the disk and remote tiers into the CPU pool in

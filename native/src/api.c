@@ -233,7 +233,20 @@ LMCACHE4J_API int lmcache4j_close(lmcache4j_engine engine) {
     return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.close, (jlong)engine), NULL);
 }
 
-/* ------------------------------------------------------------------ prefetch (version 4) */
+/* ------------------------------------------------------------------ version 4: tiers and prefetch */
+
+LMCACHE4J_API int lmcache4j_lookup_tiers(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                                         size_t num_tokens, const char *pin_request_id, int64_t *out_hit_tokens,
+                                         int64_t *out_pool_tokens) {
+    int rc = check_out(out_hit_tokens, "out_hit_tokens");
+    if (rc) return rc;
+    int64_t packed; /* hit tokens in the low 32 bits, the pool's in the high 32 */
+    rc = prompt_call(lmc_java.lookup_tiers, engine, scope, tokens, num_tokens, pin_request_id, &packed, "out_hit_tokens");
+    if (rc) return rc;
+    *out_hit_tokens = packed & 0xffffffff;
+    if (out_pool_tokens) *out_pool_tokens = packed >> 32;
+    return rc;
+}
 
 LMCACHE4J_API int lmcache4j_prefetch(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
                                      size_t num_tokens, const char *pin_request_id,

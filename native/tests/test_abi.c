@@ -383,6 +383,14 @@ static void prefetch_handles(void) {
     CHECK(s.pins == 3 && s.leases == 3, "pins %llu leases %llu", (unsigned long long)s.pins, (unsigned long long)s.leases);
     EXPECT_OK(lmcache4j_unpin(e, "req-p", &n));
     CHECK(n == 3, "unpinned %lld", (long long)n);
+    int64_t pool = -1;
+    EXPECT_OK(lmcache4j_lookup_tiers(e, NULL, tokens, 600, "req-t", &n, &pool));
+    CHECK(n == 600 && pool == 600, "lookup_tiers: hit %lld, in the pool %lld", (long long)n, (long long)pool);
+    EXPECT_OK(lmcache4j_unpin(e, "req-t", &n));
+    CHECK(n == 3, "lookup_tiers pinned %lld", (long long)n);
+    EXPECT_OK(lmcache4j_lookup_tiers(e, NULL, tokens, 600, NULL, &n, NULL));
+    EXPECT_STATUS(lmcache4j_lookup_tiers(e, NULL, tokens, 600, NULL, NULL, &pool), LMCACHE4J_ERR_INVALID_ARGUMENT,
+                  "out_hit_tokens is NULL");
 
     /* Wrong uses: nothing changes, and the handle still answers. */
     EXPECT_STATUS(lmcache4j_prefetch(e, NULL, tokens, 600, NULL, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "out_prefetch is NULL");

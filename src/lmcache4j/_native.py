@@ -70,7 +70,9 @@ _SIGNATURES = {
     "lmcache4j_metrics_json": ([c_u64, c_char_p, c_size_t, ctypes.POINTER(c_size_t)], ctypes.c_int),
     "lmcache4j_metrics_text": ([c_u64, c_char_p, c_size_t, ctypes.POINTER(c_size_t)], ctypes.c_int),
     "lmcache4j_count_prompt": ([c_u64, c_i64, c_i64], ctypes.c_int),
-    # version 4: prefetch
+    # version 4: where a hit lies, and prefetch
+    "lmcache4j_lookup_tiers": ([c_u64, ctypes.POINTER(Scope), c_void_p, c_size_t, c_char_p, ctypes.POINTER(c_i64),
+                                ctypes.POINTER(c_i64)], ctypes.c_int),
     "lmcache4j_prefetch": ([c_u64, ctypes.POINTER(Scope), c_void_p, c_size_t, c_char_p, ctypes.POINTER(c_u64)],
                            ctypes.c_int),
     "lmcache4j_prefetch_state": ([c_u64, c_u64, ctypes.POINTER(c_i32), ctypes.POINTER(c_i64)], ctypes.c_int),

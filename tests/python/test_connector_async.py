@@ -15,6 +15,7 @@ from fake_vllm import Request, RequestStatus, Vllm
 
 from lmcache4j import Engine, EngineClosedError, InvalidArgumentError, KvLayout, PrefetchState
 from lmcache4j.connector import ConnectorContext, RankLookups, SchedulerSide, WorkerSide
+from lmcache4j.lookup_client import LookupClient
 
 LAYOUT = KvLayout(num_layers=2, num_kv_heads=2, head_size=8, block_size=16, num_blocks=256, dtype="bfloat16")
 PROMPT = list(range(5000, 5600))          # 600 tokens: chunks of 256, 256 and 88 once stored
@@ -137,6 +138,28 @@ def test_without_a_lower_tier_or_the_setting_hits_load_synchronously(make):
     default = make()
     assert default.run(Request("c", ASKED)) == 512
     assert default.loaded_exactly(Request("c", ASKED), 0)
+
+
+def test_a_hit_all_in_the_pool_loads_synchronously_and_lookups_say_where_a_hit_lies(make):
+    on_disk(make)
+    v = make(enable_async_loading=True)
+    client = LookupClient(v.worker.socket_path)
+    try:
+        assert client.lookup_tiers(ASKED) == (512, 0)   # on disk only
+        r = Request("first-load", ASKED)
+        assert offer(v, r)[1] is True
+        assert until_landed(v) == ({"first-load"}, set())
+        v.scheduler.request_finished(r, r.block_ids)
+        assert client.lookup_tiers(ASKED) == (512, 512)   # promoted into the pool by the load
+        assert client.lookup(ASKED) == 512
+    finally:
+        client.close()
+    assert v.worker.engine.lookup_tiers(ASKED, pin_request_id="x") == (512, 512)
+    assert v.worker.engine.unpin("x") == 2
+    # All in the pool, and pinned by the lookup: copied at once, the request joins this step's batch.
+    again = Request("again", ASKED)
+    assert v.run(again) == 512   # Vllm.add asserts the offer was synchronous
+    assert v.loaded_exactly(again, 512)
 
 
 def test_an_abort_while_loading_keeps_the_blocks_until_the_load_has_stopped(make):

@@ -29,7 +29,8 @@ class ConnectorSettings:
 
     @property
     def loads_in_background(self) -> bool:
-        """Whether hits load asynchronously: asked for, and worth it only where a hit may lie below the pool."""
+        """Whether hits not all in the CPU pool load asynchronously: asked for, and possible only
+        where a hit may lie below the pool."""
         return self.enable_async_loading and self.lower_tier
 
     @classmethod

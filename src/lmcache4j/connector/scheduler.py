@@ -58,7 +58,7 @@ class SchedulerSide:
         self._startup_wait = context.startup_timeout_s
         self._next_settings_try = 0.0
         self._hits: dict[str, _Hit] = {}
-        self._looked_up: dict[str, int] = {}     # request -> hit, until its blocks are allocated
+        self._looked_up: dict[str, tuple] = {}   # request -> (hit, of it in the pools), until its blocks are allocated
         self._pinned: set[str] = set()
         self._trackers: dict[str, RequestTracker] = {}
         self._requests: dict = {}
@@ -105,16 +105,21 @@ class SchedulerSide:
             if self.context.skip_last_n_tokens > 0:
                 tokens = tokens[:-self.context.skip_last_n_tokens]
             salt, adapter = keying.cache_salt, keying.adapter
+            # With background loads the answer says where the hit lies: a hit all in the pools loads at once.
+            ask = self.lookups.lookup_tiers if settings.loads_in_background else self.lookups.lookup
             try:
-                hit = self.lookups.lookup(tokens, cache_salt=salt, adapter=adapter, pin_request_id=rid,
-                                          prompt_tokens=request.num_tokens,
-                                          vllm_hit_tokens=min(num_computed_tokens, request.num_tokens))
+                answer = ask(tokens, cache_salt=salt, adapter=adapter, pin_request_id=rid,
+                             prompt_tokens=request.num_tokens,
+                             vllm_hit_tokens=min(num_computed_tokens, request.num_tokens))
             except Exception as e:  # a worker that is gone must not take the scheduler with it
                 log.warning("LMCache4j lookup for request %s failed, treated as a miss: %s", rid, e)
-                hit = 0
-            self._looked_up[rid] = hit
+                answer = 0
+            hit, pool = answer if isinstance(answer, tuple) else (answer, answer)
+            self._looked_up[rid] = hit, pool
             if hit:
                 self._pinned.add(rid)
+        else:
+            hit, pool = hit
         need = hit - num_computed_tokens
         if hit == request.num_tokens:
             need -= 1  # the whole prompt hit: vLLM must still compute the last token
@@ -122,7 +127,7 @@ class SchedulerSide:
         load = need > 0 and not (min_retrieve and need < min_retrieve)
         log.info("Reqid: %s, Total tokens %d, vLLM hit tokens: %d, LMCache4j hit tokens: %d, need to load: %d",
                  rid, request.num_tokens, num_computed_tokens, hit, need if load else 0)
-        background = load and settings.loads_in_background
+        background = load and settings.loads_in_background and pool < hit
         self._hits[rid] = _Hit(num_computed_tokens, hit, background=background)
         return (need, background) if load else (0, False)
 

@@ -219,6 +219,19 @@ final class NativeBridge {
         });
     }
 
+    /**
+     * A lookup (pinned for the request when one is given) answering also the hit's tokens in the
+     * CPU pool, packed as the lookup socket packs them ({@link LookupServer#packed}).
+     */
+    static long lookupTiers(long handle, long salt, int saltLen, long adapter, int adapterLen,
+                            long tokens, int n, long requestId, int requestIdLen) {
+        return call(handle, () -> {
+            CacheEngine engine = HANDLES.get(handle);
+            Prompt p = Prompt.read(salt, saltLen, adapter, adapterLen, tokens, n, requestId, requestIdLen);
+            return LookupServer.packed(engine.lookupHit(p.pinFor(), p.scope(), p.tokens()));
+        });
+    }
+
     /** The prefetch's state and ready tokens, packed: {@code readyTokens << 3 | state ordinal}. */
     static long prefetchState(long handle, long prefetch) {
         return call(handle, () -> {
