@@ -1,10 +1,13 @@
 """Asynchronous loading (enable_async_loading) with vLLM-shaped objects, a real engine and a real
 disk tier: a hit on disk is offered with load_kv_async, loaded in the background, reported in
 get_finished's finished_recving, and checked byte for byte; aborts, corrupt records and a pool too
-small for the hit are recomputed or released, and nothing is left leased or pinned. Also the
-Python side of the C ABI's prefetch handles."""
+small for the hit, Redis killed under a load are recomputed or released, and nothing is left
+leased or pinned. Also the Python side of the C ABI's prefetch handles."""
 
 import os
+import shutil
+import socket
+import subprocess
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -72,18 +75,24 @@ def on_disk(make, prompt=PROMPT):
 def offer(v, request):
     """The scheduler's side of a waiting request: the offer, the blocks, the step's plan; the worker starts it."""
     external, is_async = v.scheduler.get_num_new_matched_tokens(request, 0)
+    return external, is_async, allocate_and_start(v, request, external)
+
+
+def allocate_and_start(v, request, external):
+    """vLLM allocates the offered tokens' blocks and parks the request; the step's plan starts its load."""
     request.num_computed_tokens = external
     v._allocate(request, external)
     v.scheduler.update_state_after_alloc(request, external, (list(request.block_ids),))
     request.status = RequestStatus.WAITING
     plan = v.scheduler.build_step_plan(NOTHING)
     v.worker.start_load(plan)
-    return external, is_async, plan
+    return plan
 
 
 def until_landed(v, finished=()):
     """Steps (get_finished, then the step's load errors, as vLLM asks) until the worker reports a load."""
-    for _ in range(500):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         _, recving = v.worker.get_finished(set(finished))
         failed = v.worker.take_failed_blocks()
         if recving:
@@ -188,10 +197,7 @@ def test_a_record_corrupted_under_the_load_is_recomputed(make, tmp_path):
         data = bytearray(f.read_bytes())
         data[len(data) // 2] ^= 0xFF
         f.write_bytes(bytes(data))
-    r.num_computed_tokens = external
-    v._allocate(r, external)
-    v.scheduler.update_state_after_alloc(r, external, (list(r.block_ids),))
-    v.worker.start_load(v.scheduler.build_step_plan(NOTHING))
+    allocate_and_start(v, r, external)
     recving, failed = until_landed(v)
     assert recving == {"bad"} and failed == set(r.block_ids[:32])   # all 512 tokens' blocks: vLLM recomputes them
     assert v.worker.engine.stats().retrieved_tokens == 0
@@ -224,6 +230,47 @@ def test_shutdown_while_loading_cancels_and_leaks_nothing(make):
     v.worker.background.shutdown()
     assert v.worker.background.running == 0
     assert settled(engine)
+
+
+@pytest.fixture
+def redis(tmp_path):
+    """A redis-server of this test's own (it is killed mid-test), on a free loopback port."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("no redis-server here (./test.sh installs Debian's redis-server)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "redis").mkdir()
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(tmp_path / "redis")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield SimpleNamespace(url=f"redis://127.0.0.1:{port}", process=server)
+    server.kill()
+    server.wait()
+
+
+def test_redis_dying_under_a_background_load_is_recomputed(make, redis):
+    remote = {"remote_url": redis.url, "extra_config": {"remote_timeout_ms": 500}}
+    first = make(disk=False, **remote)
+    first.run(Request("first", PROMPT))
+    first.worker.shutdown()   # its Redis writes end before its engine closes
+    v = make(disk=False, enable_async_loading=True, **remote)
+    r = Request("cut", ASKED)
+    external, is_async = v.scheduler.get_num_new_matched_tokens(r, 0)
+    assert (external, is_async) == (512, True)   # the lookup saw both chunks in Redis
+    redis.process.kill()   # between the lookup and the load's reads
+    redis.process.wait()
+    allocate_and_start(v, r, external)
+    recving, failed = until_landed(v)
+    assert recving == {"cut"} and failed == set(r.block_ids[:32])
+    assert v.worker.engine.stats().retrieved_tokens == 0
+    v.scheduler.request_finished(r, r.block_ids)
 
 
 # ---------------------------------------------------------------- Engine.prefetch over the C ABI
