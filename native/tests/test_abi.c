@@ -354,6 +354,77 @@ static void error_paths(void) {
     caches_free(&c);
 }
 
+/* Prefetch handles (version 4): states, pins, and every wrong use of a handle. */
+static void prefetch_handles(void) {
+    caches c, d;
+    caches_init(&c, "flash_attn", 13);
+    caches_init(&d, "flash_attn", 14);
+    lmcache4j_engine e = open_engine("flash_attn", &c), other = open_engine("flash_attn", &d);
+    int32_t tokens[600];
+    int64_t slots[600], n = -1, ready = -1;
+    int32_t state = -1, flag = -1;
+    fill_tokens(tokens, 600, 17);
+    fill_slots(slots, 600, 0);
+    EXPECT_OK(lmcache4j_store(e, NULL, tokens, slots, 600, 0, &n));
+
+    /* No lower tier: the prefetch has finished on return, the whole prompt in the pool, pinned. */
+    lmcache4j_prefetch_handle p = 0, q = 0;
+    EXPECT_OK(lmcache4j_prefetch(e, NULL, tokens, 600, "req-p", &p));
+    CHECK(p != 0, "prefetch handle 0");
+    EXPECT_OK(lmcache4j_prefetch_state(e, p, &state, &ready));
+    CHECK(state == LMCACHE4J_PREFETCH_DONE && ready == 600, "state %d ready %lld", state, (long long)ready);
+    EXPECT_OK(lmcache4j_prefetch_await(e, p, 0, &flag));
+    CHECK(flag == 1, "a finished prefetch did not await (%d)", flag);
+    EXPECT_OK(lmcache4j_prefetch_cancel(e, p, &flag));
+    CHECK(flag == 0, "a finished prefetch was cancelled");
+    EXPECT_OK(lmcache4j_prefetch_state(e, p, NULL, NULL));
+    lmcache4j_engine_stats s = {.struct_size = sizeof s};
+    EXPECT_OK(lmcache4j_stats(e, &s));
+    CHECK(s.pins == 3 && s.leases == 3, "pins %llu leases %llu", (unsigned long long)s.pins, (unsigned long long)s.leases);
+    EXPECT_OK(lmcache4j_unpin(e, "req-p", &n));
+    CHECK(n == 3, "unpinned %lld", (long long)n);
+    int64_t pool = -1;
+    EXPECT_OK(lmcache4j_lookup_tiers(e, NULL, tokens, 600, "req-t", &n, &pool));
+    CHECK(n == 600 && pool == 600, "lookup_tiers: hit %lld, in the pool %lld", (long long)n, (long long)pool);
+    EXPECT_OK(lmcache4j_unpin(e, "req-t", &n));
+    CHECK(n == 3, "lookup_tiers pinned %lld", (long long)n);
+    EXPECT_OK(lmcache4j_lookup_tiers(e, NULL, tokens, 600, NULL, &n, NULL));
+    EXPECT_STATUS(lmcache4j_lookup_tiers(e, NULL, tokens, 600, NULL, NULL, &pool), LMCACHE4J_ERR_INVALID_ARGUMENT,
+                  "out_hit_tokens is NULL");
+
+    /* Wrong uses: nothing changes, and the handle still answers. */
+    EXPECT_STATUS(lmcache4j_prefetch(e, NULL, tokens, 600, NULL, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "out_prefetch is NULL");
+    EXPECT_STATUS(lmcache4j_prefetch(e, NULL, NULL, 600, NULL, &q), LMCACHE4J_ERR_INVALID_ARGUMENT, "tokens is NULL");
+    EXPECT_STATUS(lmcache4j_prefetch(e, NULL, tokens, 5, "", &q), LMCACHE4J_ERR_INVALID_ARGUMENT, "request id must not be empty");
+    CHECK(q == 0, "a failed prefetch wrote its output");
+    EXPECT_STATUS(lmcache4j_prefetch_await(e, p, -1, &flag), LMCACHE4J_ERR_INVALID_ARGUMENT, "must not be negative");
+    EXPECT_STATUS(lmcache4j_prefetch_state(e, 0, &state, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "0 is not a prefetch handle");
+    EXPECT_STATUS(lmcache4j_prefetch_state(e, 1u << 30, &state, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "is not a prefetch handle");
+    EXPECT_STATUS(lmcache4j_prefetch_state(other, p, &state, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "not to engine");
+    EXPECT_STATUS(lmcache4j_prefetch_close(other, p), LMCACHE4J_ERR_INVALID_ARGUMENT, "not to engine");
+    EXPECT_OK(lmcache4j_prefetch_state(e, p, &state, &ready));
+
+    /* Closed: a dead handle, and closing twice says so. */
+    EXPECT_OK(lmcache4j_prefetch_close(e, p));
+    EXPECT_STATUS(lmcache4j_prefetch_close(e, p), LMCACHE4J_ERR_CLOSED, "is closed");
+    EXPECT_STATUS(lmcache4j_prefetch_state(e, p, &state, NULL), LMCACHE4J_ERR_CLOSED, "is closed");
+    EXPECT_STATUS(lmcache4j_prefetch_await(e, p, 10, &flag), LMCACHE4J_ERR_CLOSED, "is closed");
+    EXPECT_STATUS(lmcache4j_prefetch_cancel(e, p, &flag), LMCACHE4J_ERR_CLOSED, "is closed");
+
+    /* A prefetch left open when its engine closes: its calls say the engine is closed. */
+    EXPECT_OK(lmcache4j_prefetch(e, NULL, tokens, 600, NULL, &q));
+    EXPECT_OK(lmcache4j_close(e));
+    EXPECT_STATUS(lmcache4j_prefetch_state(e, q, &state, NULL), LMCACHE4J_ERR_CLOSED, "engine");
+    EXPECT_STATUS(lmcache4j_prefetch_close(e, q), LMCACHE4J_ERR_CLOSED, "is closed");
+    EXPECT_STATUS(lmcache4j_prefetch(e, NULL, tokens, 600, NULL, &q), LMCACHE4J_ERR_CLOSED, "is closed");
+    EXPECT_OK(lmcache4j_stats(other, &s));
+    CHECK(s.pins == 0 && s.leases == 0, "other engine: pins %llu leases %llu", (unsigned long long)s.pins,
+          (unsigned long long)s.leases);
+    EXPECT_OK(lmcache4j_close(other));
+    caches_free(&c);
+    caches_free(&d);
+}
+
 /* Threads store, retrieve and check their own prompts in their own slots, all at once. */
 typedef struct worker {
     lmcache4j_engine engine;
@@ -468,6 +539,7 @@ int main(int argc, char **argv) {
     scopes_and_pins();
     kv_events();
     error_paths();
+    prefetch_handles();
     threads();
     forked_child();
     jvm_start_fails("LMCACHE4J_JAVA_HOME", "/nonexistent/jdk", "LMCACHE4J_JAVA_HOME=/nonexistent/jdk (no lib/server/libjvm.so)");

@@ -13,6 +13,7 @@ from . import _native, arrays, kv_events
 from .checked import INT32_MAX, UINT64_MAX, integer
 from .errors import EngineClosedError, InvalidArgumentError
 from .layout import KvLayout
+from .prefetch import Prefetch
 
 
 @dataclass(frozen=True)
@@ -188,17 +189,31 @@ class Engine:
         ``vllm_hit_tokens`` (given together) are checked first and counted once the lookup is
         answered (see :meth:`count_prompt`): a refused lookup counts nothing, and bad counts look
         nothing up."""
+        return self._lookup(tokens, cache_salt, adapter, pin_request_id, prompt_tokens, vllm_hit_tokens, False)[0]
+
+    def lookup_tiers(self, tokens, *, cache_salt: str | None = None, adapter: str | None = None,
+                     pin_request_id: str | None = None, prompt_tokens: int | None = None,
+                     vllm_hit_tokens: int | None = None) -> tuple[int, int]:
+        """:meth:`lookup`, answering ``(hit, pool)``: the hit tokens, and how many of them the CPU
+        pool holds (the rest must be read from disk or Redis first). Only the pool's part is pinned."""
+        return self._lookup(tokens, cache_salt, adapter, pin_request_id, prompt_tokens, vllm_hit_tokens, True)
+
+    def _lookup(self, tokens, cache_salt, adapter, pin_request_id, prompt_tokens, vllm_hit_tokens,
+                tiers: bool) -> tuple[int, int]:
         t = arrays.tokens(tokens)
         if prompt_tokens is not None:
             _check_prompt_counts(prompt_tokens, vllm_hit_tokens)
-        hit = ctypes.c_int64()
-        scope = self._scope(cache_salt, adapter)
-        _native.check(self._lib, self._lib.lmcache4j_lookup(self._h(), scope, arrays.address(t), t.shape[0],
-                                                            _text(pin_request_id, "pin_request_id"),
-                                                            ctypes.byref(hit)))
+        hit, pool = ctypes.c_int64(), ctypes.c_int64()
+        args = (self._h(), self._scope(cache_salt, adapter), arrays.address(t), t.shape[0],
+                _text(pin_request_id, "pin_request_id"), ctypes.byref(hit))
+        if tiers:
+            _native.check(self._lib, self._lib.lmcache4j_lookup_tiers(*args, ctypes.byref(pool)))
+        else:
+            _native.check(self._lib, self._lib.lmcache4j_lookup(*args))
+            pool = hit
         if prompt_tokens is not None:
             self.count_prompt(prompt_tokens, vllm_hit_tokens)
-        return hit.value
+        return hit.value, pool.value
 
     def count_prompt(self, prompt_tokens: int, vllm_hit_tokens: int) -> None:
         """Counts a request's prompt length and the tokens of it vLLM's own prefix cache held
@@ -241,6 +256,21 @@ class Engine:
         _native.check(self._lib, self._lib.lmcache4j_unpin(self._h(), _text(request_id, "request_id"),
                                                            ctypes.byref(n)))
         return n.value
+
+    def prefetch(self, tokens, *, cache_salt: str | None = None, adapter: str | None = None,
+                 pin_request_id: str | None = None) -> Prefetch:
+        """Starts bringing the longest cached prefix of ``tokens`` from the disk and remote tiers
+        into the CPU pool, and returns at once (a prompt the pool holds, or an engine without a
+        lower tier, has finished on return). With ``pin_request_id`` the prefix is pinned for that
+        request once it is in the pool, replacing its earlier pins, as :meth:`lookup` pins; a
+        cancelled prefetch pins nothing. Close the returned :class:`~lmcache4j.prefetch.Prefetch`."""
+        t = arrays.tokens(tokens)
+        handle = ctypes.c_uint64()
+        _native.check(self._lib, self._lib.lmcache4j_prefetch(self._h(), self._scope(cache_salt, adapter),
+                                                              arrays.address(t), t.shape[0],
+                                                              _text(pin_request_id, "pin_request_id"),
+                                                              ctypes.byref(handle)))
+        return Prefetch(self, handle.value, t.shape[0])
 
     def record_kv_events(self, on: bool = True) -> None:
         """Starts (or stops) recording KV events: what the CPU tier gains and loses, for a KV-aware

@@ -316,6 +316,17 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     /**
+     * {@link #lookup}, or {@link #lookupAndPin} when {@code pinFor} is not null, answering also how
+     * many tokens of the hit the CPU pool holds (the rest must be read from disk or Redis first).
+     */
+    public LookupHit lookupHit(String pinFor, KeyScope scope, int[] tokens) {
+        if (pinFor != null) {
+            RequestCheck.requestId(pinFor);
+        }
+        return guarded(() -> new LookupOperation(this, pinFor, scope, tokens).runHit());
+    }
+
+    /**
      * Starts bringing the longest prefix of {@code tokens} that the tiers hold into the CPU pool,
      * from the disk and remote tiers, without waiting for it: a later {@link #retrieve} of the
      * prompt loads it from memory. Runs on at most {@code prefetch_max_concurrency} workers; a

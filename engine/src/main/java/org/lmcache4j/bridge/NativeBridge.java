@@ -8,6 +8,7 @@ import org.lmcache4j.KeyScope;
 import org.lmcache4j.KvDtype;
 import org.lmcache4j.KvFormat;
 import org.lmcache4j.KvLayout;
+import org.lmcache4j.Prefetch;
 import org.lmcache4j.config.ConfigLoader;
 import org.lmcache4j.metrics.MetricsRegistry;
 import org.slf4j.Logger;
@@ -15,6 +16,7 @@ import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 
 /**
@@ -25,7 +27,7 @@ import java.util.concurrent.Callable;
  */
 final class NativeBridge {
     /** The C ABI version this bridge implements: {@code LMCACHE4J_ABI_VERSION} in lmcache4j.h. */
-    static final int ABI_VERSION = 3;
+    static final int ABI_VERSION = 4;
 
     private static final Logger LOG = LoggerFactory.getLogger(NativeBridge.class);
     private static final EngineHandles HANDLES = new EngineHandles();
@@ -76,10 +78,9 @@ final class NativeBridge {
                        long tokens, int n, long requestId, int requestIdLen) {
         return call(handle, () -> {
             CacheEngine engine = HANDLES.get(handle);
-            KeyScope scope = scope(salt, saltLen, adapter, adapterLen);
-            int[] t = NativeMemory.ints(tokens, n, "tokens");
-            String pinFor = NativeMemory.text(requestId, requestIdLen, "request id");
-            return pinFor == null ? engine.lookup(scope, t) : engine.lookupAndPin(pinFor, scope, t);
+            Prompt p = Prompt.read(salt, saltLen, adapter, adapterLen, tokens, n, requestId, requestIdLen);
+            return p.pinFor() == null ? engine.lookup(p.scope(), p.tokens())
+                    : engine.lookupAndPin(p.pinFor(), p.scope(), p.tokens());
         });
     }
 
@@ -181,6 +182,7 @@ final class NativeBridge {
     static long close(long handle) {
         return call(handle, () -> {
             HANDLES.close(handle);
+            PREFETCHES.forgetEngine(handle);
             return 0;
         });
     }
@@ -193,6 +195,77 @@ final class NativeBridge {
                 throw new IllegalArgumentException("socket path must be given");
             }
             HANDLES.serve(handle, Path.of(p));
+            return 0;
+        });
+    }
+
+    // ------------------------------------------------------------ prefetch (C ABI version 4)
+
+    private static final PrefetchHandles PREFETCHES = new PrefetchHandles();
+
+    /** The prefetches started through the bridge, for tests. */
+    static PrefetchHandles prefetches() {
+        return PREFETCHES;
+    }
+
+    /** Starts a prefetch (pinned for the request when one is given); returns its handle. */
+    static long prefetch(long handle, long salt, int saltLen, long adapter, int adapterLen,
+                         long tokens, int n, long requestId, int requestIdLen) {
+        return call(handle, () -> {
+            CacheEngine engine = HANDLES.get(handle);
+            Prompt p = Prompt.read(salt, saltLen, adapter, adapterLen, tokens, n, requestId, requestIdLen);
+            return PREFETCHES.add(handle, p.pinFor() == null ? engine.prefetch(p.scope(), p.tokens())
+                    : engine.prefetchAndPin(p.pinFor(), p.scope(), p.tokens()));
+        });
+    }
+
+    /**
+     * A lookup (pinned for the request when one is given) answering also the hit's tokens in the
+     * CPU pool, packed as the lookup socket packs them ({@link LookupServer#packed}).
+     */
+    static long lookupTiers(long handle, long salt, int saltLen, long adapter, int adapterLen,
+                            long tokens, int n, long requestId, int requestIdLen) {
+        return call(handle, () -> {
+            CacheEngine engine = HANDLES.get(handle);
+            Prompt p = Prompt.read(salt, saltLen, adapter, adapterLen, tokens, n, requestId, requestIdLen);
+            return LookupServer.packed(engine.lookupHit(p.pinFor(), p.scope(), p.tokens()));
+        });
+    }
+
+    /** The prefetch's state and ready tokens, packed: {@code readyTokens << 3 | state ordinal}. */
+    static long prefetchState(long handle, long prefetch) {
+        return call(handle, () -> {
+            HANDLES.get(handle);
+            Prefetch p = PREFETCHES.get(handle, prefetch);
+            Prefetch.State state = p.state(); // read first: a final state's ready tokens are already set
+            return (long) p.readyTokens() << 3 | state.ordinal();
+        });
+    }
+
+    /** 1 if the prefetch has finished within {@code timeoutMs}, else 0. */
+    static long prefetchAwait(long handle, long prefetch, long timeoutMs) {
+        return call(handle, () -> {
+            HANDLES.get(handle);
+            Prefetch p = PREFETCHES.get(handle, prefetch);
+            if (timeoutMs < 0) {
+                throw new IllegalArgumentException("timeout_ms " + timeoutMs + " must not be negative");
+            }
+            return p.await(Duration.ofMillis(timeoutMs)) ? 1 : 0;
+        });
+    }
+
+    /** 1 if this call stopped the prefetch, 0 if it had finished (or was finishing). */
+    static long prefetchCancel(long handle, long prefetch) {
+        return call(handle, () -> {
+            HANDLES.get(handle);
+            return PREFETCHES.get(handle, prefetch).cancel() ? 1 : 0;
+        });
+    }
+
+    static long prefetchClose(long handle, long prefetch) {
+        return call(handle, () -> {
+            HANDLES.get(handle);
+            PREFETCHES.close(handle, prefetch);
             return 0;
         });
     }
@@ -220,6 +293,15 @@ final class NativeBridge {
                 s.mappedBytes(), s.leases(), s.pins(), s.evictions(), s.storeSkippedChunks(), s.forcedUnpins(),
                 s.lookupRequests(), s.lookupTokens(), s.lookupHitTokens(), s.storeRequests(), s.storedTokens(),
                 s.retrieveRequests(), s.requestedTokens(), s.retrievedTokens(), s.poolGrowthWaitNanos()};
+    }
+
+    /** A prompt as lookups and prefetches take it: its scope, tokens, and the request to pin for (or null). */
+    private record Prompt(KeyScope scope, int[] tokens, String pinFor) {
+        static Prompt read(long salt, int saltLen, long adapter, int adapterLen, long tokens, int n, long requestId,
+                           int requestIdLen) {
+            return new Prompt(NativeBridge.scope(salt, saltLen, adapter, adapterLen), NativeMemory.ints(tokens, n, "tokens"),
+                    NativeMemory.text(requestId, requestIdLen, "request id"));
+        }
     }
 
     private static KeyScope scope(long salt, int saltLen, long adapter, int adapterLen) {

@@ -50,8 +50,6 @@ public enum Feature {
     REMOTE_BACKEND("a remote tier that is not Redis",
             "remote_url: redis://, rediss://, redis-sentinel:// or redis-cluster:// (Redis or Valkey)"),
     // Features whose keys only warn: a refusal never names them.
-    ASYNC_LOADING("asynchronous loading (enable_async_loading)",
-            "synchronous loads in start_load_kv; hits on disk or Redis are fetched in the background first"),
     MP_SERVER("LMCache's multi-process server settings (mp_host, mp_port)", "one engine per vLLM worker process"),
     ENCODER_CACHE("LMCache's encoder cache (LMCACHE_EC_* variables, ec_* keys)", "nothing: KV only"),
     TUNING("a detail of LMCache's own implementation", "its own mechanism, see docs/configuration.md");

@@ -1,7 +1,6 @@
 package org.lmcache4j.config;
 
 import static org.lmcache4j.config.Feature.API_SERVER;
-import static org.lmcache4j.config.Feature.ASYNC_LOADING;
 import static org.lmcache4j.config.Feature.BLENDING;
 import static org.lmcache4j.config.Feature.CHUNK_STATISTICS;
 import static org.lmcache4j.config.Feature.CONTROLLER;
@@ -74,7 +73,6 @@ final class LmcacheKeys {
             refused("pipelined_backend", false, PIPELINED_BACKEND),
             // pipelining and loading
             refused("use_layerwise", false, LAYERWISE),
-            warned("enable_async_loading", false, ASYNC_LOADING),
             refused("enable_sparse_attention", false, SPARSE_ATTENTION),
             // blending
             refused("enable_blending", false, BLENDING),
