@@ -17,12 +17,15 @@ final class CudaBatch implements TransferBatch {
     final PagedCaches caches;
     final long[] slots;
     final CUstream callerStream;
+    /** The one layer this batch copies, or -1 for every layer. */
+    final int layer;
     final List<LaunchTables.Chunk> chunks = new ArrayList<>();
     boolean toPage;
     private boolean ended;
 
-    CudaBatch(CudaKvTransfer transfer, PagedCaches caches, long[] slots, CUstream callerStream) {
+    CudaBatch(CudaKvTransfer transfer, PagedCaches caches, long[] slots, CUstream callerStream, int layer) {
         this.transfer = transfer;
+        this.layer = layer;
         this.caches = caches;
         this.slots = slots;
         this.callerStream = callerStream;

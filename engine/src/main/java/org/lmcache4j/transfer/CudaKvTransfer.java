@@ -186,11 +186,25 @@ public final class CudaKvTransfer implements KvTransfer {
     }
 
     @Override
-    public synchronized TransferBatch begin(PagedCaches caches, long[] slots, CudaStream caller) {
+    public TransferBatch begin(PagedCaches caches, long[] slots, CudaStream caller) {
+        return batch(caches, slots, caller, -1);
+    }
+
+    /**
+     * One layer's copies go by DMA in either mode, one {@code cuMemcpyAsync} per run of adjacent
+     * rows and plane: the kernels cover every layer of a chunk (their grid's y), and a launch per
+     * layer would need a first-layer parameter that their {@code kv_shape} does not have.
+     */
+    @Override
+    public TransferBatch beginLayer(PagedCaches caches, long[] slots, CudaStream caller, int layer) {
+        return batch(caches, slots, caller, layer);
+    }
+
+    private synchronized TransferBatch batch(PagedCaches caches, long[] slots, CudaStream caller, int layer) {
         if (closed) {
             throw new IllegalStateException("the CUDA transfer is closed");
         }
-        return new CudaBatch(this, caches, slots, CudaHandles.stream(caller.handle()));
+        return new CudaBatch(this, caches, slots, CudaHandles.stream(caller.handle()), layer);
     }
 
     /**
@@ -221,11 +235,14 @@ public final class CudaKvTransfer implements KvTransfer {
                         JCudaDriver.cuEventRecord(r, b.callerStream);
                         JCudaDriver.cuStreamWaitEvent(stream, r, 0);
                     }
-                    if (mode == Mode.KERNEL) {
+                    if (mode == Mode.KERNEL && b.layer < 0) {
                         staged[0] = launch(b);
                     } else {
+                        int firstLayer = Math.max(0, b.layer);
+                        int endLayer = b.layer < 0 ? b.caches.layout().numLayers() : b.layer + 1;
                         for (LaunchTables.Chunk c : b.chunks) {
-                            DmaRuns.copy(b.caches, b.slots, c.from(), c.from() + c.tokens(), c.page(), b.toPage, stream);
+                            DmaRuns.copy(b.caches, b.slots, c.from(), c.from() + c.tokens(), c.page(), b.toPage,
+                                    firstLayer, endLayer, stream);
                         }
                     }
                     JCudaDriver.cuEventRecord(d, stream);
