@@ -275,6 +275,56 @@ LMCACHE4J_API int lmcache4j_metrics_text(lmcache4j_engine engine, char *buf, siz
  */
 LMCACHE4J_API int lmcache4j_count_prompt(lmcache4j_engine engine, int64_t prompt_tokens, int64_t vllm_hit_tokens);
 
+/*
+ * layerwise: a store or retrieve copied one layer at a time (LMCache's use_layerwise), so that
+ * layer i's copy overlaps the compute of the layers after it. Not yet numbered: the lead gives
+ * these symbols their ABI version.
+ *
+ *   lmcache4j_layered op;  int64_t tokens, copied;
+ *   lmcache4j_store_layers(engine, NULL, tokens_ids, slots, n, 0, stream, &op, &tokens);
+ *   for (int32_t l = 0; l < num_layers; l++) { ...compute layer l...; lmcache4j_copy_layer(engine, op, l); }
+ *   lmcache4j_close_layers(engine, op, &copied);   // copied == num_layers: the chunks are served
+ *                                                  // once the copies land (lmcache4j_wait_transfers)
+ */
+
+/** A layer-by-layer store or retrieve of one engine; 0 is never one. */
+typedef uint64_t lmcache4j_layered;
+
+/**
+ * Plans a store as lmcache4j_store_on_stream does (*out_tokens: the tokens it will store) and
+ * returns it as *out_op, for its layers to be copied with lmcache4j_copy_layer. Its chunks are
+ * served only once every layer has been copied and has landed. tokens and slot_mapping are copied.
+ */
+LMCACHE4J_API int lmcache4j_store_layers(lmcache4j_engine engine, const lmcache4j_scope *scope,
+                                         const int32_t *tokens, const int64_t *slot_mapping, size_t num_tokens,
+                                         size_t skip_leading, uint64_t cuda_stream, lmcache4j_layered *out_op,
+                                         int64_t *out_tokens);
+
+/**
+ * Brings the longest cached prefix into the engine's pool as lmcache4j_retrieve_on_stream does
+ * (*out_tokens: the tokens beyond skip_leading it will load) and returns it as *out_op, for its
+ * layers to be copied into the caches with lmcache4j_copy_layer.
+ */
+LMCACHE4J_API int lmcache4j_retrieve_layers(lmcache4j_engine engine, const lmcache4j_scope *scope,
+                                            const int32_t *tokens, const int64_t *slot_mapping, size_t num_tokens,
+                                            size_t skip_leading, uint64_t cuda_stream, lmcache4j_layered *out_op,
+                                            int64_t *out_tokens);
+
+/**
+ * Copies layer `layer` of a layered operation: a store reads it out of the caches, a retrieve
+ * writes it in, ordered with the operation's stream. Layers go 0, 1, 2… each once: another layer
+ * is LMCACHE4J_ERR_INVALID_ARGUMENT and changes nothing. A copy that fails, caches registered
+ * anew since the operation began, or a closed engine give the operation up (LMCACHE4J_ERR_STATE):
+ * a store then stores nothing, a retrieve leaves only the layers copied.
+ */
+LMCACHE4J_API int lmcache4j_copy_layer(lmcache4j_engine engine, lmcache4j_layered op, int32_t layer);
+
+/**
+ * Ends a layered operation; the handle is dead after. One closed before its last layer is given
+ * up (a store stores nothing). *out_layers_copied (may be NULL): the layers it copied.
+ */
+LMCACHE4J_API int lmcache4j_close_layers(lmcache4j_engine engine, lmcache4j_layered op, int64_t *out_layers_copied);
+
 /** Drops every chunk and pin. */
 LMCACHE4J_API int lmcache4j_clear(lmcache4j_engine engine);
 
