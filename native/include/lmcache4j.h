@@ -285,6 +285,8 @@ LMCACHE4J_API int lmcache4j_count_prompt(lmcache4j_engine engine, int64_t prompt
  *   for (int32_t l = 0; l < num_layers; l++) { ...compute layer l...; lmcache4j_copy_layer(engine, op, l); }
  *   lmcache4j_close_layers(engine, op, &copied);   // copied == num_layers: the chunks are served
  *                                                  // once the copies land (lmcache4j_wait_transfers)
+ * A retrieve copies one layer ahead: lmcache4j_copy_layer(l + 1), then lmcache4j_await_layer(l)
+ * before layer l's attention is queued, so that layer l+1's copy runs beside it on the GPU.
  */
 
 /** A layer-by-layer store or retrieve of one engine; 0 is never one. */
@@ -312,12 +314,21 @@ LMCACHE4J_API int lmcache4j_retrieve_layers(lmcache4j_engine engine, const lmcac
 
 /**
  * Copies layer `layer` of a layered operation: a store reads it out of the caches, a retrieve
- * writes it in, ordered with the operation's stream. Layers go 0, 1, 2… each once: another layer
+ * writes it in, after the work already queued on the operation's stream. Layers go 0, 1, 2… each once: another layer
  * is LMCACHE4J_ERR_INVALID_ARGUMENT and changes nothing. A copy that fails, caches registered
  * anew since the operation began, or a closed engine give the operation up (LMCACHE4J_ERR_STATE):
  * a store then stores nothing, a retrieve leaves only the layers copied.
  */
 LMCACHE4J_API int lmcache4j_copy_layer(lmcache4j_engine engine, lmcache4j_layered op, int32_t layer);
+
+/**
+ * lmcache4j_copy_layer queues a layer's copies after the work already on the stream but does not
+ * make the stream wait for them: this does. The work queued on the stream after it (that layer's
+ * attention) runs after the layer's copies; lmcache4j_close_layers waits for every layer not
+ * awaited. Host caches: the copies end in their call, nothing to wait for. A layer not copied yet
+ * is LMCACHE4J_ERR_INVALID_ARGUMENT.
+ */
+LMCACHE4J_API int lmcache4j_await_layer(lmcache4j_engine engine, lmcache4j_layered op, int32_t layer);
 
 /**
  * Ends a layered operation; the handle is dead after. One closed before its last layer is given

@@ -272,6 +272,12 @@ LMCACHE4J_API int lmcache4j_copy_layer(lmcache4j_engine engine, lmcache4j_layere
                                                         (jlong)op, (jint)layer), NULL);
 }
 
+LMCACHE4J_API int lmcache4j_await_layer(lmcache4j_engine engine, lmcache4j_layered op, int32_t layer) {
+    ENTER(env);
+    return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.await_layer, (jlong)engine,
+                                                        (jlong)op, (jint)layer), NULL);
+}
+
 LMCACHE4J_API int lmcache4j_close_layers(lmcache4j_engine engine, lmcache4j_layered op, int64_t *out_layers_copied) {
     ENTER(env);
     return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.close_layers, (jlong)engine,

@@ -23,7 +23,7 @@ typedef struct lmc_bridge {
     jmethodID abi_version, open, register_kv_caches, lookup, store, retrieve, unpin, stats,
         config_json, clear, close, serve_lookups, take_error, wait_transfers, record_kv_events, take_kv_events,
         metrics, count_prompt;
-    jmethodID store_layers, retrieve_layers, copy_layer, close_layers; /* layerwise */
+    jmethodID store_layers, retrieve_layers, copy_layer, await_layer, close_layers; /* layerwise */
 } lmc_bridge;
 
 LMC_HIDDEN extern lmc_bridge lmc_java;

@@ -497,7 +497,12 @@ static void layerwise(const char *format) {
     rows(&c, other, 0, N, NULL);
     EXPECT_OK(lmcache4j_retrieve_layers(e, NULL, tokens, other, N, 256, 0, &op, &n));
     CHECK(n == N - 256, "%s: retrieve_layers will load %lld tokens", format, (long long)n);
-    for (int32_t l = 0; l < LAYERS; l++) EXPECT_OK(lmcache4j_copy_layer(e, op, l));
+    EXPECT_STATUS(lmcache4j_await_layer(e, op, 0), LMCACHE4J_ERR_INVALID_ARGUMENT, "has not been copied");
+    EXPECT_OK(lmcache4j_copy_layer(e, op, 0));
+    for (int32_t l = 0; l < LAYERS; l++) {
+        if (l + 1 < LAYERS) EXPECT_OK(lmcache4j_copy_layer(e, op, l + 1));
+        EXPECT_OK(lmcache4j_await_layer(e, op, l));
+    }
     EXPECT_OK(lmcache4j_close_layers(e, op, NULL));
     rows(&c, other, 256, N, loaded);
     unsigned char *want = malloc(rows_bytes(N - 256));

@@ -81,6 +81,7 @@ _SIGNATURES.update({
     "lmcache4j_retrieve_layers": ([c_u64, ctypes.POINTER(Scope), c_void_p, c_void_p, c_size_t, c_size_t, c_u64,
                                    ctypes.POINTER(c_u64), ctypes.POINTER(c_i64)], ctypes.c_int),
     "lmcache4j_copy_layer": ([c_u64, c_u64, c_i32], ctypes.c_int),
+    "lmcache4j_await_layer": ([c_u64, c_u64, c_i32], ctypes.c_int),
     "lmcache4j_close_layers": ([c_u64, c_u64, ctypes.POINTER(c_i64)], ctypes.c_int),
 })
 

@@ -358,6 +358,14 @@ class LayeredCopy:
         _native.check(e._lib, e._lib.lmcache4j_copy_layer(e._h(), self._live(), layer))
         self.layers_copied += 1
 
+    def wait(self, layer: int) -> None:
+        """Makes the stream wait for layer ``layer``'s copies (GPU caches: :meth:`copy` queues them
+        after the stream's work without that wait, so a retrieve copies layer i+1, then waits for
+        layer i before its attention). Host copies end in :meth:`copy`. :meth:`close` waits for all."""
+        integer(layer, "layer", 0, INT32_MAX)
+        e = self._engine
+        _native.check(e._lib, e._lib.lmcache4j_await_layer(e._h(), self._live(), layer))
+
     def close(self) -> int:
         """Ends it (given up if layers are missing: a store then stores nothing); returns the layers
         copied. Closing twice, or after the engine closed, does nothing more."""

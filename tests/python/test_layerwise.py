@@ -32,8 +32,11 @@ def test_layered_store_and_retrieve_match_the_whole_chunk_path(open_engine, kv_f
     zero_rows(caches, lay, slots)
     with engine.retrieve_layers(tokens, slots, skip_leading=256) as load:
         assert load.tokens == 344
+        with pytest.raises(InvalidArgumentError, match="has not been copied"):
+            load.wait(0)
         for layer in range(lay.num_layers):
             load.copy(layer)
+            load.wait(layer)
         assert load.close() == lay.num_layers
     got = rows(caches, lay, slots)
     assert got[..., 256:, :].tobytes() == expected[..., 256:, :].tobytes(), "a layered retrieve"

@@ -63,9 +63,15 @@ class LayerwiseSteps:
         if layer is None or not self._loads:
             return
         if layer + 1 < self.num_layers:
-            self._copy_loads(layer + 1)
+            self._copy_loads(layer + 1)  # queued beside this layer's attention
+            for r, op in self._loads:
+                if op.layers_copied > layer:
+                    try:
+                        op.wait(layer)  # the stream's next work, this layer's attention, runs after its copy
+                    except LMCache4jError as e:
+                        log.error("request %s: waiting for layer %d failed: %s", r.request_id, layer, e)
         else:
-            self.finish_loads(fell_short)
+            self.finish_loads(fell_short)  # closing waits for the last layer
 
     def finish_loads(self, fell_short: Callable[[RequestPlan, int], None]) -> None:
         loads, self._loads = self._loads, []

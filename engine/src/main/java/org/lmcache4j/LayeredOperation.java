@@ -20,6 +20,10 @@ import org.slf4j.LoggerFactory;
  * layer has been copied (complete) or it was given up: closed before its last layer, a layer
  * copy failed, the caches were registered anew, or the engine closed. Layers go in order, each
  * once. Thread-safe; a layer's copies may land on the transfer's completion thread.
+ *
+ * <p>On device caches a layer's copies are queued after the work already on the caller's stream,
+ * but the stream waits for them only from {@link #awaitLayer} (or {@link #close}): a retrieve
+ * copies layer i+1, then awaits layer i, so that layer i+1's copy runs beside layer i's attention.
  */
 public abstract sealed class LayeredOperation implements AutoCloseable permits LayeredStore, LayeredRetrieve {
     private static final Logger LOG = LoggerFactory.getLogger(LayeredOperation.class);
@@ -34,12 +38,15 @@ public abstract sealed class LayeredOperation implements AutoCloseable permits L
     /** Why it was given up before its last layer, or null. */
     private String abandoned;
     private boolean ended;
+    /** Each layer's batch once queued: the caller's stream waits for it from {@link #awaitLayer} or {@link #close}. */
+    private final TransferBatch[] batches;
 
     LayeredOperation(CacheEngine engine, CacheEngine.Registered registered, RequestOperation request) {
         this.engine = engine;
         this.registered = registered;
         this.request = request;
         this.layers = engine.layout().numLayers();
+        this.batches = new TransferBatch[layers];
     }
 
     /** Copies layer {@code layer} of every planned chunk into the batch (gathers or scatters). */
@@ -120,10 +127,11 @@ public abstract sealed class LayeredOperation implements AutoCloseable permits L
         synchronized (this) {
             next++;
             inFlight++;
+            batches[layer] = batch;
         }
         boolean[] ran = new boolean[1];
         try {
-            batch.finish(failure -> {
+            batch.finishDeferred(failure -> {
                 ran[0] = true;
                 settleLayer(failure);
             });
@@ -132,6 +140,27 @@ public abstract sealed class LayeredOperation implements AutoCloseable permits L
                 settleLayer(e); // queuing failed: finish waited for what it had queued
             }
             throw e;
+        }
+    }
+
+    /**
+     * Makes the caller's stream wait for layer {@code layer}'s copies, which {@link #copy} queued
+     * without that wait: on device caches the work queued on the stream after this call (layer
+     * i's attention) runs after them, while the copies of later layers queued already may still
+     * run beside it. Host copies land in their call: nothing to do. {@link #close} waits for every
+     * layer not awaited.
+     */
+    public void awaitLayer(int layer) {
+        TransferBatch batch;
+        synchronized (this) {
+            if (layer < 0 || layer >= next) {
+                throw new IllegalArgumentException("layer " + layer + " has not been copied: this " + what()
+                        + " has copied layers 0.." + (next - 1));
+            }
+            batch = batches[layer];
+        }
+        if (batch != null) {
+            batch.orderCaller();
         }
     }
 
@@ -188,6 +217,15 @@ public abstract sealed class LayeredOperation implements AutoCloseable permits L
      */
     @Override
     public void close() {
+        TransferBatch[] queued;
+        synchronized (this) {
+            queued = batches.clone();
+        }
+        for (TransferBatch b : queued) {
+            if (b != null) {
+                b.orderCaller(); // the stream never runs past a copy of this operation, whatever becomes of it
+            }
+        }
         synchronized (this) {
             if (ended || next == layers) {
                 return;

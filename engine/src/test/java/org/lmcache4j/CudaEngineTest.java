@@ -190,6 +190,36 @@ class CudaEngineTest {
         assertArrayEquals(prefilled, s.read(into, 0, 600), "a whole store, loaded layer by layer");
     }
 
+    @ParameterizedTest
+    @MethodSource("cases")
+    void layeredRetrieve_copyingOneLayerAhead_eachLayerIsInOnceAwaited(String mode, KvFormat format) {
+        Setup s = new Setup(format, mode, pool(layout(format), 16), 0);
+        KvLayout l = layout(format);
+        int[] tokens = TestCaches.randomTokens(600, new Random(41));
+        long[] from = fresh(l, 600, 42);
+        byte[] written = s.prefill(from, 0, 600, 43);
+        assertEquals(600, s.engine.store(KeyScope.NONE, tokens, from, 0, s.stream));
+        s.engine.awaitTransfers();
+        long[] to = fresh(l, 600, 44);
+        int layerBytes = written.length / l.numLayers();
+        try (LayeredRetrieve load = s.engine.retrieveLayers(KeyScope.NONE, tokens, to, 0, s.stream)) {
+            load.loadLayer(0);
+            for (int layer = 0; layer < l.numLayers(); layer++) {
+                if (layer + 1 < l.numLayers()) {
+                    load.loadLayer(layer + 1); // queued beside this layer's attention
+                }
+                load.awaitLayer(layer);
+                byte[] seen = s.read(to, 0, 600); // the stream's next work: this layer's attention
+                assertArrayEquals(Arrays.copyOfRange(written, layer * layerBytes, (layer + 1) * layerBytes),
+                        Arrays.copyOfRange(seen, layer * layerBytes, (layer + 1) * layerBytes),
+                        "layer " + layer + " read before its copy landed");
+            }
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> load.awaitLayer(l.numLayers()));
+            assertTrue(e.getMessage().contains("has not been copied"), e.getMessage());
+        }
+    }
+
     /** Zeroes the rows of -1 slots (they are neither read nor written). */
     private static byte[] maskHoles(byte[] rows, long[] slots, KvLayout l) {
         byte[] out = rows.clone();

@@ -202,7 +202,8 @@ final class NativeBridge {
         });
     }
 
-    // --- layerwise: lmcache4j_store_layers, lmcache4j_retrieve_layers, lmcache4j_copy_layer, lmcache4j_close_layers
+    // --- layerwise: lmcache4j_store_layers, lmcache4j_retrieve_layers, lmcache4j_copy_layer, lmcache4j_await_layer,
+    //     lmcache4j_close_layers
 
     /** Plans a layer-by-layer store; writes its tokens at {@code outTokens}; returns its handle. */
     static long storeLayers(long handle, long salt, int saltLen, long adapter, int adapterLen,
@@ -246,6 +247,15 @@ final class NativeBridge {
                 case org.lmcache4j.LayeredStore s -> s.saveLayer(layer);
                 case org.lmcache4j.LayeredRetrieve r -> r.loadLayer(layer);
             }
+            return 0;
+        });
+    }
+
+    /** Makes the operation's stream wait for one layer's copies. */
+    static long awaitLayer(long handle, long op, int layer) {
+        return call(handle, () -> {
+            HANDLES.get(handle);
+            LAYERED.get(handle, op).awaitLayer(layer);
             return 0;
         });
     }

@@ -246,7 +246,7 @@ public final class CudaKvTransfer implements KvTransfer {
                         }
                     }
                     JCudaDriver.cuEventRecord(d, stream);
-                    if (orderWithCaller) {
+                    if (orderWithCaller && !b.deferred) {
                         JCudaDriver.cuStreamWaitEvent(b.callerStream, d, 0);
                     }
                     return null;
@@ -265,10 +265,30 @@ public final class CudaKvTransfer implements KvTransfer {
         }
         CUevent r = ready;
         CUevent d = done;
+        synchronized (b) {
+            b.done = d; // a deferred batch's caller may wait on it until it has landed
+        }
         completions.submit(done, failure -> {
-            recycle(r, d, staged[0]);
+            synchronized (b) {
+                b.done = null; // landed: a later orderCaller has nothing to wait for
+                recycle(r, d, staged[0]);
+            }
             then.accept(failure);
         });
+    }
+
+    /**
+     * Makes a deferred batch's caller stream wait for its copies, unless they have landed. Under
+     * the batch's lock, so that its event cannot be recycled (and recorded again elsewhere) while
+     * the wait is queued on it.
+     */
+    void orderCaller(CudaBatch b) {
+        synchronized (b) {
+            if (b.done != null && orderWithCaller) {
+                CUevent d = b.done;
+                inContext(() -> JCudaDriver.cuStreamWaitEvent(b.callerStream, d, 0));
+            }
+        }
     }
 
     /** The tables (slots, chunks, layer addresses) and one launch for every chunk of the batch. Context current. */
