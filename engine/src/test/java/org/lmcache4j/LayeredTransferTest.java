@@ -259,4 +259,95 @@ class LayeredTransferTest {
             store.close();
         }
     }
+
+    @ParameterizedTest
+    @EnumSource(KvFormat.class)
+    void layeredRetrieve_ofAPrefixOnDisk_readsAndVerifiesItFirst_byteExact(KvFormat format,
+                                                                          @org.junit.jupiter.api.io.TempDir
+                                                                          java.nio.file.Path dir) {
+        KvLayout l = layout(format);
+        EngineConfig config = EngineConfig.builder().maxLocalCpuSizeGb(16 * l.chunkBytes(256) / (double) EngineConfig.GB)
+                .localDisk(dir.toString()).maxLocalDiskSizeGb(16 * (l.chunkBytes(256) + 8192) / (double) EngineConfig.GB)
+                .extraConfig(java.util.Map.of("disk_write_through", true)).build();
+        try (EngineFixture f = new EngineFixture(config, l)) {
+            int[] tokens = TestCaches.randomTokens(TOKENS, new Random(30));
+            long[] slots = TestCaches.randomSlots(l, TOKENS, new Random(31));
+            byte[] stored = f.caches.rows(slots, 0, TOKENS);
+            f.engine.store(tokens, slots, 0);
+            DiskTierEngineTest.await("three records", () -> f.engine.stats().disk().records() == 3);
+            f.engine.clear(); // only the disk holds the prompt now
+            f.caches.zero();
+            try (LayeredRetrieve load = f.engine.retrieveLayers(KeyScope.NONE, tokens, slots, 0, CudaStream.DEFAULT)) {
+                assertEquals(TOKENS, load.tokens());
+                for (int layer = 0; layer < l.numLayers(); layer++) {
+                    load.loadLayer(layer);
+                }
+            }
+            assertArrayEquals(stored, f.caches.rows(slots, 0, TOKENS));
+            assertEquals(TOKENS, f.engine.stats().diskHitTokens(), "counted as disk hits, as a retrieve's");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(KvFormat.class)
+    void eightThreads_layeredStoresAndRetrieves_onOneEngine_exactAndLeakFree(KvFormat format) throws Exception {
+        try (EngineFixture f = fixture(format)) {
+            KvLayout l = f.caches.layout;
+            int threads = 8;
+            // Threads id and id + 4 store the same prompt: the same tokens must have the same KV in both
+            // their blocks (the cache serves whichever stored first to both).
+            for (int id = 4; id < threads; id++) {
+                for (int i = 0; i < 300; i++) {
+                    long own = (long) id * 32 * l.blockSize() + i;
+                    long partner = (long) (id - 4) * 32 * l.blockSize() + i;
+                    for (int layer = 0; layer < l.numLayers(); layer++) {
+                        for (int plane = 0; plane < l.format().planes(); plane++) {
+                            java.lang.foreign.MemorySegment c = f.caches.layers.get(layer);
+                            java.lang.foreign.MemorySegment.copy(c, f.caches.view.offset(plane, partner), c,
+                                    f.caches.view.offset(plane, own), l.rowBytes());
+                        }
+                    }
+                }
+            }
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+            try {
+                java.util.List<java.util.concurrent.Future<Boolean>> done = new java.util.ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    int id = t;
+                    done.add(pool.submit(() -> {
+                        // Each thread its own blocks: slots id*32 blocks onwards, 300 tokens.
+                        long[] slots = new long[300];
+                        for (int i = 0; i < slots.length; i++) {
+                            slots[i] = (long) id * 32 * l.blockSize() + i;
+                        }
+                        int[] tokens = TestCaches.randomTokens(300, new Random(100 + id % 4)); // pairs share prompts
+                        byte[] stored = f.caches.rows(slots, 0, 300);
+                        for (int round = 0; round < 5; round++) {
+                            try (LayeredStore store = f.engine.storeLayers(KeyScope.NONE, tokens, slots, 0,
+                                    CudaStream.DEFAULT)) {
+                                for (int layer = 0; layer < l.numLayers(); layer++) {
+                                    store.saveLayer(layer);
+                                }
+                            }
+                            try (LayeredRetrieve load = f.engine.retrieveLayers(KeyScope.NONE, tokens, slots, 0,
+                                    CudaStream.DEFAULT)) {
+                                for (int layer = 0; layer < l.numLayers(); layer++) {
+                                    load.loadLayer(layer);
+                                }
+                            }
+                            if (!Arrays.equals(stored, f.caches.rows(slots, 0, 300))) {
+                                return false;
+                            }
+                        }
+                        return true;
+                    }));
+                }
+                for (var d : done) {
+                    assertTrue(d.get(60, java.util.concurrent.TimeUnit.SECONDS), "a thread loaded other bytes");
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
 }
