@@ -191,9 +191,11 @@ public final class CudaKvTransfer implements KvTransfer {
     }
 
     /**
-     * One layer's copies go by DMA in either mode, one {@code cuMemcpyAsync} per run of adjacent
-     * rows and plane: the kernels cover every layer of a chunk (their grid's y), and a launch per
-     * layer would need a first-layer parameter that their {@code kv_shape} does not have.
+     * One layer's copies: in kernel mode one launch of the same kernels for every chunk of the
+     * batch, its grid's y covering that layer's planes only. The kernels index the layer as layer
+     * 0, so the launch passes the layer table from layer {@code layer}'s entry on and each chunk's
+     * page from that layer's first row on ({@code kv_page_offset} then lands on the layer's rows,
+     * the plane stride being the whole chunk's); in DMA mode that layer's runs.
      */
     @Override
     public TransferBatch beginLayer(PagedCaches caches, long[] slots, CudaStream caller, int layer) {
@@ -235,7 +237,7 @@ public final class CudaKvTransfer implements KvTransfer {
                         JCudaDriver.cuEventRecord(r, b.callerStream);
                         JCudaDriver.cuStreamWaitEvent(stream, r, 0);
                     }
-                    if (mode == Mode.KERNEL && b.layer < 0) {
+                    if (mode == Mode.KERNEL) {
                         staged[0] = launch(b);
                     } else {
                         int firstLayer = Math.max(0, b.layer);
@@ -294,16 +296,28 @@ public final class CudaKvTransfer implements KvTransfer {
     /** The tables (slots, chunks, layer addresses) and one launch for every chunk of the batch. Context current. */
     private LaunchTables.Pair launch(CudaBatch b) {
         List<LaunchTables.Chunk> chunks = b.chunks;
-        if (!hostPointersMapped) {
+        if (!hostPointersMapped || b.layer >= 0) {
+            ChunkFormat format = new ChunkFormat(b.caches.layout());
             chunks = new ArrayList<>(chunks.size());
             for (LaunchTables.Chunk c : b.chunks) {
-                CUdeviceptr mapped = new CUdeviceptr();
-                JCudaDriver.cuMemHostGetDevicePointer(mapped, CudaHandles.address(c.page()), 0);
-                chunks.add(new LaunchTables.Chunk(CudaHandles.handle(mapped), c.from(), c.tokens()));
+                long page = c.page();
+                if (!hostPointersMapped) {
+                    CUdeviceptr mapped = new CUdeviceptr();
+                    JCudaDriver.cuMemHostGetDevicePointer(mapped, CudaHandles.address(page), 0);
+                    page = CudaHandles.handle(mapped);
+                }
+                // One layer's launch: the kernel indexes it as layer 0 of the chunk, so its page starts
+                // that layer's rows early (see launchLayer).
+                long shift = b.layer >= 0 ? format.offset(0, b.layer, 0, c.tokens()) : 0;
+                chunks.add(new LaunchTables.Chunk(page + shift, c.from(), c.tokens()));
             }
         }
         LaunchTables.Pair t = tables.upload(b.slots, chunks, b.caches, stream);
-        kernels.launch(b.toPage, b.caches, chunks, t.layers(), t.slots(), t.chunks(), stream);
+        if (b.layer < 0) {
+            kernels.launch(b.toPage, b.caches, chunks, t.layers(), t.slots(), t.chunks(), stream);
+        } else {
+            kernels.launchLayer(b.toPage, b.caches, chunks, t.layers() + 8L * b.layer, t.slots(), t.chunks(), stream);
+        }
         return t;
     }
 
