@@ -70,7 +70,7 @@ extern "C" {
  * lmcache4j_abi_version() is N or more (its symbols keep their LMCACHE4J_N versions). Check
  * ">= N", not "== N".
  */
-#define LMCACHE4J_ABI_VERSION 4
+#define LMCACHE4J_ABI_VERSION 5
 
 /* lmcache4j_register_kv_caches' device: host memory, or "ask the driver" (a CUDA device id otherwise). */
 #define LMCACHE4J_DEVICE_HOST (-1)
@@ -333,6 +333,65 @@ LMCACHE4J_API int lmcache4j_prefetch_cancel(lmcache4j_engine engine, lmcache4j_p
 
 /** Cancels the prefetch if it runs and frees its handle; the handle is dead after. Never blocks. */
 LMCACHE4J_API int lmcache4j_prefetch_close(lmcache4j_engine engine, lmcache4j_prefetch_handle prefetch);
+/*
+ * Layer by layer (version 5): a store or retrieve copied one layer at a time (LMCache's
+ * use_layerwise), so that layer i's copy overlaps the compute of the layers after it.
+ *
+ *   lmcache4j_layered op;  int64_t tokens, copied;
+ *   lmcache4j_store_layers(engine, NULL, tokens_ids, slots, n, 0, stream, &op, &tokens);
+ *   for (int32_t l = 0; l < num_layers; l++) { ...compute layer l...; lmcache4j_copy_layer(engine, op, l); }
+ *   lmcache4j_close_layers(engine, op, &copied);   // copied == num_layers: the chunks are served
+ *                                                  // once the copies land (lmcache4j_wait_transfers)
+ * A retrieve copies one layer ahead: lmcache4j_copy_layer(l + 1), then lmcache4j_await_layer(l)
+ * before layer l's attention is queued, so that layer l+1's copy runs beside it on the GPU.
+ */
+
+/** A layer-by-layer store or retrieve of one engine; 0 is never one. */
+typedef uint64_t lmcache4j_layered;
+
+/**
+ * Plans a store as lmcache4j_store_on_stream does (*out_tokens: the tokens it will store) and
+ * returns it as *out_op, for its layers to be copied with lmcache4j_copy_layer. Its chunks are
+ * served only once every layer has been copied and has landed. tokens and slot_mapping are copied.
+ */
+LMCACHE4J_API int lmcache4j_store_layers(lmcache4j_engine engine, const lmcache4j_scope *scope,
+                                         const int32_t *tokens, const int64_t *slot_mapping, size_t num_tokens,
+                                         size_t skip_leading, uint64_t cuda_stream, lmcache4j_layered *out_op,
+                                         int64_t *out_tokens);
+
+/**
+ * Brings the longest cached prefix into the engine's pool as lmcache4j_retrieve_on_stream does
+ * (*out_tokens: the tokens beyond skip_leading it will load) and returns it as *out_op, for its
+ * layers to be copied into the caches with lmcache4j_copy_layer.
+ */
+LMCACHE4J_API int lmcache4j_retrieve_layers(lmcache4j_engine engine, const lmcache4j_scope *scope,
+                                            const int32_t *tokens, const int64_t *slot_mapping, size_t num_tokens,
+                                            size_t skip_leading, uint64_t cuda_stream, lmcache4j_layered *out_op,
+                                            int64_t *out_tokens);
+
+/**
+ * Copies layer `layer` of a layered operation: a store reads it out of the caches, a retrieve
+ * writes it in, after the work already queued on the operation's stream. Layers go 0, 1, 2… each once: another layer
+ * is LMCACHE4J_ERR_INVALID_ARGUMENT and changes nothing. A copy that fails, caches registered
+ * anew since the operation began, or a closed engine give the operation up (LMCACHE4J_ERR_STATE):
+ * a store then stores nothing, a retrieve leaves only the layers copied.
+ */
+LMCACHE4J_API int lmcache4j_copy_layer(lmcache4j_engine engine, lmcache4j_layered op, int32_t layer);
+
+/**
+ * lmcache4j_copy_layer queues a layer's copies after the work already on the stream but does not
+ * make the stream wait for them: this does. The work queued on the stream after it (that layer's
+ * attention) runs after the layer's copies; lmcache4j_close_layers waits for every layer not
+ * awaited. Host caches: the copies end in their call, nothing to wait for. A layer not copied yet
+ * is LMCACHE4J_ERR_INVALID_ARGUMENT.
+ */
+LMCACHE4J_API int lmcache4j_await_layer(lmcache4j_engine engine, lmcache4j_layered op, int32_t layer);
+
+/**
+ * Ends a layered operation; the handle is dead after. One closed before its last layer is given
+ * up (a store stores nothing). *out_layers_copied (may be NULL): the layers it copied.
+ */
+LMCACHE4J_API int lmcache4j_close_layers(lmcache4j_engine engine, lmcache4j_layered op, int64_t *out_layers_copied);
 
 /** Drops every chunk and pin. */
 LMCACHE4J_API int lmcache4j_clear(lmcache4j_engine engine);

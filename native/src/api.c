@@ -296,3 +296,60 @@ LMCACHE4J_API int lmcache4j_prefetch_close(lmcache4j_engine engine, lmcache4j_pr
     return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.prefetch_close, (jlong)engine,
                                                         (jlong)prefetch), NULL);
 }
+
+/* layerwise: lmcache4j_store_layers, lmcache4j_retrieve_layers, lmcache4j_copy_layer, lmcache4j_close_layers */
+
+static int open_layers(int retrieve, lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                       const int64_t *slot_mapping, size_t num_tokens, size_t skip_leading, uint64_t cuda_stream,
+                       lmcache4j_layered *out_op, int64_t *out_tokens) {
+    int rc = check_out(out_op, "out_op");
+    if (!rc) rc = check_out(out_tokens, "out_tokens");
+    if (!rc) rc = check_count(num_tokens, "num_tokens");
+    if (!rc) rc = check_count(skip_leading, "skip_leading");
+    if (rc) return rc;
+    ENTER(env);
+    int64_t tokens_out = 0;
+    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, retrieve ? lmc_java.retrieve_layers : lmc_java.store_layers,
+                                           (jlong)engine, SCOPE(scope), JPTR(tokens), JPTR(slot_mapping),
+                                           (jint)num_tokens, (jint)skip_leading, (jlong)cuda_stream, JPTR(&tokens_out));
+    int64_t op;
+    rc = lmc_finish(env, r, &op);
+    if (!rc) {
+        *out_op = (lmcache4j_layered)op;
+        *out_tokens = tokens_out;
+    }
+    return rc;
+}
+
+LMCACHE4J_API int lmcache4j_store_layers(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                                         const int64_t *slot_mapping, size_t num_tokens, size_t skip_leading,
+                                         uint64_t cuda_stream, lmcache4j_layered *out_op, int64_t *out_tokens) {
+    return open_layers(0, engine, scope, tokens, slot_mapping, num_tokens, skip_leading, cuda_stream, out_op,
+                       out_tokens);
+}
+
+LMCACHE4J_API int lmcache4j_retrieve_layers(lmcache4j_engine engine, const lmcache4j_scope *scope,
+                                            const int32_t *tokens, const int64_t *slot_mapping, size_t num_tokens,
+                                            size_t skip_leading, uint64_t cuda_stream, lmcache4j_layered *out_op,
+                                            int64_t *out_tokens) {
+    return open_layers(1, engine, scope, tokens, slot_mapping, num_tokens, skip_leading, cuda_stream, out_op,
+                       out_tokens);
+}
+
+LMCACHE4J_API int lmcache4j_copy_layer(lmcache4j_engine engine, lmcache4j_layered op, int32_t layer) {
+    ENTER(env);
+    return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.copy_layer, (jlong)engine,
+                                                        (jlong)op, (jint)layer), NULL);
+}
+
+LMCACHE4J_API int lmcache4j_await_layer(lmcache4j_engine engine, lmcache4j_layered op, int32_t layer) {
+    ENTER(env);
+    return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.await_layer, (jlong)engine,
+                                                        (jlong)op, (jint)layer), NULL);
+}
+
+LMCACHE4J_API int lmcache4j_close_layers(lmcache4j_engine engine, lmcache4j_layered op, int64_t *out_layers_copied) {
+    ENTER(env);
+    return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.close_layers, (jlong)engine,
+                                                        (jlong)op), out_layers_copied);
+}

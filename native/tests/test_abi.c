@@ -531,11 +531,84 @@ static int open_fails(void) {
     return check_failures ? 1 : 0;
 }
 
+/* layerwise: a store copied layer by layer is the whole-chunk store's bytes, and back; misuse is refused. */
+static void layerwise(const char *format) {
+    caches c;
+    caches_init(&c, format, 11);
+    lmcache4j_engine e = open_engine(format, &c);
+    enum { N = 600 };
+    static int32_t tokens[N];
+    static int64_t slots[N], other[N];
+    fill_tokens(tokens, N, 5);
+    for (int i = 0; i < N; i++) {
+        slots[i] = i;
+        other[i] = 1000 + i;
+    }
+    unsigned char *stored = malloc(rows_bytes(N)), *loaded = malloc(rows_bytes(N));
+    rows(&c, slots, 0, N, stored);
+
+    lmcache4j_layered op = 0;
+    int64_t n = -1, copied = -1, hit = -1, got = -1;
+    EXPECT_OK(lmcache4j_store_layers(e, NULL, tokens, slots, N, 0, 0, &op, &n));
+    CHECK(op != 0 && n == N, "%s: store_layers planned %lld tokens", format, (long long)n);
+    EXPECT_STATUS(lmcache4j_copy_layer(e, op, 1), LMCACHE4J_ERR_INVALID_ARGUMENT, "layer 0 is next");
+    for (int32_t l = 0; l < LAYERS; l++) {
+        EXPECT_OK(lmcache4j_lookup(e, NULL, tokens, N, NULL, &hit));
+        CHECK(hit == 0, "%s: served before layer %d was in", format, l);
+        EXPECT_OK(lmcache4j_copy_layer(e, op, l));
+    }
+    EXPECT_OK(lmcache4j_close_layers(e, op, &copied));
+    CHECK(copied == LAYERS, "%s: copied %lld layers", format, (long long)copied);
+    EXPECT_STATUS(lmcache4j_copy_layer(e, op, 0), LMCACHE4J_ERR_INVALID_ARGUMENT, "not an open layer-by-layer");
+    EXPECT_OK(lmcache4j_retrieve(e, NULL, tokens, other, N, 0, &got));
+    rows(&c, other, 0, N, loaded);
+    CHECK(got == N && memcmp(stored, loaded, rows_bytes(N)) == 0, "%s: a layered store, loaded whole, differs",
+          format);
+
+    rows(&c, other, 0, N, NULL);
+    EXPECT_OK(lmcache4j_retrieve_layers(e, NULL, tokens, other, N, 256, 0, &op, &n));
+    CHECK(n == N - 256, "%s: retrieve_layers will load %lld tokens", format, (long long)n);
+    EXPECT_STATUS(lmcache4j_await_layer(e, op, 0), LMCACHE4J_ERR_INVALID_ARGUMENT, "has not been copied");
+    EXPECT_OK(lmcache4j_copy_layer(e, op, 0));
+    for (int32_t l = 0; l < LAYERS; l++) {
+        if (l + 1 < LAYERS) EXPECT_OK(lmcache4j_copy_layer(e, op, l + 1));
+        EXPECT_OK(lmcache4j_await_layer(e, op, l));
+    }
+    EXPECT_OK(lmcache4j_close_layers(e, op, NULL));
+    rows(&c, other, 256, N, loaded);
+    unsigned char *want = malloc(rows_bytes(N - 256));
+    rows(&c, slots, 256, N, want);
+    CHECK(memcmp(want, loaded, rows_bytes(N - 256)) == 0, "%s: a layered retrieve differs from the stored rows", format);
+
+    /* Given up after one layer: nothing stored, nothing leased. */
+    int32_t fresh[N];
+    fill_tokens(fresh, N, 6);
+    EXPECT_OK(lmcache4j_store_layers(e, NULL, fresh, slots, N, 0, 0, &op, &n));
+    EXPECT_OK(lmcache4j_copy_layer(e, op, 0));
+    EXPECT_OK(lmcache4j_close_layers(e, op, &copied));
+    CHECK(copied == 1, "%s: copied %lld layers before closing", format, (long long)copied);
+    EXPECT_OK(lmcache4j_lookup(e, NULL, fresh, N, NULL, &hit));
+    CHECK(hit == 0, "%s: a store given up after one layer was served", format);
+    EXPECT_STATUS(lmcache4j_close_layers(e, op, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "not an open");
+    EXPECT_STATUS(lmcache4j_store_layers(e, NULL, fresh, slots, N, 0, 0, NULL, &n), LMCACHE4J_ERR_INVALID_ARGUMENT,
+                  "out_op is NULL");
+    /* A handle left open is given up when its engine closes. */
+    EXPECT_OK(lmcache4j_store_layers(e, NULL, fresh, slots, N, 0, 0, &op, &n));
+    EXPECT_OK(lmcache4j_close(e));
+    EXPECT_STATUS(lmcache4j_copy_layer(e, op, 0), LMCACHE4J_ERR_CLOSED, "closed");
+    free(want);
+    free(stored);
+    free(loaded);
+    caches_free(&c);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "open-fails") == 0) return open_fails();
     CHECK(lmcache4j_abi_version() == LMCACHE4J_ABI_VERSION, "abi version %d", lmcache4j_abi_version());
     store_retrieve_byte_exact("flash_attn");
     store_retrieve_byte_exact("blocks_first");
+    layerwise("flash_attn");
+    layerwise("blocks_first");
     scopes_and_pins();
     kv_events();
     error_paths();

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 
 from . import _native, arrays, kv_events
 from .checked import INT32_MAX, UINT64_MAX, integer
-from .errors import EngineClosedError, InvalidArgumentError
+from .errors import EngineClosedError, EngineStateError, InvalidArgumentError
 from .layout import KvLayout
 from .prefetch import Prefetch
 
@@ -300,6 +300,33 @@ class Engine:
         Its directory must be private to this user (0700); the socket closes with the engine."""
         _native.check(self._lib, self._lib.lmcache4j_serve_lookups(self._h(), os.fsencode(socket_path)))
 
+    # ------------------------------------------------------------------ layerwise (use_layerwise)
+
+    def store_layers(self, tokens, slot_mapping, skip_leading: int = 0, *, cache_salt: str | None = None,
+                     adapter: str | None = None, stream=None) -> LayeredCopy:
+        """Plans a store as :meth:`store` does and returns it for its layers to be saved one at a
+        time (:meth:`LayeredCopy.copy`) as the forward pass computes them; its chunks are served
+        once every layer has landed. Close it (or use ``with``): one closed early stores nothing."""
+        return self._layers(self._lib.lmcache4j_store_layers, tokens, slot_mapping, skip_leading, cache_salt,
+                            adapter, stream)
+
+    def retrieve_layers(self, tokens, slot_mapping, skip_leading: int = 0, *, cache_salt: str | None = None,
+                        adapter: str | None = None, stream=None) -> LayeredCopy:
+        """Brings the cached prefix into the pool as :meth:`retrieve` does and returns it for its
+        layers to be loaded one at a time; ``tokens`` of the result is what will be loaded."""
+        return self._layers(self._lib.lmcache4j_retrieve_layers, tokens, slot_mapping, skip_leading, cache_salt,
+                            adapter, stream)
+
+    def _layers(self, fn, tokens, slot_mapping, skip_leading, cache_salt, adapter, stream) -> LayeredCopy:
+        t = arrays.tokens(tokens)
+        s = arrays.slot_mapping(slot_mapping, t.shape[0])
+        integer(skip_leading, "skip_leading", 0, INT32_MAX)
+        handle = arrays.stream_handle(stream)
+        op, n = ctypes.c_uint64(), ctypes.c_int64()
+        _native.check(self._lib, fn(self._h(), self._scope(cache_salt, adapter), arrays.address(t), arrays.address(s),
+                                    t.shape[0], skip_leading, handle, ctypes.byref(op), ctypes.byref(n)))
+        return LayeredCopy(self, op.value, n.value)
+
     # ------------------------------------------------------------------ closing
 
     def close(self) -> None:
@@ -341,3 +368,53 @@ class Engine:
         _native.check(self._lib, fn(self._h(), self._scope(cache_salt, adapter), arrays.address(t),
                                     arrays.address(s), t.shape[0], skip_leading, handle, ctypes.byref(n)))
         return n.value
+
+
+class LayeredCopy:
+    """A store or retrieve copied one layer at a time (:meth:`Engine.store_layers`,
+    :meth:`Engine.retrieve_layers`): ``copy(0)``, ``copy(1)``… in order, then :meth:`close`.
+    ``tokens`` is what it stores or loads once every layer is in."""
+
+    def __init__(self, engine: Engine, handle: int, tokens: int):
+        self._engine = engine
+        self._handle: int | None = handle
+        self.tokens = tokens
+        self.layers_copied = 0
+
+    def copy(self, layer: int) -> None:
+        """Saves (a store) or loads (a retrieve) layer ``layer``, the next one."""
+        integer(layer, "layer", 0, INT32_MAX)
+        e = self._engine
+        _native.check(e._lib, e._lib.lmcache4j_copy_layer(e._h(), self._live(), layer))
+        self.layers_copied += 1
+
+    def wait(self, layer: int) -> None:
+        """Makes the stream wait for layer ``layer``'s copies (GPU caches: :meth:`copy` queues them
+        after the stream's work without that wait, so a retrieve copies layer i+1, then waits for
+        layer i before its attention). Host copies end in :meth:`copy`. :meth:`close` waits for all."""
+        integer(layer, "layer", 0, INT32_MAX)
+        e = self._engine
+        _native.check(e._lib, e._lib.lmcache4j_await_layer(e._h(), self._live(), layer))
+
+    def close(self) -> int:
+        """Ends it (given up if layers are missing: a store then stores nothing); returns the layers
+        copied. Closing twice, or after the engine closed, does nothing more."""
+        if self._handle is None or self._engine.closed:
+            self._handle = None
+            return self.layers_copied
+        handle, self._handle = self._handle, None
+        copied = ctypes.c_int64()
+        e = self._engine
+        _native.check(e._lib, e._lib.lmcache4j_close_layers(e._h(), handle, ctypes.byref(copied)))
+        return copied.value
+
+    def _live(self) -> int:
+        if self._handle is None:
+            raise EngineStateError("this layer-by-layer operation is closed")
+        return self._handle
+
+    def __enter__(self) -> LayeredCopy:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

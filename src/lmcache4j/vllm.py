@@ -4,9 +4,10 @@
         "kv_connector_module_path":"lmcache4j.vllm","kv_role":"kv_both"}'
 
 A thin adapter: the decisions are in :mod:`lmcache4j.connector`, which does not need vLLM.
-Loads and saves are whole-request (not layer by layer), so ``wait_for_layer_load`` and
-``save_kv_layer`` have nothing to do; with ``enable_async_loading`` (and a disk or remote tier)
-hits load in the background and are reported by ``get_finished``. On GPU caches they are ordered with torch's current CUDA
+Loads and saves are whole-request unless ``use_layerwise`` is on; then ``wait_for_layer_load`` and
+``save_kv_layer`` copy one layer at a time (:mod:`lmcache4j.connector.layerwise`); with
+``enable_async_loading`` (and a disk or remote tier) hits load in the background and are reported
+by ``get_finished``. On GPU caches they are ordered with torch's current CUDA
 stream and never make the host wait for the GPU. See docs/vllm.md.
 """
 
@@ -101,10 +102,10 @@ class LMCache4jConnectorV1(KVConnectorBase_V1):
         self._worker.start_load(self._get_connector_metadata())
 
     def wait_for_layer_load(self, layer_name: str) -> None:
-        return
+        self._worker.wait_for_layer_load(layer_name)  # use_layerwise only; otherwise nothing to do
 
     def save_kv_layer(self, layer_name, kv_layer, attn_metadata, **kwargs) -> None:
-        return
+        self._worker.save_kv_layer(layer_name, self._get_connector_metadata())
 
     def wait_for_save(self):
         self._worker.wait_for_save(self._get_connector_metadata())

@@ -14,6 +14,7 @@ from . import lookups
 from .background import BackgroundLoads, missing_blocks
 from .context import ConnectorContext
 from .events import WorkerKvEvents
+from .layerwise import LayerwiseSteps
 from .paged import infer_layout
 from .plans import StepPlan
 
@@ -46,6 +47,7 @@ class WorkerSide:
         self.metrics = metrics.NO_MIRROR   # the engine's metrics on vLLM's /metrics, once it opens
         self.new_stream = new_stream
         self.background = BackgroundLoads(context.block_size, stream=self._background_stream)
+        self.layerwise: LayerwiseSteps | None = None   # use_layerwise: loads and saves layer by layer
 
     def register_kv_caches(self, kv_caches: Mapping) -> None:
         """Opens the engine on the caches (one per layer, in the model's layer order): its layout is
@@ -70,6 +72,8 @@ class WorkerSide:
             log.info("vLLM publishes KV events, but enable_kv_events is off: the CPU tier's chunks are not "
                      "reported (set enable_kv_events: true, as with LMCache)")
         self.on_gpu = found.device != -1
+        if engine.config.get("use_layerwise", False):
+            self.layerwise = LayerwiseSteps(list(kv_caches.keys()))
         if self.reports_kv_events:
             engine.record_kv_events(True)
         log.info("LMCache4j connector (worker %d): %s on %s, lookups at %s", self.rank, found.layout,
@@ -80,6 +84,10 @@ class WorkerSide:
         """Loads what the plan says, before the forward pass; a load that falls short marks the
         missing tokens' blocks as failed (vLLM recomputes them). Background loads only start here."""
         engine = self._engine()
+        if self.layerwise is not None:
+            self.layerwise.start_loads(engine, plan, self._stream(), lambda rid: self._unpin(engine, rid),
+                                       self._fell_short)
+            return
         for r in plan.requests:
             if r.load is not None and r.load.background:
                 self.background.start(engine, r)
@@ -93,19 +101,39 @@ class WorkerSide:
                                                  cache_salt=r.cache_salt, adapter=r.adapter, stream=self._stream())
                     except LMCache4jError as e:
                         log.error("request %s: loading %d tokens failed: %s", r.request_id, n - skip, e)
-                    blocks = missing_blocks(r, loaded, self.context.block_size)
-                    if blocks:
-                        self._failed_blocks.update(blocks)
-                        log.warning("request %s: loaded %d of %d tokens; %d blocks will be recomputed",
-                                    r.request_id, loaded, n - skip, len(blocks))
+                    self._fell_short(r, loaded)
             finally:
                 if r.unpin:
                     self._unpin(engine, r.request_id)
+
+    def _fell_short(self, r, loaded: int) -> None:
+        """Marks the blocks of the tokens a load planned but did not bring as failed (vLLM recomputes them)."""
+        blocks = missing_blocks(r, loaded, self.context.block_size)
+        if blocks:
+            self._failed_blocks.update(blocks)
+            log.warning("request %s: loaded %d of %d tokens; %d blocks will be recomputed",
+                        r.request_id, loaded, r.load.num_tokens - r.load.skip_leading, len(blocks))
+
+    # ---------------------------------------------------------------- layerwise (use_layerwise)
+
+    def wait_for_layer_load(self, layer_name: str) -> None:
+        """vLLM's ``wait_for_layer_load``: with use_layerwise, the layer is in and the next is copied."""
+        if self.layerwise is not None:
+            self.layerwise.layer_loaded(layer_name, self._fell_short)
+
+    def save_kv_layer(self, layer_name: str, plan: StepPlan) -> None:
+        """vLLM's ``save_kv_layer``: with use_layerwise, saves this layer of the step's saves."""
+        if self.layerwise is not None and self.context.can_save:
+            self.layerwise.save_layer(self._engine(), layer_name, plan, self._stream())
 
     def wait_for_save(self, plan: StepPlan) -> None:
         """Stores what the plan says, after the forward pass wrote the KV. A failed save is logged:
         it costs a future hit, never the request."""
         self.metrics.update()  # once a step at most once a second: this step's loads, the last step's saves
+        if self.layerwise is not None:
+            self.layerwise.finish_loads(self._fell_short)  # loads whose last layer was never waited for
+            self.layerwise.finish_saves()
+            return
         if not self.context.can_save:
             return
         engine = self._engine()
@@ -160,6 +188,8 @@ class WorkerSide:
     def shutdown(self) -> None:
         self.background.shutdown()   # cancelled, and their threads done, before the engine closes
         if self.engine is not None:
+            if self.layerwise is not None:
+                self.layerwise.close()
             if self.socket_path:
                 lookups.withdraw(self.socket_path)
             self.metrics.close()

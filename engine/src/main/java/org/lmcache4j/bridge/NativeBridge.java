@@ -27,11 +27,12 @@ import java.util.concurrent.Callable;
  */
 final class NativeBridge {
     /** The C ABI version this bridge implements: {@code LMCACHE4J_ABI_VERSION} in lmcache4j.h. */
-    static final int ABI_VERSION = 4;
+    static final int ABI_VERSION = 5;
 
     private static final Logger LOG = LoggerFactory.getLogger(NativeBridge.class);
     private static final EngineHandles HANDLES = new EngineHandles();
     private static final ThreadLocal<String> LAST_ERROR = new ThreadLocal<>();
+    private static final LayeredHandles LAYERED = new LayeredHandles();
 
     private NativeBridge() {
     }
@@ -181,8 +182,12 @@ final class NativeBridge {
 
     static long close(long handle) {
         return call(handle, () -> {
-            HANDLES.close(handle);
-            PREFETCHES.forgetEngine(handle);
+            try {
+                HANDLES.close(handle);
+                PREFETCHES.forgetEngine(handle);
+            } finally {
+                LAYERED.dropEngine(handle);
+            }
             return 0;
         });
     }
@@ -267,6 +272,74 @@ final class NativeBridge {
             HANDLES.get(handle);
             PREFETCHES.close(handle, prefetch);
             return 0;
+        });
+    }
+
+    // --- layerwise: lmcache4j_store_layers, lmcache4j_retrieve_layers, lmcache4j_copy_layer, lmcache4j_await_layer,
+    //     lmcache4j_close_layers
+
+    /** Plans a layer-by-layer store; writes its tokens at {@code outTokens}; returns its handle. */
+    static long storeLayers(long handle, long salt, int saltLen, long adapter, int adapterLen,
+                            long tokens, long slotMapping, int n, int skipLeading, long stream, long outTokens) {
+        return openLayers(false, handle, salt, saltLen, adapter, adapterLen, tokens, slotMapping, n, skipLeading,
+                stream, outTokens);
+    }
+
+    /** Brings the prefix into the pool for a layer-by-layer retrieve; writes its tokens; returns its handle. */
+    static long retrieveLayers(long handle, long salt, int saltLen, long adapter, int adapterLen,
+                               long tokens, long slotMapping, int n, int skipLeading, long stream, long outTokens) {
+        return openLayers(true, handle, salt, saltLen, adapter, adapterLen, tokens, slotMapping, n, skipLeading,
+                stream, outTokens);
+    }
+
+    private static long openLayers(boolean retrieve, long handle, long salt, int saltLen, long adapter, int adapterLen,
+                                   long tokens, long slotMapping, int n, int skipLeading, long stream, long outTokens) {
+        return call(handle, () -> {
+            NativeMemory.output(outTokens, Long.BYTES, "out_tokens");
+            CacheEngine engine = HANDLES.get(handle);
+            KeyScope scope = scope(salt, saltLen, adapter, adapterLen);
+            int[] t = NativeMemory.ints(tokens, n, "tokens");
+            long[] slots = NativeMemory.longs(slotMapping, n, "slot_mapping");
+            CudaStream s = new CudaStream(stream);
+            if (retrieve) {
+                var op = engine.retrieveLayers(scope, t, slots, skipLeading, s);
+                NativeMemory.writeLongs(outTokens, new long[] {op.tokens()}, 1);
+                return LAYERED.add(handle, op);
+            }
+            var op = engine.storeLayers(scope, t, slots, skipLeading, s);
+            NativeMemory.writeLongs(outTokens, new long[] {op.tokens()}, 1);
+            return LAYERED.add(handle, op);
+        });
+    }
+
+    /** Copies the next layer of a layered operation (a store saves it, a retrieve loads it). */
+    static long copyLayer(long handle, long op, int layer) {
+        return call(handle, () -> {
+            HANDLES.get(handle);
+            switch (LAYERED.get(handle, op)) {
+                case org.lmcache4j.LayeredStore s -> s.saveLayer(layer);
+                case org.lmcache4j.LayeredRetrieve r -> r.loadLayer(layer);
+            }
+            return 0;
+        });
+    }
+
+    /** Makes the operation's stream wait for one layer's copies. */
+    static long awaitLayer(long handle, long op, int layer) {
+        return call(handle, () -> {
+            HANDLES.get(handle);
+            LAYERED.get(handle, op).awaitLayer(layer);
+            return 0;
+        });
+    }
+
+    /** Closes a layered operation (given up if layers are missing); returns the layers it copied. */
+    static long closeLayers(long handle, long op) {
+        return call(handle, () -> {
+            HANDLES.get(handle);
+            var o = LAYERED.remove(handle, op);
+            o.close();
+            return o.nextLayer();
         });
     }
 

@@ -52,6 +52,8 @@ final class ConfigKeys {
                     ConfigValues::toBool, Builder::enableKvEvents, EngineConfig::enableKvEvents),
             key("enable_async_loading", "bool", "the vLLM connector loads hits in the background (docs/vllm.md)",
                     ConfigValues::toBool, Builder::enableAsyncLoading, EngineConfig::enableAsyncLoading),
+            key("use_layerwise", "bool", "the vLLM connector stores and loads layer by layer",
+                    ConfigValues::toBool, Builder::useLayerwise, EngineConfig::useLayerwise),
             key("extra_config", "map", "free-form settings, passed through",
                     ConfigValues::toMap, Builder::extraConfig, EngineConfig::extraConfig));
 
