@@ -1,8 +1,10 @@
 /*
- * LMCache4j C ABI, version 3 (version 1 plus device caches' streams in version 2:
+ * LMCache4j C ABI, version 4 (version 1 plus device caches' streams in version 2:
  * lmcache4j_store_on_stream, lmcache4j_retrieve_on_stream, lmcache4j_wait_transfers; plus KV
- * events for routers in version 3: lmcache4j_record_kv_events, lmcache4j_take_kv_events; every
- * earlier call still answers).
+ * events for routers in version 3: lmcache4j_record_kv_events, lmcache4j_take_kv_events; plus
+ * prefetch from the disk and remote tiers in version 4: lmcache4j_prefetch and its handle's calls,
+ * and lmcache4j_lookup_tiers;
+ * every earlier call still answers).
  *
  * liblmcache4j.so lets a serving engine written in C, C++ or Python (through ctypes) use the
  * LMCache4j engine in its own process. The library starts a JVM on first use (or joins the one
@@ -68,7 +70,7 @@ extern "C" {
  * lmcache4j_abi_version() is N or more (its symbols keep their LMCACHE4J_N versions). Check
  * ">= N", not "== N".
  */
-#define LMCACHE4J_ABI_VERSION 3
+#define LMCACHE4J_ABI_VERSION 5
 
 /* lmcache4j_register_kv_caches' device: host memory, or "ask the driver" (a CUDA device id otherwise). */
 #define LMCACHE4J_DEVICE_HOST (-1)
@@ -274,6 +276,122 @@ LMCACHE4J_API int lmcache4j_metrics_text(lmcache4j_engine engine, char *buf, siz
  * prompt, both under 2^31.
  */
 LMCACHE4J_API int lmcache4j_count_prompt(lmcache4j_engine engine, int64_t prompt_tokens, int64_t vllm_hit_tokens);
+
+/**
+ * lmcache4j_lookup answering also where the hit lies (version 4): *out_pool_tokens (may be NULL) gets
+ * how many of the *out_hit_tokens leading tokens the CPU pool holds; the rest must be read from
+ * disk or Redis first. Only the pool's part is pinned for pin_request_id.
+ */
+LMCACHE4J_API int lmcache4j_lookup_tiers(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                                         size_t num_tokens, const char *pin_request_id, int64_t *out_hit_tokens,
+                                         int64_t *out_pool_tokens);
+
+/*
+ * Prefetch (version 4): bring a prompt's prefix from the disk and remote tiers into the CPU pool in
+ * the background, so that a later retrieve copies it from memory (docs/architecture.md,
+ * "Prefetch"). A prefetch is a handle of its engine, not a pointer: handles are never reused;
+ * after lmcache4j_prefetch_close (or the engine's close) calls on it return LMCACHE4J_ERR_CLOSED,
+ * and a number that was never a prefetch of this engine is LMCACHE4J_ERR_INVALID_ARGUMENT. Every
+ * prefetch must be closed; closing one that runs cancels it. A cancelled prefetch pins nothing.
+ */
+typedef uint64_t lmcache4j_prefetch_handle;
+
+/* lmcache4j_prefetch_state's states: the last three are final. */
+#define LMCACHE4J_PREFETCH_QUEUED 0    /* waiting for one of prefetch_max_concurrency workers; holds no page */
+#define LMCACHE4J_PREFETCH_RUNNING 1   /* reading records into the pool */
+#define LMCACHE4J_PREFETCH_DONE 2      /* finished: its ready tokens were in the pool when it did */
+#define LMCACHE4J_PREFETCH_CANCELLED 3 /* stopped by a cancel, a close or the engine's close */
+#define LMCACHE4J_PREFETCH_FAILED 4    /* ended by an unexpected error (logged) */
+
+/**
+ * Starts a prefetch of tokens' longest cached prefix (into *out_prefetch), and returns at once; a
+ * prompt the pool already holds, or an engine without a lower tier, has finished on return. With
+ * a request id, the prefix is pinned for it once it is in the pool, replacing its earlier pins, as
+ * lmcache4j_lookup pins (until lmcache4j_unpin, a later pin, or pin_timeout_sec). scope may be NULL.
+ */
+LMCACHE4J_API int lmcache4j_prefetch(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                                     size_t num_tokens, const char *pin_request_id, lmcache4j_prefetch_handle *out_prefetch);
+
+/**
+ * Where a prefetch is (*out_state, one of LMCACHE4J_PREFETCH_*) and how many leading tokens of the
+ * prompt were in the pool at its last step (*out_ready_tokens): those it found, then, once it has
+ * finished, those it brought in. Either output may be NULL.
+ */
+LMCACHE4J_API int lmcache4j_prefetch_state(lmcache4j_engine engine, lmcache4j_prefetch_handle prefetch, int32_t *out_state,
+                                           int64_t *out_ready_tokens);
+
+/** Waits up to timeout_ms (>= 0) for the prefetch to finish; *out_finished (may be NULL): 1 if it has, else 0. */
+LMCACHE4J_API int lmcache4j_prefetch_await(lmcache4j_engine engine, lmcache4j_prefetch_handle prefetch, int64_t timeout_ms,
+                                           int32_t *out_finished);
+
+/**
+ * Stops the prefetch: a queued one never runs; a running one stops at its next step (reads already
+ * sent finish first, and what verified stays cached, unpinned). *out_cancelled (may be NULL): 1 if
+ * this call stopped it, 0 if it had finished. Never blocks.
+ */
+LMCACHE4J_API int lmcache4j_prefetch_cancel(lmcache4j_engine engine, lmcache4j_prefetch_handle prefetch, int32_t *out_cancelled);
+
+/** Cancels the prefetch if it runs and frees its handle; the handle is dead after. Never blocks. */
+LMCACHE4J_API int lmcache4j_prefetch_close(lmcache4j_engine engine, lmcache4j_prefetch_handle prefetch);
+/*
+ * Layer by layer (version 5): a store or retrieve copied one layer at a time (LMCache's
+ * use_layerwise), so that layer i's copy overlaps the compute of the layers after it.
+ *
+ *   lmcache4j_layered op;  int64_t tokens, copied;
+ *   lmcache4j_store_layers(engine, NULL, tokens_ids, slots, n, 0, stream, &op, &tokens);
+ *   for (int32_t l = 0; l < num_layers; l++) { ...compute layer l...; lmcache4j_copy_layer(engine, op, l); }
+ *   lmcache4j_close_layers(engine, op, &copied);   // copied == num_layers: the chunks are served
+ *                                                  // once the copies land (lmcache4j_wait_transfers)
+ * A retrieve copies one layer ahead: lmcache4j_copy_layer(l + 1), then lmcache4j_await_layer(l)
+ * before layer l's attention is queued, so that layer l+1's copy runs beside it on the GPU.
+ */
+
+/** A layer-by-layer store or retrieve of one engine; 0 is never one. */
+typedef uint64_t lmcache4j_layered;
+
+/**
+ * Plans a store as lmcache4j_store_on_stream does (*out_tokens: the tokens it will store) and
+ * returns it as *out_op, for its layers to be copied with lmcache4j_copy_layer. Its chunks are
+ * served only once every layer has been copied and has landed. tokens and slot_mapping are copied.
+ */
+LMCACHE4J_API int lmcache4j_store_layers(lmcache4j_engine engine, const lmcache4j_scope *scope,
+                                         const int32_t *tokens, const int64_t *slot_mapping, size_t num_tokens,
+                                         size_t skip_leading, uint64_t cuda_stream, lmcache4j_layered *out_op,
+                                         int64_t *out_tokens);
+
+/**
+ * Brings the longest cached prefix into the engine's pool as lmcache4j_retrieve_on_stream does
+ * (*out_tokens: the tokens beyond skip_leading it will load) and returns it as *out_op, for its
+ * layers to be copied into the caches with lmcache4j_copy_layer.
+ */
+LMCACHE4J_API int lmcache4j_retrieve_layers(lmcache4j_engine engine, const lmcache4j_scope *scope,
+                                            const int32_t *tokens, const int64_t *slot_mapping, size_t num_tokens,
+                                            size_t skip_leading, uint64_t cuda_stream, lmcache4j_layered *out_op,
+                                            int64_t *out_tokens);
+
+/**
+ * Copies layer `layer` of a layered operation: a store reads it out of the caches, a retrieve
+ * writes it in, after the work already queued on the operation's stream. Layers go 0, 1, 2… each once: another layer
+ * is LMCACHE4J_ERR_INVALID_ARGUMENT and changes nothing. A copy that fails, caches registered
+ * anew since the operation began, or a closed engine give the operation up (LMCACHE4J_ERR_STATE):
+ * a store then stores nothing, a retrieve leaves only the layers copied.
+ */
+LMCACHE4J_API int lmcache4j_copy_layer(lmcache4j_engine engine, lmcache4j_layered op, int32_t layer);
+
+/**
+ * lmcache4j_copy_layer queues a layer's copies after the work already on the stream but does not
+ * make the stream wait for them: this does. The work queued on the stream after it (that layer's
+ * attention) runs after the layer's copies; lmcache4j_close_layers waits for every layer not
+ * awaited. Host caches: the copies end in their call, nothing to wait for. A layer not copied yet
+ * is LMCACHE4J_ERR_INVALID_ARGUMENT.
+ */
+LMCACHE4J_API int lmcache4j_await_layer(lmcache4j_engine engine, lmcache4j_layered op, int32_t layer);
+
+/**
+ * Ends a layered operation; the handle is dead after. One closed before its last layer is given
+ * up (a store stores nothing). *out_layers_copied (may be NULL): the layers it copied.
+ */
+LMCACHE4J_API int lmcache4j_close_layers(lmcache4j_engine engine, lmcache4j_layered op, int64_t *out_layers_copied);
 
 /** Drops every chunk and pin. */
 LMCACHE4J_API int lmcache4j_clear(lmcache4j_engine engine);

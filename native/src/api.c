@@ -71,16 +71,22 @@ LMCACHE4J_API int lmcache4j_register_kv_caches(lmcache4j_engine engine, const ui
     return lmc_finish(env, r, NULL);
 }
 
-LMCACHE4J_API int lmcache4j_lookup(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
-                                   size_t num_tokens, const char *pin_request_id, int64_t *out_hit_tokens) {
-    int rc = check_out(out_hit_tokens, "out_hit_tokens");
+/* A call on a prompt (tokens in a scope, maybe pinned for a request) that answers one number. */
+static int prompt_call(jmethodID method, lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                       size_t num_tokens, const char *pin_request_id, int64_t *out, const char *out_name) {
+    int rc = check_out(out, out_name);
     if (!rc) rc = check_count(num_tokens, "num_tokens");
     if (rc) return rc;
     ENTER(env);
-    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.lookup, (jlong)engine, SCOPE(scope),
-                                           JPTR(tokens), (jint)num_tokens, JPTR(pin_request_id),
-                                           text_length(pin_request_id));
-    return lmc_finish(env, r, out_hit_tokens);
+    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, method, (jlong)engine, SCOPE(scope), JPTR(tokens),
+                                           (jint)num_tokens, JPTR(pin_request_id), text_length(pin_request_id));
+    return lmc_finish(env, r, out);
+}
+
+LMCACHE4J_API int lmcache4j_lookup(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                                   size_t num_tokens, const char *pin_request_id, int64_t *out_hit_tokens) {
+    return prompt_call(lmc_java.lookup, engine, scope, tokens, num_tokens, pin_request_id, out_hit_tokens,
+                       "out_hit_tokens");
 }
 
 static int transfer(int retrieve, lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
@@ -225,4 +231,125 @@ LMCACHE4J_API int lmcache4j_clear(lmcache4j_engine engine) {
 LMCACHE4J_API int lmcache4j_close(lmcache4j_engine engine) {
     ENTER(env);
     return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.close, (jlong)engine), NULL);
+}
+
+/* ------------------------------------------------------------------ version 4: tiers and prefetch */
+
+LMCACHE4J_API int lmcache4j_lookup_tiers(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                                         size_t num_tokens, const char *pin_request_id, int64_t *out_hit_tokens,
+                                         int64_t *out_pool_tokens) {
+    int rc = check_out(out_hit_tokens, "out_hit_tokens");
+    if (rc) return rc;
+    int64_t packed; /* hit tokens in the low 32 bits, the pool's in the high 32 */
+    rc = prompt_call(lmc_java.lookup_tiers, engine, scope, tokens, num_tokens, pin_request_id, &packed, "out_hit_tokens");
+    if (rc) return rc;
+    *out_hit_tokens = packed & 0xffffffff;
+    if (out_pool_tokens) *out_pool_tokens = packed >> 32;
+    return rc;
+}
+
+LMCACHE4J_API int lmcache4j_prefetch(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                                     size_t num_tokens, const char *pin_request_id,
+                                     lmcache4j_prefetch_handle *out_prefetch) {
+    int rc = check_out(out_prefetch, "out_prefetch");
+    if (rc) return rc;
+    int64_t handle;
+    rc = prompt_call(lmc_java.prefetch, engine, scope, tokens, num_tokens, pin_request_id, &handle, "out_prefetch");
+    if (!rc) *out_prefetch = (lmcache4j_prefetch_handle)handle;
+    return rc;
+}
+
+LMCACHE4J_API int lmcache4j_prefetch_state(lmcache4j_engine engine, lmcache4j_prefetch_handle prefetch, int32_t *out_state,
+                                           int64_t *out_ready_tokens) {
+    ENTER(env);
+    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.prefetch_state, (jlong)engine, (jlong)prefetch);
+    int64_t packed; /* ready tokens << 3 | state */
+    int rc = lmc_finish(env, r, &packed);
+    if (rc) return rc;
+    if (out_state) *out_state = (int32_t)(packed & 7);
+    if (out_ready_tokens) *out_ready_tokens = packed >> 3;
+    return rc;
+}
+
+LMCACHE4J_API int lmcache4j_prefetch_await(lmcache4j_engine engine, lmcache4j_prefetch_handle prefetch, int64_t timeout_ms,
+                                           int32_t *out_finished) {
+    ENTER(env);
+    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.prefetch_await, (jlong)engine, (jlong)prefetch,
+                                           (jlong)timeout_ms);
+    int64_t finished;
+    int rc = lmc_finish(env, r, &finished);
+    if (!rc && out_finished) *out_finished = (int32_t)finished;
+    return rc;
+}
+
+LMCACHE4J_API int lmcache4j_prefetch_cancel(lmcache4j_engine engine, lmcache4j_prefetch_handle prefetch, int32_t *out_cancelled) {
+    ENTER(env);
+    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.prefetch_cancel, (jlong)engine, (jlong)prefetch);
+    int64_t cancelled;
+    int rc = lmc_finish(env, r, &cancelled);
+    if (!rc && out_cancelled) *out_cancelled = (int32_t)cancelled;
+    return rc;
+}
+
+LMCACHE4J_API int lmcache4j_prefetch_close(lmcache4j_engine engine, lmcache4j_prefetch_handle prefetch) {
+    ENTER(env);
+    return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.prefetch_close, (jlong)engine,
+                                                        (jlong)prefetch), NULL);
+}
+
+/* layerwise: lmcache4j_store_layers, lmcache4j_retrieve_layers, lmcache4j_copy_layer, lmcache4j_close_layers */
+
+static int open_layers(int retrieve, lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                       const int64_t *slot_mapping, size_t num_tokens, size_t skip_leading, uint64_t cuda_stream,
+                       lmcache4j_layered *out_op, int64_t *out_tokens) {
+    int rc = check_out(out_op, "out_op");
+    if (!rc) rc = check_out(out_tokens, "out_tokens");
+    if (!rc) rc = check_count(num_tokens, "num_tokens");
+    if (!rc) rc = check_count(skip_leading, "skip_leading");
+    if (rc) return rc;
+    ENTER(env);
+    int64_t tokens_out = 0;
+    jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, retrieve ? lmc_java.retrieve_layers : lmc_java.store_layers,
+                                           (jlong)engine, SCOPE(scope), JPTR(tokens), JPTR(slot_mapping),
+                                           (jint)num_tokens, (jint)skip_leading, (jlong)cuda_stream, JPTR(&tokens_out));
+    int64_t op;
+    rc = lmc_finish(env, r, &op);
+    if (!rc) {
+        *out_op = (lmcache4j_layered)op;
+        *out_tokens = tokens_out;
+    }
+    return rc;
+}
+
+LMCACHE4J_API int lmcache4j_store_layers(lmcache4j_engine engine, const lmcache4j_scope *scope, const int32_t *tokens,
+                                         const int64_t *slot_mapping, size_t num_tokens, size_t skip_leading,
+                                         uint64_t cuda_stream, lmcache4j_layered *out_op, int64_t *out_tokens) {
+    return open_layers(0, engine, scope, tokens, slot_mapping, num_tokens, skip_leading, cuda_stream, out_op,
+                       out_tokens);
+}
+
+LMCACHE4J_API int lmcache4j_retrieve_layers(lmcache4j_engine engine, const lmcache4j_scope *scope,
+                                            const int32_t *tokens, const int64_t *slot_mapping, size_t num_tokens,
+                                            size_t skip_leading, uint64_t cuda_stream, lmcache4j_layered *out_op,
+                                            int64_t *out_tokens) {
+    return open_layers(1, engine, scope, tokens, slot_mapping, num_tokens, skip_leading, cuda_stream, out_op,
+                       out_tokens);
+}
+
+LMCACHE4J_API int lmcache4j_copy_layer(lmcache4j_engine engine, lmcache4j_layered op, int32_t layer) {
+    ENTER(env);
+    return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.copy_layer, (jlong)engine,
+                                                        (jlong)op, (jint)layer), NULL);
+}
+
+LMCACHE4J_API int lmcache4j_await_layer(lmcache4j_engine engine, lmcache4j_layered op, int32_t layer) {
+    ENTER(env);
+    return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.await_layer, (jlong)engine,
+                                                        (jlong)op, (jint)layer), NULL);
+}
+
+LMCACHE4J_API int lmcache4j_close_layers(lmcache4j_engine engine, lmcache4j_layered op, int64_t *out_layers_copied) {
+    ENTER(env);
+    return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.close_layers, (jlong)engine,
+                                                        (jlong)op), out_layers_copied);
 }

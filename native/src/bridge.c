@@ -62,6 +62,18 @@ int lmc_bind_bridge(JNIEnv *env) {
     if (!rc) rc = method(env, &lmc_java.take_kv_events, "takeKvEvents", "(JJJ)J");
     if (!rc) rc = method(env, &lmc_java.metrics, "metrics", "(JZJI)J");
     if (!rc) rc = method(env, &lmc_java.count_prompt, "countPrompt", "(JII)J");
+    if (!rc) rc = method(env, &lmc_java.prefetch, "prefetch", "(JJIJIJIJI)J");
+    if (!rc) rc = method(env, &lmc_java.prefetch_state, "prefetchState", "(JJ)J");
+    if (!rc) rc = method(env, &lmc_java.prefetch_await, "prefetchAwait", "(JJJ)J");
+    if (!rc) rc = method(env, &lmc_java.prefetch_cancel, "prefetchCancel", "(JJ)J");
+    if (!rc) rc = method(env, &lmc_java.prefetch_close, "prefetchClose", "(JJ)J");
+    if (!rc) rc = method(env, &lmc_java.lookup_tiers, "lookupTiers", "(JJIJIJIJI)J");
+    /* layerwise */
+    if (!rc) rc = method(env, &lmc_java.store_layers, "storeLayers", "(JJIJIJJIIJJ)J");
+    if (!rc) rc = method(env, &lmc_java.retrieve_layers, "retrieveLayers", "(JJIJIJJIIJJ)J");
+    if (!rc) rc = method(env, &lmc_java.copy_layer, "copyLayer", "(JJI)J");
+    if (!rc) rc = method(env, &lmc_java.await_layer, "awaitLayer", "(JJI)J");
+    if (!rc) rc = method(env, &lmc_java.close_layers, "closeLayers", "(JJ)J");
     if (rc) return rc;
     jint abi = (*env)->CallStaticIntMethod(env, lmc_java.cls, lmc_java.abi_version);
     if ((*env)->ExceptionCheck(env)) return lmc_exception(env, LMCACHE4J_ERR_JVM, "NativeBridge.abiVersion");

@@ -23,6 +23,8 @@ typedef struct lmc_bridge {
     jmethodID abi_version, open, register_kv_caches, lookup, store, retrieve, unpin, stats,
         config_json, clear, close, serve_lookups, take_error, wait_transfers, record_kv_events, take_kv_events,
         metrics, count_prompt;
+    jmethodID prefetch, prefetch_state, prefetch_await, prefetch_cancel, prefetch_close, lookup_tiers; /* version 4 */
+    jmethodID store_layers, retrieve_layers, copy_layer, await_layer, close_layers; /* layerwise */
 } lmc_bridge;
 
 LMC_HIDDEN extern lmc_bridge lmc_java;

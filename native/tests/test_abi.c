@@ -354,6 +354,77 @@ static void error_paths(void) {
     caches_free(&c);
 }
 
+/* Prefetch handles (version 4): states, pins, and every wrong use of a handle. */
+static void prefetch_handles(void) {
+    caches c, d;
+    caches_init(&c, "flash_attn", 13);
+    caches_init(&d, "flash_attn", 14);
+    lmcache4j_engine e = open_engine("flash_attn", &c), other = open_engine("flash_attn", &d);
+    int32_t tokens[600];
+    int64_t slots[600], n = -1, ready = -1;
+    int32_t state = -1, flag = -1;
+    fill_tokens(tokens, 600, 17);
+    fill_slots(slots, 600, 0);
+    EXPECT_OK(lmcache4j_store(e, NULL, tokens, slots, 600, 0, &n));
+
+    /* No lower tier: the prefetch has finished on return, the whole prompt in the pool, pinned. */
+    lmcache4j_prefetch_handle p = 0, q = 0;
+    EXPECT_OK(lmcache4j_prefetch(e, NULL, tokens, 600, "req-p", &p));
+    CHECK(p != 0, "prefetch handle 0");
+    EXPECT_OK(lmcache4j_prefetch_state(e, p, &state, &ready));
+    CHECK(state == LMCACHE4J_PREFETCH_DONE && ready == 600, "state %d ready %lld", state, (long long)ready);
+    EXPECT_OK(lmcache4j_prefetch_await(e, p, 0, &flag));
+    CHECK(flag == 1, "a finished prefetch did not await (%d)", flag);
+    EXPECT_OK(lmcache4j_prefetch_cancel(e, p, &flag));
+    CHECK(flag == 0, "a finished prefetch was cancelled");
+    EXPECT_OK(lmcache4j_prefetch_state(e, p, NULL, NULL));
+    lmcache4j_engine_stats s = {.struct_size = sizeof s};
+    EXPECT_OK(lmcache4j_stats(e, &s));
+    CHECK(s.pins == 3 && s.leases == 3, "pins %llu leases %llu", (unsigned long long)s.pins, (unsigned long long)s.leases);
+    EXPECT_OK(lmcache4j_unpin(e, "req-p", &n));
+    CHECK(n == 3, "unpinned %lld", (long long)n);
+    int64_t pool = -1;
+    EXPECT_OK(lmcache4j_lookup_tiers(e, NULL, tokens, 600, "req-t", &n, &pool));
+    CHECK(n == 600 && pool == 600, "lookup_tiers: hit %lld, in the pool %lld", (long long)n, (long long)pool);
+    EXPECT_OK(lmcache4j_unpin(e, "req-t", &n));
+    CHECK(n == 3, "lookup_tiers pinned %lld", (long long)n);
+    EXPECT_OK(lmcache4j_lookup_tiers(e, NULL, tokens, 600, NULL, &n, NULL));
+    EXPECT_STATUS(lmcache4j_lookup_tiers(e, NULL, tokens, 600, NULL, NULL, &pool), LMCACHE4J_ERR_INVALID_ARGUMENT,
+                  "out_hit_tokens is NULL");
+
+    /* Wrong uses: nothing changes, and the handle still answers. */
+    EXPECT_STATUS(lmcache4j_prefetch(e, NULL, tokens, 600, NULL, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "out_prefetch is NULL");
+    EXPECT_STATUS(lmcache4j_prefetch(e, NULL, NULL, 600, NULL, &q), LMCACHE4J_ERR_INVALID_ARGUMENT, "tokens is NULL");
+    EXPECT_STATUS(lmcache4j_prefetch(e, NULL, tokens, 5, "", &q), LMCACHE4J_ERR_INVALID_ARGUMENT, "request id must not be empty");
+    CHECK(q == 0, "a failed prefetch wrote its output");
+    EXPECT_STATUS(lmcache4j_prefetch_await(e, p, -1, &flag), LMCACHE4J_ERR_INVALID_ARGUMENT, "must not be negative");
+    EXPECT_STATUS(lmcache4j_prefetch_state(e, 0, &state, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "0 is not a prefetch handle");
+    EXPECT_STATUS(lmcache4j_prefetch_state(e, 1u << 30, &state, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "is not a prefetch handle");
+    EXPECT_STATUS(lmcache4j_prefetch_state(other, p, &state, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "not to engine");
+    EXPECT_STATUS(lmcache4j_prefetch_close(other, p), LMCACHE4J_ERR_INVALID_ARGUMENT, "not to engine");
+    EXPECT_OK(lmcache4j_prefetch_state(e, p, &state, &ready));
+
+    /* Closed: a dead handle, and closing twice says so. */
+    EXPECT_OK(lmcache4j_prefetch_close(e, p));
+    EXPECT_STATUS(lmcache4j_prefetch_close(e, p), LMCACHE4J_ERR_CLOSED, "is closed");
+    EXPECT_STATUS(lmcache4j_prefetch_state(e, p, &state, NULL), LMCACHE4J_ERR_CLOSED, "is closed");
+    EXPECT_STATUS(lmcache4j_prefetch_await(e, p, 10, &flag), LMCACHE4J_ERR_CLOSED, "is closed");
+    EXPECT_STATUS(lmcache4j_prefetch_cancel(e, p, &flag), LMCACHE4J_ERR_CLOSED, "is closed");
+
+    /* A prefetch left open when its engine closes: its calls say the engine is closed. */
+    EXPECT_OK(lmcache4j_prefetch(e, NULL, tokens, 600, NULL, &q));
+    EXPECT_OK(lmcache4j_close(e));
+    EXPECT_STATUS(lmcache4j_prefetch_state(e, q, &state, NULL), LMCACHE4J_ERR_CLOSED, "engine");
+    EXPECT_STATUS(lmcache4j_prefetch_close(e, q), LMCACHE4J_ERR_CLOSED, "is closed");
+    EXPECT_STATUS(lmcache4j_prefetch(e, NULL, tokens, 600, NULL, &q), LMCACHE4J_ERR_CLOSED, "is closed");
+    EXPECT_OK(lmcache4j_stats(other, &s));
+    CHECK(s.pins == 0 && s.leases == 0, "other engine: pins %llu leases %llu", (unsigned long long)s.pins,
+          (unsigned long long)s.leases);
+    EXPECT_OK(lmcache4j_close(other));
+    caches_free(&c);
+    caches_free(&d);
+}
+
 /* Threads store, retrieve and check their own prompts in their own slots, all at once. */
 typedef struct worker {
     lmcache4j_engine engine;
@@ -460,14 +531,88 @@ static int open_fails(void) {
     return check_failures ? 1 : 0;
 }
 
+/* layerwise: a store copied layer by layer is the whole-chunk store's bytes, and back; misuse is refused. */
+static void layerwise(const char *format) {
+    caches c;
+    caches_init(&c, format, 11);
+    lmcache4j_engine e = open_engine(format, &c);
+    enum { N = 600 };
+    static int32_t tokens[N];
+    static int64_t slots[N], other[N];
+    fill_tokens(tokens, N, 5);
+    for (int i = 0; i < N; i++) {
+        slots[i] = i;
+        other[i] = 1000 + i;
+    }
+    unsigned char *stored = malloc(rows_bytes(N)), *loaded = malloc(rows_bytes(N));
+    rows(&c, slots, 0, N, stored);
+
+    lmcache4j_layered op = 0;
+    int64_t n = -1, copied = -1, hit = -1, got = -1;
+    EXPECT_OK(lmcache4j_store_layers(e, NULL, tokens, slots, N, 0, 0, &op, &n));
+    CHECK(op != 0 && n == N, "%s: store_layers planned %lld tokens", format, (long long)n);
+    EXPECT_STATUS(lmcache4j_copy_layer(e, op, 1), LMCACHE4J_ERR_INVALID_ARGUMENT, "layer 0 is next");
+    for (int32_t l = 0; l < LAYERS; l++) {
+        EXPECT_OK(lmcache4j_lookup(e, NULL, tokens, N, NULL, &hit));
+        CHECK(hit == 0, "%s: served before layer %d was in", format, l);
+        EXPECT_OK(lmcache4j_copy_layer(e, op, l));
+    }
+    EXPECT_OK(lmcache4j_close_layers(e, op, &copied));
+    CHECK(copied == LAYERS, "%s: copied %lld layers", format, (long long)copied);
+    EXPECT_STATUS(lmcache4j_copy_layer(e, op, 0), LMCACHE4J_ERR_INVALID_ARGUMENT, "not an open layer-by-layer");
+    EXPECT_OK(lmcache4j_retrieve(e, NULL, tokens, other, N, 0, &got));
+    rows(&c, other, 0, N, loaded);
+    CHECK(got == N && memcmp(stored, loaded, rows_bytes(N)) == 0, "%s: a layered store, loaded whole, differs",
+          format);
+
+    rows(&c, other, 0, N, NULL);
+    EXPECT_OK(lmcache4j_retrieve_layers(e, NULL, tokens, other, N, 256, 0, &op, &n));
+    CHECK(n == N - 256, "%s: retrieve_layers will load %lld tokens", format, (long long)n);
+    EXPECT_STATUS(lmcache4j_await_layer(e, op, 0), LMCACHE4J_ERR_INVALID_ARGUMENT, "has not been copied");
+    EXPECT_OK(lmcache4j_copy_layer(e, op, 0));
+    for (int32_t l = 0; l < LAYERS; l++) {
+        if (l + 1 < LAYERS) EXPECT_OK(lmcache4j_copy_layer(e, op, l + 1));
+        EXPECT_OK(lmcache4j_await_layer(e, op, l));
+    }
+    EXPECT_OK(lmcache4j_close_layers(e, op, NULL));
+    rows(&c, other, 256, N, loaded);
+    unsigned char *want = malloc(rows_bytes(N - 256));
+    rows(&c, slots, 256, N, want);
+    CHECK(memcmp(want, loaded, rows_bytes(N - 256)) == 0, "%s: a layered retrieve differs from the stored rows", format);
+
+    /* Given up after one layer: nothing stored, nothing leased. */
+    int32_t fresh[N];
+    fill_tokens(fresh, N, 6);
+    EXPECT_OK(lmcache4j_store_layers(e, NULL, fresh, slots, N, 0, 0, &op, &n));
+    EXPECT_OK(lmcache4j_copy_layer(e, op, 0));
+    EXPECT_OK(lmcache4j_close_layers(e, op, &copied));
+    CHECK(copied == 1, "%s: copied %lld layers before closing", format, (long long)copied);
+    EXPECT_OK(lmcache4j_lookup(e, NULL, fresh, N, NULL, &hit));
+    CHECK(hit == 0, "%s: a store given up after one layer was served", format);
+    EXPECT_STATUS(lmcache4j_close_layers(e, op, NULL), LMCACHE4J_ERR_INVALID_ARGUMENT, "not an open");
+    EXPECT_STATUS(lmcache4j_store_layers(e, NULL, fresh, slots, N, 0, 0, NULL, &n), LMCACHE4J_ERR_INVALID_ARGUMENT,
+                  "out_op is NULL");
+    /* A handle left open is given up when its engine closes. */
+    EXPECT_OK(lmcache4j_store_layers(e, NULL, fresh, slots, N, 0, 0, &op, &n));
+    EXPECT_OK(lmcache4j_close(e));
+    EXPECT_STATUS(lmcache4j_copy_layer(e, op, 0), LMCACHE4J_ERR_CLOSED, "closed");
+    free(want);
+    free(stored);
+    free(loaded);
+    caches_free(&c);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "open-fails") == 0) return open_fails();
     CHECK(lmcache4j_abi_version() == LMCACHE4J_ABI_VERSION, "abi version %d", lmcache4j_abi_version());
     store_retrieve_byte_exact("flash_attn");
     store_retrieve_byte_exact("blocks_first");
+    layerwise("flash_attn");
+    layerwise("blocks_first");
     scopes_and_pins();
     kv_events();
     error_paths();
+    prefetch_handles();
     threads();
     forked_child();
     jvm_start_fails("LMCACHE4J_JAVA_HOME", "/nonexistent/jdk", "LMCACHE4J_JAVA_HOME=/nonexistent/jdk (no lib/server/libjvm.so)");

@@ -17,9 +17,10 @@ from .engine import Engine, EngineStats
 from .errors import (EngineClosedError, EngineMemoryError, EngineStateError, InternalError, InvalidArgumentError,
                      JvmError, LMCache4jError, NativeLibraryError, UnsupportedError)
 from .layout import KvLayout
+from .prefetch import Prefetch, PrefetchState
 
 __version__ = "0.1.0"
 
 __all__ = ["Engine", "EngineStats", "KvLayout", "LMCache4jError", "InvalidArgumentError", "EngineStateError",
            "EngineClosedError", "JvmError", "EngineMemoryError", "UnsupportedError", "InternalError",
-           "NativeLibraryError", "__version__"]
+           "NativeLibraryError", "Prefetch", "PrefetchState", "__version__"]

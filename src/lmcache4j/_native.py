@@ -10,7 +10,7 @@ from pathlib import Path
 from . import jsig
 from .errors import NativeLibraryError, error_for
 
-ABI_VERSION = 3
+ABI_VERSION = 5
 DEVICE_HOST, DEVICE_AUTO = -1, -2
 LIBRARY_NAME = "liblmcache4j.so"
 
@@ -70,9 +70,29 @@ _SIGNATURES = {
     "lmcache4j_metrics_json": ([c_u64, c_char_p, c_size_t, ctypes.POINTER(c_size_t)], ctypes.c_int),
     "lmcache4j_metrics_text": ([c_u64, c_char_p, c_size_t, ctypes.POINTER(c_size_t)], ctypes.c_int),
     "lmcache4j_count_prompt": ([c_u64, c_i64, c_i64], ctypes.c_int),
+    # version 4: where a hit lies, and prefetch
+    "lmcache4j_lookup_tiers": ([c_u64, ctypes.POINTER(Scope), c_void_p, c_size_t, c_char_p, ctypes.POINTER(c_i64),
+                                ctypes.POINTER(c_i64)], ctypes.c_int),
+    "lmcache4j_prefetch": ([c_u64, ctypes.POINTER(Scope), c_void_p, c_size_t, c_char_p, ctypes.POINTER(c_u64)],
+                           ctypes.c_int),
+    "lmcache4j_prefetch_state": ([c_u64, c_u64, ctypes.POINTER(c_i32), ctypes.POINTER(c_i64)], ctypes.c_int),
+    "lmcache4j_prefetch_await": ([c_u64, c_u64, c_i64, ctypes.POINTER(c_i32)], ctypes.c_int),
+    "lmcache4j_prefetch_cancel": ([c_u64, c_u64, ctypes.POINTER(c_i32)], ctypes.c_int),
+    "lmcache4j_prefetch_close": ([c_u64, c_u64], ctypes.c_int),
     "lmcache4j_clear": ([c_u64], ctypes.c_int),
     "lmcache4j_close": ([c_u64], ctypes.c_int),
 }
+
+# layer by layer (version 5)
+_SIGNATURES.update({
+    "lmcache4j_store_layers": ([c_u64, ctypes.POINTER(Scope), c_void_p, c_void_p, c_size_t, c_size_t, c_u64,
+                                ctypes.POINTER(c_u64), ctypes.POINTER(c_i64)], ctypes.c_int),
+    "lmcache4j_retrieve_layers": ([c_u64, ctypes.POINTER(Scope), c_void_p, c_void_p, c_size_t, c_size_t, c_u64,
+                                   ctypes.POINTER(c_u64), ctypes.POINTER(c_i64)], ctypes.c_int),
+    "lmcache4j_copy_layer": ([c_u64, c_u64, c_i32], ctypes.c_int),
+    "lmcache4j_await_layer": ([c_u64, c_u64, c_i32], ctypes.c_int),
+    "lmcache4j_close_layers": ([c_u64, c_u64, ctypes.POINTER(c_i64)], ctypes.c_int),
+})
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None

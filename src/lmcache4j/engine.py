@@ -11,8 +11,9 @@ from dataclasses import dataclass, fields
 
 from . import _native, arrays, kv_events
 from .checked import INT32_MAX, UINT64_MAX, integer
-from .errors import EngineClosedError, InvalidArgumentError
+from .errors import EngineClosedError, EngineStateError, InvalidArgumentError
 from .layout import KvLayout
+from .prefetch import Prefetch
 
 
 @dataclass(frozen=True)
@@ -188,17 +189,31 @@ class Engine:
         ``vllm_hit_tokens`` (given together) are checked first and counted once the lookup is
         answered (see :meth:`count_prompt`): a refused lookup counts nothing, and bad counts look
         nothing up."""
+        return self._lookup(tokens, cache_salt, adapter, pin_request_id, prompt_tokens, vllm_hit_tokens, False)[0]
+
+    def lookup_tiers(self, tokens, *, cache_salt: str | None = None, adapter: str | None = None,
+                     pin_request_id: str | None = None, prompt_tokens: int | None = None,
+                     vllm_hit_tokens: int | None = None) -> tuple[int, int]:
+        """:meth:`lookup`, answering ``(hit, pool)``: the hit tokens, and how many of them the CPU
+        pool holds (the rest must be read from disk or Redis first). Only the pool's part is pinned."""
+        return self._lookup(tokens, cache_salt, adapter, pin_request_id, prompt_tokens, vllm_hit_tokens, True)
+
+    def _lookup(self, tokens, cache_salt, adapter, pin_request_id, prompt_tokens, vllm_hit_tokens,
+                tiers: bool) -> tuple[int, int]:
         t = arrays.tokens(tokens)
         if prompt_tokens is not None:
             _check_prompt_counts(prompt_tokens, vllm_hit_tokens)
-        hit = ctypes.c_int64()
-        scope = self._scope(cache_salt, adapter)
-        _native.check(self._lib, self._lib.lmcache4j_lookup(self._h(), scope, arrays.address(t), t.shape[0],
-                                                            _text(pin_request_id, "pin_request_id"),
-                                                            ctypes.byref(hit)))
+        hit, pool = ctypes.c_int64(), ctypes.c_int64()
+        args = (self._h(), self._scope(cache_salt, adapter), arrays.address(t), t.shape[0],
+                _text(pin_request_id, "pin_request_id"), ctypes.byref(hit))
+        if tiers:
+            _native.check(self._lib, self._lib.lmcache4j_lookup_tiers(*args, ctypes.byref(pool)))
+        else:
+            _native.check(self._lib, self._lib.lmcache4j_lookup(*args))
+            pool = hit
         if prompt_tokens is not None:
             self.count_prompt(prompt_tokens, vllm_hit_tokens)
-        return hit.value
+        return hit.value, pool.value
 
     def count_prompt(self, prompt_tokens: int, vllm_hit_tokens: int) -> None:
         """Counts a request's prompt length and the tokens of it vLLM's own prefix cache held
@@ -242,6 +257,21 @@ class Engine:
                                                            ctypes.byref(n)))
         return n.value
 
+    def prefetch(self, tokens, *, cache_salt: str | None = None, adapter: str | None = None,
+                 pin_request_id: str | None = None) -> Prefetch:
+        """Starts bringing the longest cached prefix of ``tokens`` from the disk and remote tiers
+        into the CPU pool, and returns at once (a prompt the pool holds, or an engine without a
+        lower tier, has finished on return). With ``pin_request_id`` the prefix is pinned for that
+        request once it is in the pool, replacing its earlier pins, as :meth:`lookup` pins; a
+        cancelled prefetch pins nothing. Close the returned :class:`~lmcache4j.prefetch.Prefetch`."""
+        t = arrays.tokens(tokens)
+        handle = ctypes.c_uint64()
+        _native.check(self._lib, self._lib.lmcache4j_prefetch(self._h(), self._scope(cache_salt, adapter),
+                                                              arrays.address(t), t.shape[0],
+                                                              _text(pin_request_id, "pin_request_id"),
+                                                              ctypes.byref(handle)))
+        return Prefetch(self, handle.value, t.shape[0])
+
     def record_kv_events(self, on: bool = True) -> None:
         """Starts (or stops) recording KV events: what the CPU tier gains and loses, for a KV-aware
         router. Off when the engine opens; stopping drops the events not taken yet."""
@@ -269,6 +299,33 @@ class Engine:
         """Answers lookups from other processes on a Unix socket (see ``lmcache4j.lookup_client``).
         Its directory must be private to this user (0700); the socket closes with the engine."""
         _native.check(self._lib, self._lib.lmcache4j_serve_lookups(self._h(), os.fsencode(socket_path)))
+
+    # ------------------------------------------------------------------ layerwise (use_layerwise)
+
+    def store_layers(self, tokens, slot_mapping, skip_leading: int = 0, *, cache_salt: str | None = None,
+                     adapter: str | None = None, stream=None) -> LayeredCopy:
+        """Plans a store as :meth:`store` does and returns it for its layers to be saved one at a
+        time (:meth:`LayeredCopy.copy`) as the forward pass computes them; its chunks are served
+        once every layer has landed. Close it (or use ``with``): one closed early stores nothing."""
+        return self._layers(self._lib.lmcache4j_store_layers, tokens, slot_mapping, skip_leading, cache_salt,
+                            adapter, stream)
+
+    def retrieve_layers(self, tokens, slot_mapping, skip_leading: int = 0, *, cache_salt: str | None = None,
+                        adapter: str | None = None, stream=None) -> LayeredCopy:
+        """Brings the cached prefix into the pool as :meth:`retrieve` does and returns it for its
+        layers to be loaded one at a time; ``tokens`` of the result is what will be loaded."""
+        return self._layers(self._lib.lmcache4j_retrieve_layers, tokens, slot_mapping, skip_leading, cache_salt,
+                            adapter, stream)
+
+    def _layers(self, fn, tokens, slot_mapping, skip_leading, cache_salt, adapter, stream) -> LayeredCopy:
+        t = arrays.tokens(tokens)
+        s = arrays.slot_mapping(slot_mapping, t.shape[0])
+        integer(skip_leading, "skip_leading", 0, INT32_MAX)
+        handle = arrays.stream_handle(stream)
+        op, n = ctypes.c_uint64(), ctypes.c_int64()
+        _native.check(self._lib, fn(self._h(), self._scope(cache_salt, adapter), arrays.address(t), arrays.address(s),
+                                    t.shape[0], skip_leading, handle, ctypes.byref(op), ctypes.byref(n)))
+        return LayeredCopy(self, op.value, n.value)
 
     # ------------------------------------------------------------------ closing
 
@@ -311,3 +368,53 @@ class Engine:
         _native.check(self._lib, fn(self._h(), self._scope(cache_salt, adapter), arrays.address(t),
                                     arrays.address(s), t.shape[0], skip_leading, handle, ctypes.byref(n)))
         return n.value
+
+
+class LayeredCopy:
+    """A store or retrieve copied one layer at a time (:meth:`Engine.store_layers`,
+    :meth:`Engine.retrieve_layers`): ``copy(0)``, ``copy(1)``… in order, then :meth:`close`.
+    ``tokens`` is what it stores or loads once every layer is in."""
+
+    def __init__(self, engine: Engine, handle: int, tokens: int):
+        self._engine = engine
+        self._handle: int | None = handle
+        self.tokens = tokens
+        self.layers_copied = 0
+
+    def copy(self, layer: int) -> None:
+        """Saves (a store) or loads (a retrieve) layer ``layer``, the next one."""
+        integer(layer, "layer", 0, INT32_MAX)
+        e = self._engine
+        _native.check(e._lib, e._lib.lmcache4j_copy_layer(e._h(), self._live(), layer))
+        self.layers_copied += 1
+
+    def wait(self, layer: int) -> None:
+        """Makes the stream wait for layer ``layer``'s copies (GPU caches: :meth:`copy` queues them
+        after the stream's work without that wait, so a retrieve copies layer i+1, then waits for
+        layer i before its attention). Host copies end in :meth:`copy`. :meth:`close` waits for all."""
+        integer(layer, "layer", 0, INT32_MAX)
+        e = self._engine
+        _native.check(e._lib, e._lib.lmcache4j_await_layer(e._h(), self._live(), layer))
+
+    def close(self) -> int:
+        """Ends it (given up if layers are missing: a store then stores nothing); returns the layers
+        copied. Closing twice, or after the engine closed, does nothing more."""
+        if self._handle is None or self._engine.closed:
+            self._handle = None
+            return self.layers_copied
+        handle, self._handle = self._handle, None
+        copied = ctypes.c_int64()
+        e = self._engine
+        _native.check(e._lib, e._lib.lmcache4j_close_layers(e._h(), handle, ctypes.byref(copied)))
+        return copied.value
+
+    def _live(self) -> int:
+        if self._handle is None:
+            raise EngineStateError("this layer-by-layer operation is closed")
+        return self._handle
+
+    def __enter__(self) -> LayeredCopy:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -3,7 +3,8 @@
 The frames are documented in ``org.lmcache4j.bridge.LookupProtocol``: a 24-byte little-endian
 header (magic ``L4J1``, op, flags, string and token counts), with flag 1 the request's prompt
 length and vLLM's own hit (two int32, for LMCache's prompt metrics), the UTF-8 strings and int32
-tokens; the answer is a 16-byte header (status, text length, value) and the text.
+tokens; the answer is a 16-byte header (status, text length, value) and the text. With flag 2 the
+value carries the hit's tokens in the CPU pool in its high 32 bits (``lookup_tiers``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ OP_LOOKUP, OP_LOOKUP_AND_PIN, OP_UNPIN, OP_CONFIG = 1, 2, 3, 4
 _REQUEST = struct.Struct("<4sBB2xIIII")
 _PROMPT_COUNTS = struct.Struct("<ii")
 FLAG_PROMPT_COUNTS = 1   # the request's prompt length and vLLM's own hit follow the header
+FLAG_POOL_TOKENS = 2     # the answer carries the hit's tokens in the CPU pool too (high 32 bits of the value)
 _RESPONSE = struct.Struct("<iIq")
 
 
@@ -38,6 +40,17 @@ class LookupClient:
     def lookup(self, tokens, *, cache_salt: str | None = None, adapter: str | None = None,
                pin_request_id: str | None = None, prompt_tokens: int | None = None,
                vllm_hit_tokens: int | None = None) -> int:
+        return self._lookup(tokens, cache_salt, adapter, pin_request_id, prompt_tokens, vllm_hit_tokens, 0)
+
+    def lookup_tiers(self, tokens, *, cache_salt: str | None = None, adapter: str | None = None,
+                     pin_request_id: str | None = None, prompt_tokens: int | None = None,
+                     vllm_hit_tokens: int | None = None) -> tuple[int, int]:
+        """``(hit, pool)``: the hit tokens and how many of them the engine's CPU pool holds."""
+        value = self._lookup(tokens, cache_salt, adapter, pin_request_id, prompt_tokens, vllm_hit_tokens,
+                             FLAG_POOL_TOKENS)
+        return value & 0xFFFFFFFF, value >> 32
+
+    def _lookup(self, tokens, cache_salt, adapter, pin_request_id, prompt_tokens, vllm_hit_tokens, flags) -> int:
         t = arrays.tokens(tokens).astype("<i4", copy=False)
         op = OP_LOOKUP_AND_PIN if pin_request_id else OP_LOOKUP
         counts = None
@@ -45,7 +58,7 @@ class LookupClient:
             integer(prompt_tokens, "prompt_tokens", 0, INT32_MAX)
             integer(vllm_hit_tokens, "vllm_hit_tokens", 0, INT32_MAX)
             counts = (prompt_tokens, vllm_hit_tokens)
-        return self._call(op, cache_salt, adapter, pin_request_id, t, counts)[0]
+        return self._call(op, cache_salt, adapter, pin_request_id, t, counts, flags)[0]
 
     def unpin(self, request_id: str) -> int:
         return self._call(OP_UNPIN, None, None, request_id, None)[0]
@@ -83,11 +96,14 @@ class LookupClient:
         return self._sock
 
     def _call(self, op: int, salt, adapter, request_id, tokens: np.ndarray | None,
-              counts: tuple[int, int] | None = None) -> tuple[int, str]:
+              counts: tuple[int, int] | None = None, flags: int = 0) -> tuple[int, str]:
         parts = [(v or "").encode("utf-8") for v in (salt, adapter, request_id)]
         body = tokens.tobytes() if tokens is not None else b""
         n = 0 if tokens is None else tokens.shape[0]
-        flags, extra = (FLAG_PROMPT_COUNTS, _PROMPT_COUNTS.pack(*counts)) if counts else (0, b"")
+        if counts:
+            flags, extra = flags | FLAG_PROMPT_COUNTS, _PROMPT_COUNTS.pack(*counts)
+        else:
+            extra = b""
         frame = (_REQUEST.pack(MAGIC, op, flags, len(parts[0]), len(parts[1]), len(parts[2]), n) + extra
                  + b"".join(parts) + body)
         for attempt in (0, 1):

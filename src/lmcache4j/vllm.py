@@ -4,8 +4,10 @@
         "kv_connector_module_path":"lmcache4j.vllm","kv_role":"kv_both"}'
 
 A thin adapter: the decisions are in :mod:`lmcache4j.connector`, which does not need vLLM.
-Loads and saves are whole-request (not layer by layer), so ``wait_for_layer_load`` and
-``save_kv_layer`` have nothing to do. On GPU caches they are ordered with torch's current CUDA
+Loads and saves are whole-request unless ``use_layerwise`` is on; then ``wait_for_layer_load`` and
+``save_kv_layer`` copy one layer at a time (:mod:`lmcache4j.connector.layerwise`); with
+``enable_async_loading`` (and a disk or remote tier) hits load in the background and are reported
+by ``get_finished``. On GPU caches they are ordered with torch's current CUDA
 stream and never make the host wait for the GPU. See docs/vllm.md.
 """
 
@@ -63,6 +65,13 @@ def _logical_format(vllm_config) -> str | None:
     return "blocks_first" if "FLASHINFER" in backend else None
 
 
+def _torch_new_stream():
+    """A stream for background loads' copies (they must not queue behind the forward pass)."""
+    import torch
+
+    return torch.cuda.Stream()
+
+
 def _torch_current_stream():
     """The stream the worker's forward pass runs on (torch.cuda.Stream: its cuda_stream is the CUstream)."""
     import torch
@@ -81,7 +90,7 @@ class LMCache4jConnectorV1(KVConnectorBase_V1):
             self._scheduler = SchedulerSide(self._context, RankLookups(self._context.socket_paths(), timeout))
         else:
             self._worker = WorkerSide(self._context, _rank(vllm_config), _logical_format(vllm_config),
-                                      current_stream=_torch_current_stream,
+                                      current_stream=_torch_current_stream, new_stream=_torch_new_stream,
                                       served_model_name=getattr(vllm_config.model_config, "served_model_name", None))
 
     # ---------------------------------------------------------------- worker side
@@ -93,16 +102,17 @@ class LMCache4jConnectorV1(KVConnectorBase_V1):
         self._worker.start_load(self._get_connector_metadata())
 
     def wait_for_layer_load(self, layer_name: str) -> None:
-        return
+        self._worker.wait_for_layer_load(layer_name)  # use_layerwise only; otherwise nothing to do
 
     def save_kv_layer(self, layer_name, kv_layer, attn_metadata, **kwargs) -> None:
-        return
+        self._worker.save_kv_layer(layer_name, self._get_connector_metadata())
 
     def wait_for_save(self):
         self._worker.wait_for_save(self._get_connector_metadata())
 
     def get_finished(self, finished_req_ids):
-        return None, None
+        """Background loads (enable_async_loading) that have landed: vLLM's finished_recving."""
+        return self._worker.get_finished(finished_req_ids) if self._worker else (None, None)
 
     def get_block_ids_with_load_errors(self) -> set[int]:
         return self._worker.take_failed_blocks() if self._worker else set()
@@ -128,7 +138,7 @@ class LMCache4jConnectorV1(KVConnectorBase_V1):
         return self._scheduler.get_num_new_matched_tokens(request, num_computed_tokens)
 
     def update_state_after_alloc(self, request, blocks, num_external_tokens):
-        self._scheduler.update_state_after_alloc(request, num_external_tokens)
+        self._scheduler.update_state_after_alloc(request, num_external_tokens, blocks)
 
     def build_connector_meta(self, scheduler_output):
         return self._scheduler.build_step_plan(scheduler_output, LMCache4jConnectorMetadata())
@@ -138,6 +148,8 @@ class LMCache4jConnectorV1(KVConnectorBase_V1):
 
     def update_connector_output(self, connector_output):
         self._events.update(connector_output)
+        if self._scheduler is not None:
+            self._scheduler.update_connector_output(connector_output)
 
     def take_events(self):
         yield from self._events.take()

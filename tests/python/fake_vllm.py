@@ -92,12 +92,14 @@ class Vllm:
         request.block_ids += new
         return new
 
-    def _compute(self, request, start, end):
-        """The forward pass: writes the KV of tokens [start, end) into the request's blocks."""
+    def _compute(self, request, start, end, layers=None):
+        """The forward pass (of ``layers``, default all): writes the KV of tokens [start, end) into the request's blocks."""
         bs, width = self.layout.block_size, self.layout.num_kv_heads * self.layout.head_size
         for p in range(start, end):
             slot = request.block_ids[p // bs] * bs + p % bs
             for layer, c in enumerate(self.caches):
+                if layers is not None and layer not in layers:
+                    continue
                 for plane in range(2):
                     c.reshape(2, -1, width)[plane, slot] = kv_value(request.all_token_ids[p], p, layer, plane)
 
@@ -127,6 +129,9 @@ class Vllm:
                                  new_block_ids=[(new_blocks,)], num_computed_tokens=[request.num_computed_tokens])
         self._step([], [cached], {request.request_id: scheduled})
 
+    def after_layer_load(self, plan, layer):
+        """Called once ``wait_for_layer_load`` of ``layer`` returned (a test may check that layer here)."""
+
     def run(self, request, local_hit=0):
         """A request from its first step to its end (its prefill in one step); the tokens offered."""
         offered = self.add(request, local_hit)
@@ -155,9 +160,19 @@ class Vllm:
         plan = self.scheduler.build_step_plan(out)
         self.plans.append(plan)
         self.worker.start_load(plan)
-        for rid, n in scheduled.items():
-            r = self.running[rid]
-            self._compute(r, r.num_computed_tokens, r.num_computed_tokens + n)
+        if self.worker.layerwise is not None:  # use_layerwise: vLLM's attention layers, one after another
+            for layer in range(self.layout.num_layers):
+                name = f"model.layers.{layer}.attn"
+                self.worker.wait_for_layer_load(name)
+                self.after_layer_load(plan, layer)
+                for rid, n in scheduled.items():
+                    r = self.running[rid]
+                    self._compute(r, r.num_computed_tokens, r.num_computed_tokens + n, layers=(layer,))
+                self.worker.save_kv_layer(name, plan)
+        else:
+            for rid, n in scheduled.items():
+                r = self.running[rid]
+                self._compute(r, r.num_computed_tokens, r.num_computed_tokens + n)
         self.worker.wait_for_save(plan)
         for rid, n in scheduled.items():
             self.running[rid].num_computed_tokens += n

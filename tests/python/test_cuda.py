@@ -490,12 +490,13 @@ class GpuVllm(Vllm):
     def _pull(self):
         self.caches = [t.download(self.stream) for t in self.device_caches]
 
-    def _compute(self, request, start, end):
+    def _compute(self, request, start, end, layers=None):
         self._pull()  # after the step's loads, as the forward pass sees the blocks
-        super()._compute(request, start, end)
+        super()._compute(request, start, end, layers)
         self.stream.sleep(0.05)
-        for t, h in zip(self.device_caches, self.caches):
-            t.upload(h, self.stream)
+        for layer, (t, h) in enumerate(zip(self.device_caches, self.caches)):
+            if layers is None or layer in layers:  # a layer's attention writes its own cache only
+                t.upload(h, self.stream)
 
     def rows(self, request, start, end):
         self._pull()
@@ -506,10 +507,10 @@ class GpuVllm(Vllm):
 def gpu_vllm(res, tmp_path):
     made = []
 
-    def make(**kw):
+    def make(settings=None, **kw):
         lay = KvLayout(num_layers=2, num_kv_heads=2, head_size=8, block_size=16, num_blocks=256, dtype="bfloat16")
         ctx = ConnectorContext(block_size=16, model="m", instance_id=f"gpu{os.getpid()}-{len(made)}",
-                               socket_dir=str(tmp_path / "sockets"), settings=dict(SMALL_POOL),
+                               socket_dir=str(tmp_path / "sockets"), settings={**SMALL_POOL, **(settings or {})},
                                kv_cache_dtype="bfloat16", **kw)
         stream = res.stream(0)
         worker = WorkerSide(ctx, rank=0, current_stream=lambda: stream)
@@ -559,4 +560,28 @@ def test_the_connector_loads_and_saves_device_caches_in_order_with_the_current_s
     assert v.add(third) == 1099, "a full hit leaves the last token to vLLM"
     assert v.loaded_exactly(third, 1100), "the second request's save stored stale KV"
     v.finish(third)
+    res.driver.set_delay_us(0)
+
+
+def test_the_layerwise_connector_on_device_caches_has_each_layer_in_before_its_attention(res, gpu_vllm):
+    """use_layerwise on device caches, every stream op taking 2 ms: a layer's load is copied one layer
+    ahead and awaited before its attention, so the stream reads it landed; saves are per layer."""
+    v = gpu_vllm(settings={"use_layerwise": True})
+    assert v.worker.layerwise is not None
+    res.driver.set_delay_us(2000)
+    base = list(range(5, 1005))
+    assert v.run(Request("a", base)) == 0
+    v.worker.engine.wait_transfers()
+    assert v.worker.engine.stats().stored_tokens == 1000, "saved layer by layer"
+
+    second = Request("b", base + list(range(9000, 9100)))
+    seen = []
+    v.after_layer_load = lambda plan, layer: seen.append(
+        np.array_equal(v.rows(second, 0, 768)[layer], v.expected_rows(second, 0, 768)[layer]))
+    assert v.add(second) == 768
+    assert seen == [True, True], "a layer was read before its copy landed"
+    assert v.loaded_exactly(second, 1100)
+    assert v.worker.take_failed_blocks() == set()
+    v.finish(second)
+    v.worker.engine.wait_transfers()
     res.driver.set_delay_us(0)

@@ -24,6 +24,14 @@ class ConnectorSettings:
     save_unfull_chunk: bool = True
     min_retrieve_tokens: int = 0
     lookup_timeout_ms: int = 3000
+    enable_async_loading: bool = False   # LMCache's key: hits load in the background (vLLM's load_kv_async)
+    lower_tier: bool = False             # the engines have a disk or remote tier (hits may be slow to read)
+
+    @property
+    def loads_in_background(self) -> bool:
+        """Whether hits not all in the CPU pool load asynchronously: asked for, and possible only
+        where a hit may lie below the pool."""
+        return self.enable_async_loading and self.lower_tier
 
     @classmethod
     def from_config(cls, config: dict) -> ConnectorSettings:
@@ -31,7 +39,10 @@ class ConnectorSettings:
         return cls(chunk_size=int(config["chunk_size"]), save_decode_cache=bool(config["save_decode_cache"]),
                    save_unfull_chunk=bool(config["save_unfull_chunk"]),
                    min_retrieve_tokens=int(config["min_retrieve_tokens"]),
-                   lookup_timeout_ms=int(config["lookup_timeout_ms"]))
+                   lookup_timeout_ms=int(config["lookup_timeout_ms"]),
+                   enable_async_loading=bool(config.get("enable_async_loading", False)),
+                   lower_tier=bool(config.get("remote_url"))
+                   or (bool(config.get("local_disk")) and float(config.get("max_local_disk_size") or 0) > 0))
 
 
 @dataclass(frozen=True)

@@ -39,16 +39,24 @@ class RankLookups:
         with _local_lock:
             return _local_engines.get(path) or self._clients[path]
 
-    def lookup(self, tokens, *, cache_salt=None, adapter=None, pin_request_id=None, prompt_tokens=None,
-               vllm_hit_tokens=None) -> int:
+    def lookup(self, tokens, **kwargs) -> int:
         """The ranks' common hit. ``prompt_tokens`` and ``vllm_hit_tokens`` are counted by every
         rank's engine (each worker's metrics count each request, as LMCache's workers do)."""
+        return min(self._ask("lookup", tokens, kwargs), default=0)
+
+    def lookup_tiers(self, tokens, **kwargs) -> tuple[int, int]:
+        """The ranks' common hit, and how much of it every rank's CPU pool holds: ``(hit, pool)``."""
+        answers = self._ask("lookup_tiers", tokens, kwargs)
+        return (min(a[0] for a in answers), min(a[1] for a in answers)) if answers else (0, 0)
+
+    def _ask(self, method: str, tokens, kwargs: dict) -> list:
+        """Every rank's answer to a lookup (``cache_salt``, ``adapter``, ``pin_request_id``,
+        ``prompt_tokens``, ``vllm_hit_tokens``)."""
+        pin_request_id = kwargs.get("pin_request_id")
         hits = []
         try:
             for p in self.paths:
-                hits.append(self._target(p).lookup(tokens, cache_salt=cache_salt, adapter=adapter,
-                                                   pin_request_id=pin_request_id, prompt_tokens=prompt_tokens,
-                                                   vllm_hit_tokens=vllm_hit_tokens))
+                hits.append(getattr(self._target(p), method)(tokens, **kwargs))
         except Exception:
             # One rank failed: the ranks before it have pinned the request; release those pins now
             # rather than leave them to pin_timeout_sec (best effort: the failing rank may be gone).
@@ -59,7 +67,7 @@ class RankLookups:
                     except Exception:
                         pass
             raise
-        return min(hits) if hits else 0
+        return hits
 
     def unpin(self, request_id: str) -> None:
         for p in self.paths:

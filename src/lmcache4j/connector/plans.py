@@ -10,11 +10,14 @@ import numpy as np
 
 @dataclass(frozen=True)
 class LoadPlan:
-    """Load tokens [skip_leading, num_tokens) of the request; vLLM itself holds [0, vllm_cached)."""
+    """Load tokens [skip_leading, num_tokens) of the request; vLLM itself holds [0, vllm_cached).
+    ``background``: an asynchronous load (vLLM's load_kv_async): the worker runs it off the forward
+    pass and reports the request in ``get_finished`` once it has landed."""
 
     skip_leading: int
     num_tokens: int
     vllm_cached: int
+    background: bool = False
 
 
 @dataclass(frozen=True)

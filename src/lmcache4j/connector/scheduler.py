@@ -21,6 +21,7 @@ class _Hit:
     vllm_cached: int     # tokens vLLM's own prefix cache holds
     hit: int             # tokens the engines hold
     can_load: bool = False
+    background: bool = False   # offered with load_kv_async: loaded off the forward pass
 
 
 @dataclass
@@ -57,11 +58,13 @@ class SchedulerSide:
         self._startup_wait = context.startup_timeout_s
         self._next_settings_try = 0.0
         self._hits: dict[str, _Hit] = {}
-        self._looked_up: dict[str, int] = {}     # request -> hit, until its blocks are allocated
+        self._looked_up: dict[str, tuple] = {}   # request -> (hit, of it in the pools), until its blocks are allocated
         self._pinned: set[str] = set()
         self._trackers: dict[str, RequestTracker] = {}
         self._requests: dict = {}
         self._keyings: dict[str, RequestKeying] = {}
+        self._to_load: dict[str, list] = {}      # background loads allocated, not yet planned: request -> blocks
+        self._loading: set[str] = set()          # background loads planned, not yet reported landed
         self.counters = ConnectorCounters()
 
     @property
@@ -87,7 +90,8 @@ class SchedulerSide:
     # ------------------------------------------------------------------ lookups
 
     def get_num_new_matched_tokens(self, request, num_computed_tokens: int) -> tuple[int, bool]:
-        """Tokens beyond vLLM's own hit that the engines can load (loaded synchronously)."""
+        """Tokens beyond vLLM's own hit that the engines can load, and whether they load in the
+        background (``enable_async_loading`` with a lower tier: see docs/vllm.md)."""
         settings = self.settings
         if not self.context.can_load or settings is None:
             return 0, False
@@ -101,16 +105,21 @@ class SchedulerSide:
             if self.context.skip_last_n_tokens > 0:
                 tokens = tokens[:-self.context.skip_last_n_tokens]
             salt, adapter = keying.cache_salt, keying.adapter
+            # With background loads the answer says where the hit lies: a hit all in the pools loads at once.
+            ask = self.lookups.lookup_tiers if settings.loads_in_background else self.lookups.lookup
             try:
-                hit = self.lookups.lookup(tokens, cache_salt=salt, adapter=adapter, pin_request_id=rid,
-                                          prompt_tokens=request.num_tokens,
-                                          vllm_hit_tokens=min(num_computed_tokens, request.num_tokens))
+                answer = ask(tokens, cache_salt=salt, adapter=adapter, pin_request_id=rid,
+                             prompt_tokens=request.num_tokens,
+                             vllm_hit_tokens=min(num_computed_tokens, request.num_tokens))
             except Exception as e:  # a worker that is gone must not take the scheduler with it
                 log.warning("LMCache4j lookup for request %s failed, treated as a miss: %s", rid, e)
-                hit = 0
-            self._looked_up[rid] = hit
+                answer = 0
+            hit, pool = answer if isinstance(answer, tuple) else (answer, answer)
+            self._looked_up[rid] = hit, pool
             if hit:
                 self._pinned.add(rid)
+        else:
+            hit, pool = hit
         need = hit - num_computed_tokens
         if hit == request.num_tokens:
             need -= 1  # the whole prompt hit: vLLM must still compute the last token
@@ -118,10 +127,13 @@ class SchedulerSide:
         load = need > 0 and not (min_retrieve and need < min_retrieve)
         log.info("Reqid: %s, Total tokens %d, vLLM hit tokens: %d, LMCache4j hit tokens: %d, need to load: %d",
                  rid, request.num_tokens, num_computed_tokens, hit, need if load else 0)
-        self._hits[rid] = _Hit(num_computed_tokens, hit)
-        return (need, False) if load else (0, False)
+        background = load and settings.loads_in_background and pool < hit
+        self._hits[rid] = _Hit(num_computed_tokens, hit, background=background)
+        return (need, background) if load else (0, False)
 
-    def update_state_after_alloc(self, request, num_external_tokens: int) -> None:
+    def update_state_after_alloc(self, request, num_external_tokens: int, blocks=None) -> None:
+        """``blocks``: every block of the request (vLLM's KVCacheBlocks, or block ids); a background
+        load needs them now, since the request is not scheduled until its load has landed."""
         rid = request.request_id
         self._requests[rid] = request
         self._looked_up.pop(rid, None)
@@ -137,6 +149,8 @@ class SchedulerSide:
             h.can_load = False
             return
         h.can_load = True
+        if h.background:
+            self._to_load[rid] = _block_ids_of(blocks)
 
     # ------------------------------------------------------------------ steps
 
@@ -147,6 +161,9 @@ class SchedulerSide:
             self._forget(rid)
         if self.settings is None:
             return plan
+        for rid, blocks in list(self._to_load.items()):
+            self._plan_background(plan, rid, blocks)
+        self._to_load.clear()
         scheduled = scheduler_output.num_scheduled_tokens
         for new in scheduler_output.scheduled_new_reqs:
             rid = new.req_id
@@ -176,10 +193,14 @@ class SchedulerSide:
         return plan
 
     def request_finished(self, request, block_ids=None) -> tuple[bool, dict | None]:
-        """Saves are synchronous, so the blocks can be freed at once. A finished request, aborted
-        or not, gets no further save (its tracker is dropped; what was saved before stays), and the
-        pins of a lookup that no load released are released now."""
+        """Saves are synchronous, so the blocks can be freed at once, unless a background load may
+        still write into them: then vLLM keeps them until the worker reports the load (cancelled
+        on the request's end) in ``finished_recving``. A finished request, aborted or not, gets no
+        further save (its tracker is dropped; what was saved before stays), and the pins of a
+        lookup that no load released are released now."""
         rid = request.request_id
+        self._to_load.pop(rid, None)
+        loading = rid in self._loading
         if _aborted(request):
             self.counters.aborted_requests += 1
             log.debug("request %s aborted: its pins are released and nothing more of it is saved", rid)
@@ -189,7 +210,12 @@ class SchedulerSide:
             except Exception as e:
                 log.debug("unpinning request %s: %s (its pins expire by themselves)", rid, e)
         self._forget(rid)
-        return False, None
+        return loading, None
+
+    def update_connector_output(self, connector_output) -> None:
+        """The workers' report of a step (vLLM's KVConnectorOutput): background loads that landed."""
+        for rid in getattr(connector_output, "finished_recving", None) or ():
+            self._loading.discard(rid)
 
     # ------------------------------------------------------------------ helpers
 
@@ -227,6 +253,25 @@ class SchedulerSide:
                                          tracker.cache_salt, tracker.adapter, load, save, unpin))
         self._pinned.discard(rid)  # the worker unpins it now
 
+    def _plan_background(self, plan: StepPlan, rid: str, blocks: list) -> None:
+        """The load of a request waiting for its KV (vLLM's WAITING_FOR_REMOTE_KVS), in its blocks.
+        A whole-prompt hit leaves the last token to vLLM, unallocated: its slot is -1 (not written)."""
+        h, request, keying = self._hits.get(rid), self._requests.get(rid), self._keyings.get(rid)
+        if h is None or request is None or keying is None:
+            return
+        c, bs = self.settings.chunk_size, self.context.block_size
+        slots = np.full(h.hit, -1, dtype=np.int64)
+        have = np.asarray(blocks, dtype=np.int64)
+        covered = (have[:, None] * bs + np.arange(bs, dtype=np.int64)).reshape(-1)[:h.hit]
+        slots[:covered.shape[0]] = covered
+        tokens = keying.fold(list(request.all_token_ids[:h.hit]))
+        load = LoadPlan(skip_leading=h.vllm_cached // c * c, num_tokens=h.hit, vllm_cached=h.vllm_cached,
+                        background=True)
+        plan.requests.append(RequestPlan(rid, tokens, slots, keying.cache_salt, keying.adapter, load, None, False))
+        h.can_load = False          # loaded now: when vLLM schedules the request, nothing is left to load
+        self._pinned.discard(rid)   # the worker's load pins and unpins it
+        self._loading.add(rid)
+
     def _forget(self, rid: str) -> None:
         for table in (self._hits, self._looked_up, self._trackers, self._requests, self._keyings):
             table.pop(rid, None)
@@ -249,6 +294,13 @@ class SchedulerSide:
     def stats(self) -> dict:
         """The connector's own counters (the engines' are in their ``stats()``)."""
         return dict(self.counters.__dict__)
+
+
+def _block_ids_of(blocks) -> list:
+    """Block ids from vLLM's KVCacheBlocks (``get_block_ids()``: one list per KV cache group) or a list."""
+    if hasattr(blocks, "get_block_ids"):
+        blocks = blocks.get_block_ids()
+    return _flat_blocks(blocks)
 
 
 def _prompt_len(request) -> int:

@@ -6,15 +6,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-import numpy as np
-
 from .. import kv_events
 from .. import metrics
 from ..engine import Engine
 from ..errors import LMCache4jError
 from . import lookups
+from .background import BackgroundLoads, missing_blocks
 from .context import ConnectorContext
 from .events import WorkerKvEvents
+from .layerwise import LayerwiseSteps
 from .paged import infer_layout
 from .plans import StepPlan
 
@@ -22,15 +22,17 @@ log = logging.getLogger("lmcache4j.connector")
 
 
 class WorkerSide:
-    """``register_kv_caches``, ``start_load_kv``, ``wait_for_save``, ``get_block_ids_with_load_errors``
-    and ``shutdown`` of one worker (one tensor- or pipeline-parallel rank).
+    """``register_kv_caches``, ``start_load_kv``, ``wait_for_save``, ``get_finished``,
+    ``get_block_ids_with_load_errors`` and ``shutdown`` of one worker (one tensor- or pipeline-parallel rank).
 
     ``current_stream`` gives the CUDA stream the worker's forward pass runs on (vLLM: torch's current
     stream): on GPU caches every load and save is ordered with it, so a save reads KV only after the
-    forward pass wrote it and a load lands before attention reads it, without the host waiting."""
+    forward pass wrote it and a load lands before attention reads it, without the host waiting.
+    ``new_stream`` makes a CUDA stream for a background load's copies (vLLM: a new torch stream)."""
 
     def __init__(self, context: ConnectorContext, rank: int = 0, logical_format: str | None = None,
-                 current_stream: Callable[[], object] | None = None, served_model_name=None):
+                 current_stream: Callable[[], object] | None = None, served_model_name=None,
+                 new_stream: Callable[[], object] | None = None):
         self.context = context
         self.rank = rank
         self.logical_format = logical_format
@@ -43,6 +45,9 @@ class WorkerSide:
         self._kv_events_configured = False
         self._metric_labels = metrics.labels_for(context.model, rank, served_model_name=served_model_name)
         self.metrics = metrics.NO_MIRROR   # the engine's metrics on vLLM's /metrics, once it opens
+        self.new_stream = new_stream
+        self.background = BackgroundLoads(context.block_size, stream=self._background_stream)
+        self.layerwise: LayerwiseSteps | None = None   # use_layerwise: loads and saves layer by layer
 
     def register_kv_caches(self, kv_caches: Mapping) -> None:
         """Opens the engine on the caches (one per layer, in the model's layer order): its layout is
@@ -67,6 +72,8 @@ class WorkerSide:
             log.info("vLLM publishes KV events, but enable_kv_events is off: the CPU tier's chunks are not "
                      "reported (set enable_kv_events: true, as with LMCache)")
         self.on_gpu = found.device != -1
+        if engine.config.get("use_layerwise", False):
+            self.layerwise = LayerwiseSteps(list(kv_caches.keys()))
         if self.reports_kv_events:
             engine.record_kv_events(True)
         log.info("LMCache4j connector (worker %d): %s on %s, lookups at %s", self.rank, found.layout,
@@ -75,9 +82,16 @@ class WorkerSide:
 
     def start_load(self, plan: StepPlan) -> None:
         """Loads what the plan says, before the forward pass; a load that falls short marks the
-        missing tokens' blocks as failed (vLLM recomputes them)."""
+        missing tokens' blocks as failed (vLLM recomputes them). Background loads only start here."""
         engine = self._engine()
+        if self.layerwise is not None:
+            self.layerwise.start_loads(engine, plan, self._stream(), lambda rid: self._unpin(engine, rid),
+                                       self._fell_short)
+            return
         for r in plan.requests:
+            if r.load is not None and r.load.background:
+                self.background.start(engine, r)
+                continue
             try:
                 if r.load is not None:
                     n, skip = r.load.num_tokens, r.load.skip_leading
@@ -87,20 +101,39 @@ class WorkerSide:
                                                  cache_salt=r.cache_salt, adapter=r.adapter, stream=self._stream())
                     except LMCache4jError as e:
                         log.error("request %s: loading %d tokens failed: %s", r.request_id, n - skip, e)
-                    missing_from = max(skip + loaded, r.load.vllm_cached)
-                    if missing_from < n:
-                        blocks = np.unique(r.slot_mapping[missing_from:n] // self.context.block_size)
-                        self._failed_blocks.update(int(b) for b in blocks)
-                        log.warning("request %s: loaded %d of %d tokens; %d blocks will be recomputed",
-                                    r.request_id, loaded, n - skip, len(blocks))
+                    self._fell_short(r, loaded)
             finally:
                 if r.unpin:
                     self._unpin(engine, r.request_id)
+
+    def _fell_short(self, r, loaded: int) -> None:
+        """Marks the blocks of the tokens a load planned but did not bring as failed (vLLM recomputes them)."""
+        blocks = missing_blocks(r, loaded, self.context.block_size)
+        if blocks:
+            self._failed_blocks.update(blocks)
+            log.warning("request %s: loaded %d of %d tokens; %d blocks will be recomputed",
+                        r.request_id, loaded, r.load.num_tokens - r.load.skip_leading, len(blocks))
+
+    # ---------------------------------------------------------------- layerwise (use_layerwise)
+
+    def wait_for_layer_load(self, layer_name: str) -> None:
+        """vLLM's ``wait_for_layer_load``: with use_layerwise, the layer is in and the next is copied."""
+        if self.layerwise is not None:
+            self.layerwise.layer_loaded(layer_name, self._fell_short)
+
+    def save_kv_layer(self, layer_name: str, plan: StepPlan) -> None:
+        """vLLM's ``save_kv_layer``: with use_layerwise, saves this layer of the step's saves."""
+        if self.layerwise is not None and self.context.can_save:
+            self.layerwise.save_layer(self._engine(), layer_name, plan, self._stream())
 
     def wait_for_save(self, plan: StepPlan) -> None:
         """Stores what the plan says, after the forward pass wrote the KV. A failed save is logged:
         it costs a future hit, never the request."""
         self.metrics.update()  # once a step at most once a second: this step's loads, the last step's saves
+        if self.layerwise is not None:
+            self.layerwise.finish_loads(self._fell_short)  # loads whose last layer was never waited for
+            self.layerwise.finish_saves()
+            return
         if not self.context.can_save:
             return
         engine = self._engine()
@@ -139,12 +172,24 @@ class WorkerSide:
         batch.add_events(events)
         return batch
 
+    def get_finished(self, finished_req_ids) -> tuple[set[str] | None, set[str] | None]:
+        """vLLM's ``get_finished``: nothing is sent in the background; the requests whose background
+        loads have ended are received. Loads of requests that ended meanwhile are cancelled first;
+        the blocks a landed load could not fill go to this step's ``get_block_ids_with_load_errors``."""
+        self.background.cancel(finished_req_ids or ())
+        landed, failed = self.background.take_landed()
+        self._failed_blocks.update(failed)
+        return None, landed or None
+
     def take_failed_blocks(self) -> set[int]:
         failed, self._failed_blocks = self._failed_blocks, set()
         return failed
 
     def shutdown(self) -> None:
+        self.background.shutdown()   # cancelled, and their threads done, before the engine closes
         if self.engine is not None:
+            if self.layerwise is not None:
+                self.layerwise.close()
             if self.socket_path:
                 lookups.withdraw(self.socket_path)
             self.metrics.close()
@@ -155,6 +200,11 @@ class WorkerSide:
     def _stream(self):
         """The stream to order GPU copies with (None: the legacy default stream); none for host caches."""
         return self.current_stream() if self.on_gpu and self.current_stream is not None else None
+
+    def _background_stream(self):
+        """A stream of its own for a background load on GPU caches (None on the host): the copies
+        must not wait for, nor hold up, the forward pass's stream."""
+        return self.new_stream() if self.on_gpu and self.new_stream is not None else None
 
     def _engine(self) -> Engine:
         if self.engine is None:

@@ -108,6 +108,8 @@ public final class CacheEngine implements AutoCloseable {
 
     private volatile Registered registered;
     private boolean closed;
+    /** Layer-by-layer stores and retrieves not ended yet: given up when the caches change or the engine closes. */
+    private final java.util.Set<LayeredOperation> layered = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private CacheEngine(Builder b) {
         this.config = b.config;
@@ -263,6 +265,7 @@ public final class CacheEngine implements AutoCloseable {
                 }
             }
             t.prepare(c);
+            abandonLayered("the KV caches were registered anew"); // they copy to or from the old caches
             awaitCopies(); // the old caches' last copies land before the caller may free them
             this.registered = new Registered(c, t);
             pool.prepareGrowth();
@@ -313,6 +316,17 @@ public final class CacheEngine implements AutoCloseable {
     public int lookupAndPin(String requestId, KeyScope scope, int[] tokens) {
         RequestCheck.requestId(requestId);
         return guarded(() -> new LookupOperation(this, requestId, scope, tokens).run());
+    }
+
+    /**
+     * {@link #lookup}, or {@link #lookupAndPin} when {@code pinFor} is not null, answering also how
+     * many tokens of the hit the CPU pool holds (the rest must be read from disk or Redis first).
+     */
+    public LookupHit lookupHit(String pinFor, KeyScope scope, int[] tokens) {
+        if (pinFor != null) {
+            RequestCheck.requestId(pinFor);
+        }
+        return guarded(() -> new LookupOperation(this, pinFor, scope, tokens).runHit());
     }
 
     /**
@@ -385,6 +399,47 @@ public final class CacheEngine implements AutoCloseable {
      */
     public int retrieve(KeyScope scope, int[] tokens, long[] slotMapping, int skipLeading, CudaStream stream) {
         return guarded(() -> new RetrieveOperation(this, scope, tokens, slotMapping, skipLeading, stream).run());
+    }
+
+    // --- layer-by-layer store and retrieve (use_layerwise) ---
+
+    /**
+     * Plans a store of {@code tokens} exactly as {@link #store(KeyScope, int[], long[], int, CudaStream)}
+     * does, and returns it for its layers to be copied one at a time ({@link LayeredStore#saveLayer})
+     * as the serving engine computes them; its chunks are published once every layer has landed.
+     * The caller closes it (a store closed before its last layer publishes nothing).
+     */
+    public LayeredStore storeLayers(KeyScope scope, int[] tokens, long[] slotMapping, int skipLeading,
+                                    CudaStream stream) {
+        return guarded(() -> opened(LayeredStore.start(this, scope, tokens, slotMapping, skipLeading, stream)));
+    }
+
+    /**
+     * Brings the longest cached prefix of {@code tokens} into the pool as
+     * {@link #retrieve(KeyScope, int[], long[], int, CudaStream)} does, and returns it for its layers
+     * to be copied into the caches one at a time ({@link LayeredRetrieve#loadLayer}). The caller
+     * closes it once the last layer is loaded (or to give it up).
+     */
+    public LayeredRetrieve retrieveLayers(KeyScope scope, int[] tokens, long[] slotMapping, int skipLeading,
+                                          CudaStream stream) {
+        return guarded(() -> opened(LayeredRetrieve.start(this, scope, tokens, slotMapping, skipLeading, stream)));
+    }
+
+    private <T extends LayeredOperation> T opened(T op) {
+        layered.add(op);
+        return op;
+    }
+
+    /** A layered operation ended: it holds nothing of the engine's any more. */
+    void layeredEnded(LayeredOperation op) {
+        layered.remove(op);
+    }
+
+    /** Under the lifecycle's write lock: no layer copy runs, and each open operation ends once its copies land. */
+    private void abandonLayered(String why) {
+        for (LayeredOperation op : List.copyOf(layered)) {
+            op.abandon(why);
+        }
     }
 
     /**
@@ -481,6 +536,7 @@ public final class CacheEngine implements AutoCloseable {
             if (registry != null && metrics instanceof EngineMeters meters) {
                 registry.remove(meters); // a closed engine's series leave the endpoint
             }
+            abandonLayered("the engine closed");
             awaitCopies(); // device copies in flight publish chunks and release pages: let them end first
             spiller.close();
             locked(pins::releaseAll); // pinned chunks are written at close too
@@ -606,7 +662,7 @@ public final class CacheEngine implements AutoCloseable {
         }
     }
 
-    private <T> T guarded(Supplier<T> body) {
+    <T> T guarded(Supplier<T> body) {
         lifecycle.readLock().lock();
         try {
             if (closed) {

@@ -29,6 +29,8 @@ final class ChunkEntry extends RankedNode {
     /** Neighbours in LRU's and FIFO's list ({@link ListOrder}), evicted first towards {@code older}. */
     ChunkEntry older;
     ChunkEntry newer;
+    /** Its key's slot under {@code cache_policy: ADAPTIVE} ({@link AdaptivePolicy}), else null. */
+    AdaptiveSlot adaptive;
 
     ChunkEntry(ChunkKey key, ChunkKey parent, int page, int[] allTokens, int from, int to) {
         super(key);

@@ -33,13 +33,18 @@ import java.util.Optional;
  * @param extraConfig         {@code extra_config}: free-form settings, passed through
  * @param enableKvEvents      report what the CPU tier gains and loses as KV events, when the serving
  *                            engine asks for them ({@code enable_kv_events}, default false, as LMCache)
+ * @param enableAsyncLoading  the vLLM connector loads hits in the background, the request joining the batch
+ *                            once its KV has landed ({@code enable_async_loading}, default false, as LMCache)
+ * @param useLayerwise        the vLLM connector stores and loads layer by layer ({@code use_layerwise},
+ *                            default false, as LMCache): see {@link CacheEngine#storeLayers}
  */
 public record EngineConfig(int chunkSize, boolean localCpu, double maxLocalCpuSizeGb,
                            Optional<String> localDisk, double maxLocalDiskSizeGb,
                            Optional<String> remoteUrl, String remoteSerde, boolean saveUnfullChunk,
                            boolean saveDecodeCache, String cachePolicy, int pinTimeoutSec,
                            int lookupTimeoutMs, int blockingTimeoutSecs, int minRetrieveTokens,
-                           String instanceId, Map<String, Object> extraConfig, boolean enableKvEvents) {
+                           String instanceId, Map<String, Object> extraConfig, boolean enableKvEvents,
+                           boolean enableAsyncLoading, boolean useLayerwise) {
 
     /** LMCache's GB: 1024³ bytes. */
     public static final long GB = 1024L * 1024 * 1024;
@@ -117,6 +122,8 @@ public record EngineConfig(int chunkSize, boolean localCpu, double maxLocalCpuSi
         b.instanceId = instanceId;
         b.extraConfig = extraConfig;
         b.enableKvEvents = enableKvEvents;
+        b.enableAsyncLoading = enableAsyncLoading;
+        b.useLayerwise = useLayerwise;
         return b;
     }
 
@@ -232,6 +239,8 @@ public record EngineConfig(int chunkSize, boolean localCpu, double maxLocalCpuSi
         private String instanceId = "lmcache_default_instance";
         private Map<String, Object> extraConfig = Map.of();
         private boolean enableKvEvents = false;
+        private boolean enableAsyncLoading = false;
+        private boolean useLayerwise = false;
 
         private Builder() {
         }
@@ -253,12 +262,15 @@ public record EngineConfig(int chunkSize, boolean localCpu, double maxLocalCpuSi
         public Builder instanceId(String v) { instanceId = v; return this; }
         public Builder extraConfig(Map<String, Object> v) { extraConfig = v; return this; }
         public Builder enableKvEvents(boolean v) { enableKvEvents = v; return this; }
+        public Builder enableAsyncLoading(boolean v) { enableAsyncLoading = v; return this; }
+        public Builder useLayerwise(boolean v) { useLayerwise = v; return this; }
 
         public EngineConfig build() {
             return new EngineConfig(chunkSize, localCpu, maxLocalCpuSizeGb, Optional.ofNullable(localDisk),
                     maxLocalDiskSizeGb, Optional.ofNullable(remoteUrl), remoteSerde, saveUnfullChunk,
                     saveDecodeCache, cachePolicy, pinTimeoutSec, lookupTimeoutMs, blockingTimeoutSecs,
-                    minRetrieveTokens, instanceId, extraConfig, enableKvEvents);
+                    minRetrieveTokens, instanceId, extraConfig, enableKvEvents, enableAsyncLoading,
+                    useLayerwise);
         }
     }
 }

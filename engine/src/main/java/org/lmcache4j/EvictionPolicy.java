@@ -23,7 +23,7 @@ import java.util.function.Predicate;
  *   <li>{@code ADAPTIVE}: see {@link AdaptivePolicy}.</li>
  * </ul>
  */
-sealed interface EvictionPolicy permits ListOrder, RankedPolicy {
+sealed interface EvictionPolicy permits ListOrder, RankedPolicy, AdaptivePolicy {
     List<String> NAMES = List.of("LRU", "LFU", "FIFO", "MRU", "ADAPTIVE");
 
     /** The policy named {@code name} (one of {@link #NAMES}) for a pool of {@code capacity} chunks. */

@@ -18,6 +18,8 @@ final class LookupOperation {
     private final String pinFor;
     private final KeyScope scope;
     private final int[] tokens;
+    /** Leading chunks of the hit in the CPU tier, set by {@link #walkLocal}. */
+    private int poolChunks;
 
     /** {@code pinFor}: the request to pin the hit chunks for, or null not to pin. */
     LookupOperation(CacheEngine engine, String pinFor, KeyScope scope, int[] tokens) {
@@ -28,6 +30,11 @@ final class LookupOperation {
     }
 
     int run() {
+        return runHit().tokens();
+    }
+
+    /** The hit, and how much of it the CPU pool holds. */
+    LookupHit runHit() {
         RequestCheck.tokens(tokens);
         long start = engine.ticker().nanos();
         ChunkKey[] keys = engine.hasher().keys(scope, tokens);
@@ -41,7 +48,7 @@ final class LookupOperation {
         counters.lookupTokens.add(tokens.length);
         counters.lookupHitTokens.add(hit);
         engine.metrics().lookup(tokens.length, hit, engine.ticker().nanos() - start);
-        return hit;
+        return new LookupHit(hit, poolChunks == 0 ? 0 : engine.endOf(poolChunks - 1, tokens.length));
     }
 
     /** Caller holds the index lock: the leading chunks in memory (pinned if asked), then on disk. */
@@ -59,6 +66,7 @@ final class LookupOperation {
             engine.trace().record(c, keys[c], hits.get(c).tokenCount(), AccessTrace.Kind.HIT);
         }
         int chunks = hits.size();
+        poolChunks = chunks;
         int chunkSize = engine.config().chunkSize();
         while (chunks < keys.length
                 && engine.disk().contains(keys[chunks], engine.endOf(chunks, tokens.length) - chunks * chunkSize)) {

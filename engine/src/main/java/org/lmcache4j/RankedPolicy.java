@@ -11,7 +11,7 @@ import java.util.function.Predicate;
  * that is every new chunk (it keeps what it has, where evicting the newest to store the next
  * would keep only one chunk of each prompt, and break its prefix).
  */
-sealed class RankedPolicy implements EvictionPolicy permits AdaptivePolicy {
+final class RankedPolicy implements EvictionPolicy {
     final RankedOrder<ChunkEntry> order;
 
     RankedPolicy(RankRule rule) {

@@ -3,7 +3,6 @@ package org.lmcache4j;
 import org.lmcache4j.PrefixLoad.Load;
 import org.lmcache4j.PrefixLoad.Source;
 import org.lmcache4j.keys.ChunkKey;
-import org.lmcache4j.transfer.PagedCaches;
 import org.lmcache4j.transfer.TransferBatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,6 +17,8 @@ import java.util.List;
 final class RetrieveOperation extends RequestOperation {
     private static final Logger LOG = LoggerFactory.getLogger(CacheEngine.REQUEST_LOGGER);
 
+    private long start;
+
     RetrieveOperation(CacheEngine engine, KeyScope scope, int[] tokens, long[] slots, int skipLeading,
                       CudaStream stream) {
         super(engine, scope, tokens, slots, skipLeading, stream);
@@ -25,35 +26,13 @@ final class RetrieveOperation extends RequestOperation {
 
     int run() {
         CacheEngine.Registered registered = validated();
-        PagedCaches caches = registered.caches();
-        long start = engine.ticker().nanos();
-        ChunkKey[] keys = engine.hasher().keys(scope, tokens);
-        int first = skipLeading / chunkSize;
-        PrefixLoad prefix = new PrefixLoad(engine, scope, tokens, keys, first, true);
-        List<Load> loads = prefix.loads();
-        int loaded = 0;
-        int[] bySource = new int[Source.values().length];
-        long bytes = 0;
-        int usable = 0;
-        boolean settled = false;
-        boolean handedOver = false;
+        List<Load> copied = loadPrefix();
+        boolean handedOver = copied.isEmpty();
         try {
-            prefix.planLocal();
-            prefix.planRemote();
-            if (prefix.endOf(loads.size()) - skipLeading >= engine.config().minRetrieveTokens()) {
-                usable = prefix.read();
-            }
-            int verified = usable;
-            engine.locked(() -> prefix.settle(verified));
-            settled = true;
-            if (usable > 0) {
-                List<Load> copied = loads.subList(0, usable);
-                TransferBatch batch = registered.transfer().begin(caches, slots, stream);
+            if (!copied.isEmpty()) {
+                TransferBatch batch = registered.transfer().begin(registered.caches(), slots, stream);
                 for (Load l : copied) {
                     batch.scatter(l.lease().segment(), l.from(), l.to());
-                    loaded += l.to() - l.from();
-                    bySource[l.source().ordinal()] += l.to() - l.from();
-                    bytes += engine.layout().chunkBytes(l.to() - l.from());
                 }
                 // The pages stay leased until the copies that read them have landed.
                 batch.finish(failure -> {
@@ -64,25 +43,67 @@ final class RetrieveOperation extends RequestOperation {
                     }
                 });
                 handedOver = true;
-                prefix.closeLeases(usable);
             }
         } finally {
-            if (!settled) {
-                engine.locked(() -> prefix.settle(0)); // something threw: nothing of this request is published
-            }
             if (!handedOver) {
-                prefix.closeLeases(0);
+                copied.forEach(l -> l.lease().close());
             }
+        }
+        return count(copied);
+    }
+
+    /**
+     * Brings the prompt's prefix into the pool down the tiers (the arguments validated) and
+     * settles it: returns the usable loads, each still leased for the caller to close once its
+     * copies have landed; every other lease is closed, and if this throws nothing is left leased
+     * or published. A layer-by-layer retrieve ({@link LayeredRetrieve}) shares it.
+     */
+    List<Load> loadPrefix() {
+        start = engine.ticker().nanos();
+        ChunkKey[] keys = engine.hasher().keys(scope, tokens);
+        PrefixLoad prefix = new PrefixLoad(engine, scope, tokens, keys, skipLeading / chunkSize, true);
+        List<Load> loads = prefix.loads();
+        int usable = 0;
+        boolean settled = false;
+        try {
+            prefix.planLocal();
+            prefix.planRemote();
+            if (prefix.endOf(loads.size()) - skipLeading >= engine.config().minRetrieveTokens()) {
+                usable = prefix.read();
+            }
+            int verified = usable;
+            engine.locked(() -> prefix.settle(verified));
+            settled = true;
+        } catch (RuntimeException | Error e) {
+            if (!settled) {
+                engine.locked(() -> prefix.settle(0)); // nothing of this request is published
+            }
+            prefix.closeLeases(0);
+            throw e;
+        }
+        prefix.closeLeases(usable);
+        return List.copyOf(loads.subList(0, usable));
+    }
+
+    /** Counts the request, {@code loaded} being the chunks that reached the caches; returns their tokens. */
+    int count(List<Load> loaded) {
+        int tokensLoaded = 0;
+        int[] bySource = new int[Source.values().length];
+        long bytes = 0;
+        for (Load l : loaded) {
+            tokensLoaded += l.to() - l.from();
+            bySource[l.source().ordinal()] += l.to() - l.from();
+            bytes += engine.layout().chunkBytes(l.to() - l.from());
         }
         EngineCounters counters = engine.counters();
         counters.retrieveRequests.increment();
         counters.requestedTokens.add(tokens.length - skipLeading);
-        counters.retrievedTokens.add(loaded);
+        counters.retrievedTokens.add(tokensLoaded);
         counters.diskHitTokens.add(bySource[Source.DISK.ordinal()]);
         counters.remoteHitTokens.add(bySource[Source.REMOTE.ordinal()]);
-        engine.metrics().retrieve(tokens.length - skipLeading, loaded, bytes, engine.ticker().nanos() - start);
-        LOG.debug("retrieved {} of {} tokens (skipped {}; {} from disk, {} from remote)", loaded, tokens.length,
+        engine.metrics().retrieve(tokens.length - skipLeading, tokensLoaded, bytes, engine.ticker().nanos() - start);
+        LOG.debug("retrieved {} of {} tokens (skipped {}; {} from disk, {} from remote)", tokensLoaded, tokens.length,
                 skipLeading, bySource[Source.DISK.ordinal()], bySource[Source.REMOTE.ordinal()]);
-        return loaded;
+        return tokensLoaded;
     }
 }

@@ -17,10 +17,14 @@ import java.util.List;
 final class StoreOperation extends RequestOperation {
     private static final Logger LOG = LoggerFactory.getLogger(CacheEngine.REQUEST_LOGGER);
 
-    private record Pending(ChunkEntry entry, int from, int to, PageLease lease) {
+    /** A planned chunk: its unpublished entry, its tokens, and the lease its copies hold. */
+    record Pending(ChunkEntry entry, int from, int to, PageLease lease) {
     }
 
     private int cachedPrefix;
+    /** Tokens planned ({@link #planStore}) and when planning began, for the metrics. */
+    private int planned;
+    private long start;
 
     StoreOperation(CacheEngine engine, KeyScope scope, int[] tokens, long[] slots, int skipLeading,
                    CudaStream stream) {
@@ -30,25 +34,7 @@ final class StoreOperation extends RequestOperation {
     int run() {
         CacheEngine.Registered registered = validated();
         PagedCaches caches = registered.caches();
-        long start = engine.ticker().nanos();
-        int storable = engine.config().saveUnfullChunk() ? tokens.length : tokens.length / chunkSize * chunkSize;
-        ChunkKey[] keys = engine.hasher().keys(scope, tokens, engine.hasher().chunkCount(storable));
-        cachedPrefix = skipLeading;
-        List<Pending> pending = engine.locked(() -> {
-            List<Pending> planned = new ArrayList<>();
-            try {
-                plan(keys, planned);
-                return planned;
-            } catch (RuntimeException | Error e) {
-                undo(planned); // nothing of a store that failed half-planned stays behind
-                throw e;
-            }
-        });
-        LOG.info("Store skips {} tokens and then stores {} tokens", cachedPrefix, tokens.length - cachedPrefix);
-        int stored = 0;
-        for (Pending p : pending) {
-            stored += p.to - p.from;
-        }
+        List<Pending> pending = planStore();
         TransferBatch batch;
         try {
             batch = registered.transfer().begin(caches, slots, stream);
@@ -64,7 +50,6 @@ final class StoreOperation extends RequestOperation {
             drop(pending); // a batch dropped before its finish has moved nothing that is still moving
             throw e;
         }
-        int planned = stored;
         boolean[] ran = new boolean[1];
         // Host copies have landed already and this runs now; device copies land later, and the
         // chunks become visible only then (a chunk is published once its bytes are complete).
@@ -77,7 +62,7 @@ final class StoreOperation extends RequestOperation {
                             failure.toString());
                     return;
                 }
-                landed(pending, planned, start);
+                landed(pending);
             });
         } catch (RuntimeException | Error e) {
             if (!ran[0]) {
@@ -85,11 +70,40 @@ final class StoreOperation extends RequestOperation {
             }
             throw e;
         }
-        return stored;
+        return planned;
+    }
+
+    /**
+     * Plans the store under the index lock (the arguments validated): the new chunks, each indexed
+     * unpublished with a page and a lease, which the caller copies and then {@link #landed lands}
+     * or {@link #drop drops}. A layer-by-layer store ({@link LayeredStore}) shares it.
+     */
+    List<Pending> planStore() {
+        start = engine.ticker().nanos();
+        int storable = engine.config().saveUnfullChunk() ? tokens.length : tokens.length / chunkSize * chunkSize;
+        ChunkKey[] keys = engine.hasher().keys(scope, tokens, engine.hasher().chunkCount(storable));
+        cachedPrefix = skipLeading;
+        List<Pending> pending = engine.locked(() -> {
+            List<Pending> planned = new ArrayList<>();
+            try {
+                plan(keys, planned);
+                return planned;
+            } catch (RuntimeException | Error e) {
+                undo(planned); // nothing of a store that failed half-planned stays behind
+                throw e;
+            }
+        });
+        LOG.info("Store skips {} tokens and then stores {} tokens", cachedPrefix, tokens.length - cachedPrefix);
+        planned = 0;
+        for (Pending p : pending) {
+            planned += p.to - p.from;
+        }
+        return pending;
     }
 
     /** The chunks' bytes are in their pages: publish them, hand them to the lower tiers, count. */
-    private void landed(List<Pending> pending, int stored, long start) {
+    void landed(List<Pending> pending) {
+        int stored = planned;
         List<Pending> toRemote;
         try {
             toRemote = engine.locked(() -> publish(pending));
@@ -119,7 +133,7 @@ final class StoreOperation extends RequestOperation {
     }
 
     /** Nothing is published yet: the whole store is undone and its leases closed. */
-    private void drop(List<Pending> pending) {
+    void drop(List<Pending> pending) {
         engine.locked(() -> {
             forget(pending);
             return null;

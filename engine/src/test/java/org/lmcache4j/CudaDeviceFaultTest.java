@@ -59,6 +59,44 @@ class CudaDeviceFaultTest {
         assertEquals(before.hostRegistrations(), after.hostRegistrations(), "pool slabs left registered");
     }
 
+    @Test
+    void layerCopyFaulting_midLayeredStore_publishesNothing_andReleasesItsPages() {
+        CudaEmulator emulator = CudaEmulator.require();
+        CudaEmulator.Counts before = emulator.counts();
+        DeviceCaches caches = new DeviceCaches(LAYOUT, 0);
+        CacheEngine engine = CacheEngine.builder().layout(LAYOUT).model("fault").slabTargetBytes(1 << 20)
+                .config(EngineConfig.builder().extraConfig(java.util.Map.of("cuda_transfer", "kernel")).build()).open();
+        try {
+            engine.registerKvCaches(caches.addresses(), 0);
+            int[] tokens = TestCaches.randomTokens(256, new Random(3));
+            long[] slots = TestCaches.randomSlots(LAYOUT, 256, new Random(4));
+            LayeredStore store = engine.storeLayers(KeyScope.NONE, tokens, slots, 0, CudaStream.DEFAULT);
+            store.saveLayer(0);
+            caches.memory().free(caches.addresses()[1]); // layer 1's cache freed under the engine
+            boolean refused = false;
+            try {
+                store.saveLayer(1); // its copies fail on the device
+            } catch (IllegalStateException e) {
+                // the driver refused the copy while it was queued: a clear error, the store given up all the same
+                assertTrue(e.getMessage().contains("on CUDA device 0 failed"), e.getMessage());
+                refused = true;
+            }
+            engine.awaitTransfers();
+            assertTrue(refused || emulator.counts().faults() > before.faults(), "the layer copy should have failed");
+            assertTrue(store.ended() && !store.complete(), "a store whose layer copy faulted did not end incomplete");
+            assertEquals(0, engine.lookup(tokens), "a chunk whose layer copy faulted was published");
+            assertEquals(0, engine.stats().leases(), "the failed layered store kept its leases");
+            store.close();
+        } finally {
+            engine.close();
+            caches.forgetLayer(1);
+            resetPrimaryContext(caches);
+        }
+        CudaEmulator.Counts after = emulator.counts();
+        assertEquals(before.deviceAllocations(), after.deviceAllocations(), "device memory left behind");
+        assertEquals(before.hostRegistrations(), after.hostRegistrations(), "pool slabs left registered");
+    }
+
     /** Frees the test's own caches and clears the sticky fault, so later tests get a working context. */
     private static void resetPrimaryContext(DeviceCaches caches) {
         try {

@@ -154,6 +154,72 @@ class CudaEngineTest {
         assertEquals(256, s.engine.store(KeyScope.NONE, other, holed, 0, s.stream));
     }
 
+    @ParameterizedTest
+    @MethodSource("cases")
+    void layeredStore_thenWholeRetrieve_andWholeStore_thenLayeredRetrieve_byteExact(String mode, KvFormat format) {
+        Setup s = new Setup(format, mode, pool(layout(format), 16), 0);
+        KvLayout l = layout(format);
+        int[] tokens = TestCaches.randomTokens(600, new Random(31));
+        long[] from = fresh(l, 600, 32);
+        byte[] written = s.prefill(from, 0, 600, 33);
+        LayeredStore store = s.engine.storeLayers(KeyScope.NONE, tokens, from, 0, s.stream);
+        assertEquals(600, store.tokens());
+        for (int layer = 0; layer < l.numLayers(); layer++) {
+            store.saveLayer(layer);
+        }
+        s.engine.awaitTransfers();
+        assertTrue(store.complete(), "every layer landed: the store is complete");
+        store.close();
+        assertEquals(600, s.engine.lookup(tokens));
+        long[] to = fresh(l, 600, 34);
+        assertEquals(600, s.engine.retrieve(KeyScope.NONE, tokens, to, 0, s.stream));
+        assertArrayEquals(written, s.read(to, 0, 600), "a layer-by-layer store, loaded whole");
+
+        int[] other = TestCaches.randomTokens(600, new Random(35));
+        long[] at = fresh(l, 600, 36);
+        byte[] prefilled = s.prefill(at, 0, 600, 37);
+        assertEquals(600, s.engine.store(KeyScope.NONE, other, at, 0, s.stream));
+        s.engine.awaitTransfers(); // published once its copies landed
+        long[] into = fresh(l, 600, 38);
+        try (LayeredRetrieve load = s.engine.retrieveLayers(KeyScope.NONE, other, into, 0, s.stream)) {
+            assertEquals(600, load.tokens());
+            for (int layer = 0; layer < l.numLayers(); layer++) {
+                load.loadLayer(layer);
+            }
+        }
+        assertArrayEquals(prefilled, s.read(into, 0, 600), "a whole store, loaded layer by layer");
+    }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void layeredRetrieve_copyingOneLayerAhead_eachLayerIsInOnceAwaited(String mode, KvFormat format) {
+        Setup s = new Setup(format, mode, pool(layout(format), 16), 0);
+        KvLayout l = layout(format);
+        int[] tokens = TestCaches.randomTokens(600, new Random(41));
+        long[] from = fresh(l, 600, 42);
+        byte[] written = s.prefill(from, 0, 600, 43);
+        assertEquals(600, s.engine.store(KeyScope.NONE, tokens, from, 0, s.stream));
+        s.engine.awaitTransfers();
+        long[] to = fresh(l, 600, 44);
+        int layerBytes = written.length / l.numLayers();
+        try (LayeredRetrieve load = s.engine.retrieveLayers(KeyScope.NONE, tokens, to, 0, s.stream)) {
+            load.loadLayer(0);
+            for (int layer = 0; layer < l.numLayers(); layer++) {
+                if (layer + 1 < l.numLayers()) {
+                    load.loadLayer(layer + 1); // queued beside this layer's attention
+                }
+                load.awaitLayer(layer);
+                byte[] seen = s.read(to, 0, 600); // the stream's next work: this layer's attention
+                assertArrayEquals(Arrays.copyOfRange(written, layer * layerBytes, (layer + 1) * layerBytes),
+                        Arrays.copyOfRange(seen, layer * layerBytes, (layer + 1) * layerBytes),
+                        "layer " + layer + " read before its copy landed");
+            }
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> load.awaitLayer(l.numLayers()));
+            assertTrue(e.getMessage().contains("has not been copied"), e.getMessage());
+        }
+    }
+
     /** Zeroes the rows of -1 slots (they are neither read nor written). */
     private static byte[] maskHoles(byte[] rows, long[] slots, KvLayout l) {
         byte[] out = rows.clone();

@@ -277,4 +277,24 @@ class PrefetchDiskTest {
             assertTrue(engine.metricsJson().contains("lmcache:prefetch_cancelled"), "the Python mirror reads it too");
         }
     }
+
+    @Test
+    void lookupHit_saysHowMuchOfAHitThePoolHolds_andPinsThatPart() {
+        open(16, Map.of("disk_write_through", true));
+        int[] tokens = TestCaches.randomTokens(700, rnd);
+        long[] slots = TestCaches.randomSlots(f.caches.layout, 700, rnd);
+        onDiskOnly(tokens, slots);
+        assertEquals(new LookupHit(700, 0), f.engine.lookupHit(null, KeyScope.NONE, tokens), "all on disk");
+        // a retrieve of the first chunk promotes it into the pool
+        assertEquals(256, f.engine.retrieve(java.util.Arrays.copyOf(tokens, 256), java.util.Arrays.copyOf(slots, 256), 0));
+        LookupHit hit = f.engine.lookupHit("req", KeyScope.NONE, tokens);
+        assertEquals(new LookupHit(700, 256), hit);
+        assertFalse(hit.allInPool());
+        assertEquals(1, f.engine.stats().pins(), "only the pool's chunk is pinned");
+        assertEquals(1, f.engine.unpin("req"));
+        assertEquals(700, f.engine.lookup(tokens), "the same hit as lookup");
+        assertTrue(f.engine.lookupHit(null, KeyScope.NONE, new int[] {1, 2, 3}).allInPool(), "no hit: all of it");
+        assertThrows(IllegalArgumentException.class, () -> f.engine.lookupHit("", KeyScope.NONE, tokens));
+        assertThrows(IllegalArgumentException.class, () -> new LookupHit(5, 6));
+    }
 }

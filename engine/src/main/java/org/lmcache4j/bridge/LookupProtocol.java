@@ -20,6 +20,7 @@ import java.nio.charset.StandardCharsets;
  *           4  1  op: 1 lookup · 2 lookup and pin for the request id · 3 unpin the request id
  *                     · 4 the engine's effective configuration as JSON
  *           5  1  flags: bit 0 = the request's counts follow the header (ops 1 and 2 only);
+ *                     bit 1 = answer the hit's tokens in the CPU pool too (ops 1 and 2 only);
  *                     other bits are refused
  *           6  2  zero (refused otherwise)
  *           8  4  cache_salt bytes  (S)
@@ -31,7 +32,9 @@ import java.nio.charset.StandardCharsets;
  *
  * response  0  4  status: 0, or an lmcache4j_status code
  *           4  4  text bytes (T)
- *           8  8  value: hit tokens (ops 1, 2), chunks unpinned (op 3), 0 (op 4)
+ *           8  8  value: hit tokens (ops 1, 2), chunks unpinned (op 3), 0 (op 4); with flag
+ *                     bit 1, hit tokens in the low 32 bits and those of them in the CPU pool
+ *                     in the high 32
  *          16     text (UTF-8, T): the error message, or the configuration (op 4)
  * </pre>
  */
@@ -41,6 +44,8 @@ final class LookupProtocol {
     /** Flag bit 0: the prompt's length and vLLM's own hit follow the header (LMCache's prompt metrics). */
     static final int FLAG_PROMPT_COUNTS = 1;
     static final int PROMPT_COUNTS_BYTES = 8;
+    /** Flag bit 1: the answer carries the hit's tokens in the CPU pool too (see the response's value). */
+    static final int FLAG_POOL_TOKENS = 2;
     static final int RESPONSE_HEADER_BYTES = 16;
     static final int MAX_TEXT_BYTES = 64 * 1024;
     static final int MAX_TOKENS = 1 << 24;
@@ -64,9 +69,12 @@ final class LookupProtocol {
         }
     }
 
-    /** {@code promptTokens} and {@code vllmHitTokens} are as sent, and meaningless unless {@code counted}. */
+    /**
+     * {@code promptTokens} and {@code vllmHitTokens} are as sent, and meaningless unless {@code counted};
+     * {@code poolTokens}: the answer carries the hit's tokens in the CPU pool too.
+     */
     record Request(Op op, String cacheSalt, String adapter, String requestId, int[] tokens, boolean counted,
-                   int promptTokens, int vllmHitTokens) {
+                   int promptTokens, int vllmHitTokens, boolean poolTokens) {
     }
 
     private LookupProtocol() {
@@ -86,11 +94,12 @@ final class LookupProtocol {
         int flags = h.get() & 0xFF;
         // Bits and bytes this server does not know may announce more bytes than it would read: the
         // stream would be out of step, so they end the connection rather than being ignored.
-        if ((flags & ~FLAG_PROMPT_COUNTS) != 0) {
+        if ((flags & ~(FLAG_PROMPT_COUNTS | FLAG_POOL_TOKENS)) != 0) {
             throw new IllegalArgumentException("unknown lookup-socket flags 0x" + Integer.toHexString(flags));
         }
-        if ((flags & FLAG_PROMPT_COUNTS) != 0 && op != Op.LOOKUP && op != Op.LOOKUP_AND_PIN) {
-            throw new IllegalArgumentException("the prompt-counts flag is for lookups, not op " + op.code);
+        if (flags != 0 && op != Op.LOOKUP && op != Op.LOOKUP_AND_PIN) {
+            throw new IllegalArgumentException("the prompt-counts and pool-tokens flags are for lookups, not op "
+                    + op.code);
         }
         if (h.getShort() != 0) {
             throw new IllegalArgumentException("the reserved bytes 6-7 of a lookup request must be zero");
@@ -117,7 +126,8 @@ final class LookupProtocol {
         String requestId = utf8(body, r);
         int[] tokens = new int[n];
         body.asIntBuffer().get(tokens);
-        return new Request(op, salt, adapter, requestId, tokens, counted, prompt, vllmHit);
+        return new Request(op, salt, adapter, requestId, tokens, counted, prompt, vllmHit,
+                (flags & FLAG_POOL_TOKENS) != 0);
     }
 
     static void write(WritableByteChannel out, int status, long value, String text) throws IOException {

@@ -2,6 +2,7 @@ package org.lmcache4j.bridge;
 
 import org.lmcache4j.CacheEngine;
 import org.lmcache4j.KeyScope;
+import org.lmcache4j.LookupHit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -143,7 +144,8 @@ final class LookupServer implements AutoCloseable {
             if (r.counted()) {
                 checkPromptCounts(r.promptTokens(), r.vllmHitTokens()); // before anything is looked up
             }
-            value = switch (r.op()) {
+            String pinFor = r.op() == LookupProtocol.Op.LOOKUP_AND_PIN ? r.requestId() : null;
+            value = r.poolTokens() ? packed(engine.lookupHit(pinFor, scope, r.tokens())) : switch (r.op()) {
                 case LOOKUP -> engine.lookup(scope, r.tokens());
                 case LOOKUP_AND_PIN -> engine.lookupAndPin(r.requestId(), scope, r.tokens());
                 case UNPIN -> engine.unpin(r.requestId());
@@ -160,6 +162,11 @@ final class LookupServer implements AutoCloseable {
             return;
         }
         LookupProtocol.write(client, 0, value, text);
+    }
+
+    /** A hit as the pool-tokens flag answers it (and the C ABI's lmcache4j_lookup_tiers passes it): tokens low, pool high. */
+    static long packed(LookupHit hit) {
+        return hit.tokens() | (long) hit.poolTokens() << 32;
     }
 
     /** What {@link CacheEngine#countPrompt} refuses, refused before the lookup rather than after it. */

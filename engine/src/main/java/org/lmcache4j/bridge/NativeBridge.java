@@ -8,6 +8,7 @@ import org.lmcache4j.KeyScope;
 import org.lmcache4j.KvDtype;
 import org.lmcache4j.KvFormat;
 import org.lmcache4j.KvLayout;
+import org.lmcache4j.Prefetch;
 import org.lmcache4j.config.ConfigLoader;
 import org.lmcache4j.metrics.MetricsRegistry;
 import org.slf4j.Logger;
@@ -15,6 +16,7 @@ import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 
 /**
@@ -25,11 +27,12 @@ import java.util.concurrent.Callable;
  */
 final class NativeBridge {
     /** The C ABI version this bridge implements: {@code LMCACHE4J_ABI_VERSION} in lmcache4j.h. */
-    static final int ABI_VERSION = 3;
+    static final int ABI_VERSION = 5;
 
     private static final Logger LOG = LoggerFactory.getLogger(NativeBridge.class);
     private static final EngineHandles HANDLES = new EngineHandles();
     private static final ThreadLocal<String> LAST_ERROR = new ThreadLocal<>();
+    private static final LayeredHandles LAYERED = new LayeredHandles();
 
     private NativeBridge() {
     }
@@ -76,10 +79,9 @@ final class NativeBridge {
                        long tokens, int n, long requestId, int requestIdLen) {
         return call(handle, () -> {
             CacheEngine engine = HANDLES.get(handle);
-            KeyScope scope = scope(salt, saltLen, adapter, adapterLen);
-            int[] t = NativeMemory.ints(tokens, n, "tokens");
-            String pinFor = NativeMemory.text(requestId, requestIdLen, "request id");
-            return pinFor == null ? engine.lookup(scope, t) : engine.lookupAndPin(pinFor, scope, t);
+            Prompt p = Prompt.read(salt, saltLen, adapter, adapterLen, tokens, n, requestId, requestIdLen);
+            return p.pinFor() == null ? engine.lookup(p.scope(), p.tokens())
+                    : engine.lookupAndPin(p.pinFor(), p.scope(), p.tokens());
         });
     }
 
@@ -180,7 +182,12 @@ final class NativeBridge {
 
     static long close(long handle) {
         return call(handle, () -> {
-            HANDLES.close(handle);
+            try {
+                HANDLES.close(handle);
+                PREFETCHES.forgetEngine(handle);
+            } finally {
+                LAYERED.dropEngine(handle);
+            }
             return 0;
         });
     }
@@ -194,6 +201,145 @@ final class NativeBridge {
             }
             HANDLES.serve(handle, Path.of(p));
             return 0;
+        });
+    }
+
+    // ------------------------------------------------------------ prefetch (C ABI version 4)
+
+    private static final PrefetchHandles PREFETCHES = new PrefetchHandles();
+
+    /** The prefetches started through the bridge, for tests. */
+    static PrefetchHandles prefetches() {
+        return PREFETCHES;
+    }
+
+    /** Starts a prefetch (pinned for the request when one is given); returns its handle. */
+    static long prefetch(long handle, long salt, int saltLen, long adapter, int adapterLen,
+                         long tokens, int n, long requestId, int requestIdLen) {
+        return call(handle, () -> {
+            CacheEngine engine = HANDLES.get(handle);
+            Prompt p = Prompt.read(salt, saltLen, adapter, adapterLen, tokens, n, requestId, requestIdLen);
+            return PREFETCHES.add(handle, p.pinFor() == null ? engine.prefetch(p.scope(), p.tokens())
+                    : engine.prefetchAndPin(p.pinFor(), p.scope(), p.tokens()));
+        });
+    }
+
+    /**
+     * A lookup (pinned for the request when one is given) answering also the hit's tokens in the
+     * CPU pool, packed as the lookup socket packs them ({@link LookupServer#packed}).
+     */
+    static long lookupTiers(long handle, long salt, int saltLen, long adapter, int adapterLen,
+                            long tokens, int n, long requestId, int requestIdLen) {
+        return call(handle, () -> {
+            CacheEngine engine = HANDLES.get(handle);
+            Prompt p = Prompt.read(salt, saltLen, adapter, adapterLen, tokens, n, requestId, requestIdLen);
+            return LookupServer.packed(engine.lookupHit(p.pinFor(), p.scope(), p.tokens()));
+        });
+    }
+
+    /** The prefetch's state and ready tokens, packed: {@code readyTokens << 3 | state ordinal}. */
+    static long prefetchState(long handle, long prefetch) {
+        return call(handle, () -> {
+            HANDLES.get(handle);
+            Prefetch p = PREFETCHES.get(handle, prefetch);
+            Prefetch.State state = p.state(); // read first: a final state's ready tokens are already set
+            return (long) p.readyTokens() << 3 | state.ordinal();
+        });
+    }
+
+    /** 1 if the prefetch has finished within {@code timeoutMs}, else 0. */
+    static long prefetchAwait(long handle, long prefetch, long timeoutMs) {
+        return call(handle, () -> {
+            HANDLES.get(handle);
+            Prefetch p = PREFETCHES.get(handle, prefetch);
+            if (timeoutMs < 0) {
+                throw new IllegalArgumentException("timeout_ms " + timeoutMs + " must not be negative");
+            }
+            return p.await(Duration.ofMillis(timeoutMs)) ? 1 : 0;
+        });
+    }
+
+    /** 1 if this call stopped the prefetch, 0 if it had finished (or was finishing). */
+    static long prefetchCancel(long handle, long prefetch) {
+        return call(handle, () -> {
+            HANDLES.get(handle);
+            return PREFETCHES.get(handle, prefetch).cancel() ? 1 : 0;
+        });
+    }
+
+    static long prefetchClose(long handle, long prefetch) {
+        return call(handle, () -> {
+            HANDLES.get(handle);
+            PREFETCHES.close(handle, prefetch);
+            return 0;
+        });
+    }
+
+    // --- layerwise: lmcache4j_store_layers, lmcache4j_retrieve_layers, lmcache4j_copy_layer, lmcache4j_await_layer,
+    //     lmcache4j_close_layers
+
+    /** Plans a layer-by-layer store; writes its tokens at {@code outTokens}; returns its handle. */
+    static long storeLayers(long handle, long salt, int saltLen, long adapter, int adapterLen,
+                            long tokens, long slotMapping, int n, int skipLeading, long stream, long outTokens) {
+        return openLayers(false, handle, salt, saltLen, adapter, adapterLen, tokens, slotMapping, n, skipLeading,
+                stream, outTokens);
+    }
+
+    /** Brings the prefix into the pool for a layer-by-layer retrieve; writes its tokens; returns its handle. */
+    static long retrieveLayers(long handle, long salt, int saltLen, long adapter, int adapterLen,
+                               long tokens, long slotMapping, int n, int skipLeading, long stream, long outTokens) {
+        return openLayers(true, handle, salt, saltLen, adapter, adapterLen, tokens, slotMapping, n, skipLeading,
+                stream, outTokens);
+    }
+
+    private static long openLayers(boolean retrieve, long handle, long salt, int saltLen, long adapter, int adapterLen,
+                                   long tokens, long slotMapping, int n, int skipLeading, long stream, long outTokens) {
+        return call(handle, () -> {
+            NativeMemory.output(outTokens, Long.BYTES, "out_tokens");
+            CacheEngine engine = HANDLES.get(handle);
+            KeyScope scope = scope(salt, saltLen, adapter, adapterLen);
+            int[] t = NativeMemory.ints(tokens, n, "tokens");
+            long[] slots = NativeMemory.longs(slotMapping, n, "slot_mapping");
+            CudaStream s = new CudaStream(stream);
+            if (retrieve) {
+                var op = engine.retrieveLayers(scope, t, slots, skipLeading, s);
+                NativeMemory.writeLongs(outTokens, new long[] {op.tokens()}, 1);
+                return LAYERED.add(handle, op);
+            }
+            var op = engine.storeLayers(scope, t, slots, skipLeading, s);
+            NativeMemory.writeLongs(outTokens, new long[] {op.tokens()}, 1);
+            return LAYERED.add(handle, op);
+        });
+    }
+
+    /** Copies the next layer of a layered operation (a store saves it, a retrieve loads it). */
+    static long copyLayer(long handle, long op, int layer) {
+        return call(handle, () -> {
+            HANDLES.get(handle);
+            switch (LAYERED.get(handle, op)) {
+                case org.lmcache4j.LayeredStore s -> s.saveLayer(layer);
+                case org.lmcache4j.LayeredRetrieve r -> r.loadLayer(layer);
+            }
+            return 0;
+        });
+    }
+
+    /** Makes the operation's stream wait for one layer's copies. */
+    static long awaitLayer(long handle, long op, int layer) {
+        return call(handle, () -> {
+            HANDLES.get(handle);
+            LAYERED.get(handle, op).awaitLayer(layer);
+            return 0;
+        });
+    }
+
+    /** Closes a layered operation (given up if layers are missing); returns the layers it copied. */
+    static long closeLayers(long handle, long op) {
+        return call(handle, () -> {
+            HANDLES.get(handle);
+            var o = LAYERED.remove(handle, op);
+            o.close();
+            return o.nextLayer();
         });
     }
 
@@ -220,6 +366,15 @@ final class NativeBridge {
                 s.mappedBytes(), s.leases(), s.pins(), s.evictions(), s.storeSkippedChunks(), s.forcedUnpins(),
                 s.lookupRequests(), s.lookupTokens(), s.lookupHitTokens(), s.storeRequests(), s.storedTokens(),
                 s.retrieveRequests(), s.requestedTokens(), s.retrievedTokens(), s.poolGrowthWaitNanos()};
+    }
+
+    /** A prompt as lookups and prefetches take it: its scope, tokens, and the request to pin for (or null). */
+    private record Prompt(KeyScope scope, int[] tokens, String pinFor) {
+        static Prompt read(long salt, int saltLen, long adapter, int adapterLen, long tokens, int n, long requestId,
+                           int requestIdLen) {
+            return new Prompt(NativeBridge.scope(salt, saltLen, adapter, adapterLen), NativeMemory.ints(tokens, n, "tokens"),
+                    NativeMemory.text(requestId, requestIdLen, "request id"));
+        }
     }
 
     private static KeyScope scope(long salt, int saltLen, long adapter, int adapterLen) {

@@ -44,6 +44,11 @@ final class KeyList {
         return prev[key];
     }
 
+    /** The key after {@code key} (newer), or {@link #NONE}. */
+    int after(int key) {
+        return next[key];
+    }
+
     /** Adds an absent key at the newest end. */
     void addLast(int key) {
         member[key] = true;

@@ -8,7 +8,7 @@ import java.util.TreeSet;
 import java.util.function.IntUnaryOperator;
 
 /**
- * The simulator's twin of the engine's pool and {@code ShadowCache} over its {@code RankedOrder} (same
+ * The simulator's twin of the engine's {@code ShadowCache} over its {@code RankedOrder} (same
  * decisions, checked by {@code AdaptivePolicyMatchesEngineTest}): chunks in one order by (rank,
  * sequence), the lowest evicted first; time is a tick per prompt. A chunk's rank is its last use
  * minus {@code min(gap since its previous use, window)}, a first use having an infinite gap:
@@ -41,16 +41,33 @@ final class RankedCache {
     private final TreeSet<Node> order = new TreeSet<>((a, b) -> a.rank != b.rank
             ? Long.compare(a.rank, b.rank) : Long.compare(a.seq, b.seq));
     private final long[] history;
-    long window;
+    private final long window;
     private int now;
     private long seq;
     private long storeMark;
 
-    /** Whether a request skips the store's first use of the chunks already here, as the engine's shadows do. */
-    private final boolean shadow;
+    /** Told of each chunk this cache admits and evicts (a follower tracks the chunks it lacks). */
+    interface Listener {
+        Listener NONE = new Listener() {
+        };
 
-    RankedCache(int capacity, long window, IntUnaryOperator hash, boolean shadow) {
-        this.shadow = shadow;
+        default void admitted(int key) {
+        }
+
+        default void evicted(int key) {
+        }
+    }
+
+    Listener listener = Listener.NONE;
+    /** The keys the last request declined. */
+    private final java.util.Set<Integer> declined = new java.util.HashSet<>();
+
+    /** Whether the last request declined {@code key}. */
+    boolean declinedLast(int key) {
+        return !declined.isEmpty() && declined.contains(key);
+    }
+
+    RankedCache(int capacity, long window, IntUnaryOperator hash) {
         this.capacity = capacity;
         this.window = window;
         this.hash = hash;
@@ -65,22 +82,13 @@ final class RankedCache {
     /** Looks the prompt up, then stores it whole, as the engine does; returns the leading hits. */
     int request(int[] keys) {
         now++;
+        declined.clear();
         List<Node> present = new ArrayList<>();
         int lead = 0;
         while (lead < keys.length && nodes.containsKey(keys[lead])) {
             present.add(nodes.get(keys[lead++]));
         }
-        use(present, shadow);
-        if (!shadow) {
-            present.clear();
-            for (int k : keys) {
-                Node n = nodes.get(k);
-                if (n != null) {
-                    present.add(n);
-                }
-            }
-            use(present, true);
-        }
+        use(present, true); // as the engine's shadows: the store's own first use of these is skipped
         List<Node> prompt = new ArrayList<>();
         for (int c = 0; c < keys.length; c++) {
             Node n = nodes.get(keys[c]);
@@ -93,6 +101,7 @@ final class RankedCache {
                         for (int d = c; d < keys.length; d++) {
                             if (!nodes.containsKey(keys[d])) {
                                 remember(keys[d], now);
+                                declined.add(keys[d]);
                             }
                         }
                         break;
@@ -100,9 +109,11 @@ final class RankedCache {
                     order.remove(victim);
                     remember(victim.key, victim.last);
                     nodes.remove(victim.key);
+                    listener.evicted(victim.key);
                 }
                 n = new Node(keys[c]);
                 nodes.put(n.key, n);
+                listener.admitted(n.key);
                 n.prev = remembered(n.key);
                 n.last = now;
                 place(n, clamped(rank(n.last, n.prev), previous), ++seq, previous);

@@ -24,6 +24,26 @@ abstract class RecencyPolicy implements SimulatedPolicy {
      */
     abstract int victim(int newestEvictable);
 
+    /** The request needs room for {@code keys[index]}: {@link #victim} is asked next. */
+    void makingRoom(int[] keys, int index) {
+    }
+
+    /** The request is about to add {@code keys[index]} (room made); a subclass may track it. */
+    void adding(int[] keys, int index) {
+    }
+
+    /** {@code key} is about to be evicted; a subclass may track it. */
+    void evicting(int key) {
+    }
+
+    /**
+     * Whether the request may store {@code keys[index]} once room is made (else it and the rest of
+     * the prompt are not stored); asked only of a full pool, after the victim was chosen.
+     */
+    boolean admits(int[] keys, int index) {
+        return true;
+    }
+
     /** Whether the prompt's cached prefix is kept while its new chunks are added, as the engine keeps it. */
     boolean sparesPromptPrefix() {
         return true;
@@ -71,12 +91,23 @@ abstract class RecencyPolicy implements SimulatedPolicy {
                     stored = i; // every page holds a chunk of this request: the rest is skipped
                     break;
                 }
+                makingRoom(keys, i);
                 int victim = victim(newestEvictable);
+                if (victim == KeyList.NONE) {
+                    stored = i;
+                    break;
+                }
+                if (!admits(keys, i)) {
+                    stored = i;
+                    break;
+                }
                 if (victim == newestEvictable) {
                     newestEvictable = order.before(victim);
                 }
+                evicting(victim);
                 order.remove(victim);
             }
+            adding(keys, i);
             order.addLast(keys[i]);
         }
         for (int i = stored - 1; i >= 0; i--) {

@@ -30,7 +30,7 @@ final class ReplayCommand {
               --question-tokens N  new tokens per round (400) --answer-tokens N   answer tokens per round (150)
               --trace FILE         replay a trace instead of the chat: Mooncake JSON lines or a --dump-trace file
                                    (tokens made from the block ids; --trace-block-tokens N per hash_id (512),
-                                   --requests N the first N, --time-scale X waits X times the trace's gaps (0))
+                                   --requests N the first N, --time-scale X waits X times the trace's gaps (0, at most 1000))
               --cpu-gb GB          CPU pool size (default: the configuration's max_local_cpu_size)
               --chunk-size N       tokens per chunk (default: the configuration's chunk_size)
               --disk-dir DIR       disk tier directory (local_disk); a second run on it hits from disk
@@ -83,6 +83,9 @@ final class ReplayCommand {
         }
         ReplayWorkload workload = workload(args);
         double timeScale = args.decimal("time-scale").orElse(0.0);
+        if (timeScale > MAX_TIME_SCALE) {
+            throw new IllegalArgumentException("--time-scale must be at most " + (int) MAX_TIME_SCALE + ", got " + timeScale);
+        }
         int longest = workload.longestPrompt();
         int defaultBlocks = (int) Math.ceil(1.25 * longest / args.integer("block-size", 16, 1)) + 1;
         KvLayout layout = LayoutOptions.layout(args, args.integer("blocks", defaultBlocks, 1));
@@ -202,13 +205,30 @@ final class ReplayCommand {
         }
     }
 
+    /** The longest trace prompt {@code replay} serves (vLLM's longest context lengths are about 1M tokens). */
+    static final int MAX_TRACE_PROMPT_TOKENS = 1 << 21;
+    /** The slowest replay of a trace's arrival times: 1000 x its gaps (an hour's trace: 41 days). */
+    static final double MAX_TIME_SCALE = 1000;
+
     /** The trace of {@code --trace}, else the chat its options shape. */
     private static ReplayWorkload workload(Args args) {
         java.util.Optional<String> trace = args.string("trace");
         if (trace.isPresent()) {
             int blockTokens = args.integer("trace-block-tokens", 512, 1);
             int requests = args.integer("requests", Integer.MAX_VALUE, 1);
-            return new TraceWorkload(TraceReader.read(Path.of(trace.get()), blockTokens).first(requests));
+            PromptTrace prompts = TraceReader.read(Path.of(trace.get()), blockTokens).first(requests);
+            for (int r = 0; r < prompts.prompts().size(); r++) {
+                int tokens = prompts.prompts().get(r).tokens();
+                if (tokens > MAX_TRACE_PROMPT_TOKENS) {
+                    // the replay's paged caches are sized for the longest prompt: a 300M-token line
+                    // would allocate tens of GB and be killed, where simulate takes any length
+                    throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                            "%s: request %d of the trace has %,d prompt tokens; replay serves prompts"
+                                    + " of at most %,d tokens (its KV caches hold the longest one); simulate takes"
+                                    + " any length", prompts.source(), r + 1, tokens, MAX_TRACE_PROMPT_TOKENS));
+                }
+            }
+            return new TraceWorkload(prompts);
         }
         return new ChatWorkload(args.integer("users", 12, 1), args.integer("rounds", 6, 1),
                 args.integer("system-tokens", 1000, 0), args.integer("question-tokens", 400, 1),

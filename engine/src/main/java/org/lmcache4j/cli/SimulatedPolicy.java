@@ -7,7 +7,7 @@ package org.lmcache4j.cli;
  * the request. By default the present chunks are reported {@link #hit} from the last to the
  * first, then the missing ones {@link #insert inserted}, also from the last to the first: a
  * prompt's prefix ends the most recently seen, since a suffix without its prefix never hits.
- * A policy that looks a prompt up and stores it whole ({@link WholePromptPolicy}) overrides
+ * A policy that must see a prompt whole (as {@code adaptive}'s shadows do) overrides
  * {@link #apply} and takes the prompt at once.
  */
 interface SimulatedPolicy {

@@ -50,6 +50,10 @@ final class ConfigKeys {
                     ConfigValues::toOptionalText, Builder::instanceId, EngineConfig::instanceId),
             key("enable_kv_events", "bool", "report the CPU tier's chunks as KV events when vLLM publishes them",
                     ConfigValues::toBool, Builder::enableKvEvents, EngineConfig::enableKvEvents),
+            key("enable_async_loading", "bool", "the vLLM connector loads hits in the background (docs/vllm.md)",
+                    ConfigValues::toBool, Builder::enableAsyncLoading, EngineConfig::enableAsyncLoading),
+            key("use_layerwise", "bool", "the vLLM connector stores and loads layer by layer",
+                    ConfigValues::toBool, Builder::useLayerwise, EngineConfig::useLayerwise),
             key("extra_config", "map", "free-form settings, passed through",
                     ConfigValues::toMap, Builder::extraConfig, EngineConfig::extraConfig));
 

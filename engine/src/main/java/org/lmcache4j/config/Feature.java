@@ -31,10 +31,8 @@ public enum Feature {
             "run such scripts beside vLLM yourself; LMCache4j starts nothing but its engine"),
     BLENDING("CacheBlend, which reuses the KV of text that is not a prefix (enable_blending)",
             "prefix reuse: chunks are served when they continue a prompt's cached prefix"),
-    LAYERWISE("layer-by-layer pipelining of loads and saves (use_layerwise)",
-            "whole-request loads and saves, ordered with vLLM's CUDA stream"),
     PIPELINED_BACKEND("LMCache 0.1's pipelined retrieval (pipelined_backend)",
-            "whole-request loads, ordered with vLLM's CUDA stream"),
+            "layer-by-layer loads and saves: use_layerwise: true"),
     HIDDEN_STATES("hidden-state caching for vLLM-Omni pipelines (enable_hidden_state_cache)",
             "nothing: LMCache4j caches KV only"),
     SPARSE_ATTENTION("LMCache's sparse-attention retrieval (enable_sparse_attention)",
@@ -50,8 +48,6 @@ public enum Feature {
     REMOTE_BACKEND("a remote tier that is not Redis",
             "remote_url: redis://, rediss://, redis-sentinel:// or redis-cluster:// (Redis or Valkey)"),
     // Features whose keys only warn: a refusal never names them.
-    ASYNC_LOADING("asynchronous loading (enable_async_loading)",
-            "synchronous loads in start_load_kv; hits on disk or Redis are fetched in the background first"),
     MP_SERVER("LMCache's multi-process server settings (mp_host, mp_port)", "one engine per vLLM worker process"),
     ENCODER_CACHE("LMCache's encoder cache (LMCACHE_EC_* variables, ec_* keys)", "nothing: KV only"),
     TUNING("a detail of LMCache's own implementation", "its own mechanism, see docs/configuration.md");

@@ -1,14 +1,12 @@
 package org.lmcache4j.config;
 
 import static org.lmcache4j.config.Feature.API_SERVER;
-import static org.lmcache4j.config.Feature.ASYNC_LOADING;
 import static org.lmcache4j.config.Feature.BLENDING;
 import static org.lmcache4j.config.Feature.CHUNK_STATISTICS;
 import static org.lmcache4j.config.Feature.CONTROLLER;
 import static org.lmcache4j.config.Feature.EXTERNAL_LOOKUP;
 import static org.lmcache4j.config.Feature.GDS;
 import static org.lmcache4j.config.Feature.HIDDEN_STATES;
-import static org.lmcache4j.config.Feature.LAYERWISE;
 import static org.lmcache4j.config.Feature.MARU;
 import static org.lmcache4j.config.Feature.MP_SERVER;
 import static org.lmcache4j.config.Feature.P2P;
@@ -73,8 +71,6 @@ final class LmcacheKeys {
             equivalent("max_local_cache_size", null),
             refused("pipelined_backend", false, PIPELINED_BACKEND),
             // pipelining and loading
-            refused("use_layerwise", false, LAYERWISE),
-            warned("enable_async_loading", false, ASYNC_LOADING),
             refused("enable_sparse_attention", false, SPARSE_ATTENTION),
             // blending
             refused("enable_blending", false, BLENDING),

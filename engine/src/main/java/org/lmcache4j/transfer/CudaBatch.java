@@ -17,12 +17,19 @@ final class CudaBatch implements TransferBatch {
     final PagedCaches caches;
     final long[] slots;
     final CUstream callerStream;
+    /** The one layer this batch copies, or -1 for every layer. */
+    final int layer;
     final List<LaunchTables.Chunk> chunks = new ArrayList<>();
     boolean toPage;
     private boolean ended;
+    /** Finished by {@link #finishDeferred}: the caller's stream waits for {@link #done} only from {@link #orderCaller()}. */
+    boolean deferred;
+    /** The event recorded after the copies, until they have landed (guarded by this batch); then null. */
+    jcuda.driver.CUevent done;
 
-    CudaBatch(CudaKvTransfer transfer, PagedCaches caches, long[] slots, CUstream callerStream) {
+    CudaBatch(CudaKvTransfer transfer, PagedCaches caches, long[] slots, CUstream callerStream, int layer) {
         this.transfer = transfer;
+        this.layer = layer;
         this.caches = caches;
         this.slots = slots;
         this.callerStream = callerStream;
@@ -58,5 +65,16 @@ final class CudaBatch implements TransferBatch {
         }
         ended = true;
         transfer.finish(this, landed);
+    }
+
+    @Override
+    public void finishDeferred(Consumer<Throwable> landed) {
+        deferred = true;
+        finish(landed);
+    }
+
+    @Override
+    public void orderCaller() {
+        transfer.orderCaller(this);
     }
 }

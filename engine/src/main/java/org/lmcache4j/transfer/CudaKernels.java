@@ -68,6 +68,11 @@ final class CudaKernels implements AutoCloseable {
      */
     void launch(boolean toPage, PagedCaches caches, java.util.List<LaunchTables.Chunk> chunks, long layerTable,
                 long slots, long chunkTable, CUstream stream) {
+        launch(toPage, caches, chunks, layerTable, slots, chunkTable, stream, caches.layout().numLayers());
+    }
+
+    private void launch(boolean toPage, PagedCaches caches, java.util.List<LaunchTables.Chunk> chunks, long layerTable,
+                        long slots, long chunkTable, CUstream stream, int launchLayers) {
         ChunkFormat chunk = new ChunkFormat(caches.layout());
         int maxTokens = 0;
         for (LaunchTables.Chunk c : chunks) {
@@ -75,8 +80,18 @@ final class CudaKernels implements AutoCloseable {
         }
         Pointer params = Pointer.to(Pointer.to(shape(caches, chunk, maxTokens)), Pointer.to(CudaHandles.address(layerTable)),
                 Pointer.to(CudaHandles.address(slots)), Pointer.to(CudaHandles.address(chunkTable)));
-        JCudaDriver.cuLaunchKernel(toPage ? gather : scatter, maxTokens, chunk.layers() * chunk.planes(), chunks.size(),
+        JCudaDriver.cuLaunchKernel(toPage ? gather : scatter, maxTokens, launchLayers * chunk.planes(), chunks.size(),
                 THREADS, 1, 1, 0, stream, params, null);
+    }
+
+    /**
+     * Like {@link #launch} for one layer: grid y covers the planes of one layer; {@code layerTable}
+     * points at that layer's entry, and each chunk's page at that layer's first row (see
+     * {@code CudaKvTransfer#beginLayer}).
+     */
+    void launchLayer(boolean toPage, PagedCaches caches, java.util.List<LaunchTables.Chunk> chunks, long layerTable,
+                     long slots, long chunkTable, CUstream stream) {
+        launch(toPage, caches, chunks, layerTable, slots, chunkTable, stream, 1);
     }
 
     /** kv_shape, field by field. */

@@ -186,11 +186,27 @@ public final class CudaKvTransfer implements KvTransfer {
     }
 
     @Override
-    public synchronized TransferBatch begin(PagedCaches caches, long[] slots, CudaStream caller) {
+    public TransferBatch begin(PagedCaches caches, long[] slots, CudaStream caller) {
+        return batch(caches, slots, caller, -1);
+    }
+
+    /**
+     * One layer's copies: in kernel mode one launch of the same kernels for every chunk of the
+     * batch, its grid's y covering that layer's planes only. The kernels index the layer as layer
+     * 0, so the launch passes the layer table from layer {@code layer}'s entry on and each chunk's
+     * page from that layer's first row on ({@code kv_page_offset} then lands on the layer's rows,
+     * the plane stride being the whole chunk's); in DMA mode that layer's runs.
+     */
+    @Override
+    public TransferBatch beginLayer(PagedCaches caches, long[] slots, CudaStream caller, int layer) {
+        return batch(caches, slots, caller, layer);
+    }
+
+    private synchronized TransferBatch batch(PagedCaches caches, long[] slots, CudaStream caller, int layer) {
         if (closed) {
             throw new IllegalStateException("the CUDA transfer is closed");
         }
-        return new CudaBatch(this, caches, slots, CudaHandles.stream(caller.handle()));
+        return new CudaBatch(this, caches, slots, CudaHandles.stream(caller.handle()), layer);
     }
 
     /**
@@ -224,12 +240,15 @@ public final class CudaKvTransfer implements KvTransfer {
                     if (mode == Mode.KERNEL) {
                         staged[0] = launch(b);
                     } else {
+                        int firstLayer = Math.max(0, b.layer);
+                        int endLayer = b.layer < 0 ? b.caches.layout().numLayers() : b.layer + 1;
                         for (LaunchTables.Chunk c : b.chunks) {
-                            DmaRuns.copy(b.caches, b.slots, c.from(), c.from() + c.tokens(), c.page(), b.toPage, stream);
+                            DmaRuns.copy(b.caches, b.slots, c.from(), c.from() + c.tokens(), c.page(), b.toPage,
+                                    firstLayer, endLayer, stream);
                         }
                     }
                     JCudaDriver.cuEventRecord(d, stream);
-                    if (orderWithCaller) {
+                    if (orderWithCaller && !b.deferred) {
                         JCudaDriver.cuStreamWaitEvent(b.callerStream, d, 0);
                     }
                     return null;
@@ -248,25 +267,57 @@ public final class CudaKvTransfer implements KvTransfer {
         }
         CUevent r = ready;
         CUevent d = done;
+        synchronized (b) {
+            b.done = d; // a deferred batch's caller may wait on it until it has landed
+        }
         completions.submit(done, failure -> {
-            recycle(r, d, staged[0]);
+            synchronized (b) {
+                b.done = null; // landed: a later orderCaller has nothing to wait for
+                recycle(r, d, staged[0]);
+            }
             then.accept(failure);
         });
+    }
+
+    /**
+     * Makes a deferred batch's caller stream wait for its copies, unless they have landed. Under
+     * the batch's lock, so that its event cannot be recycled (and recorded again elsewhere) while
+     * the wait is queued on it.
+     */
+    void orderCaller(CudaBatch b) {
+        synchronized (b) {
+            if (b.done != null && orderWithCaller) {
+                CUevent d = b.done;
+                inContext(() -> JCudaDriver.cuStreamWaitEvent(b.callerStream, d, 0));
+            }
+        }
     }
 
     /** The tables (slots, chunks, layer addresses) and one launch for every chunk of the batch. Context current. */
     private LaunchTables.Pair launch(CudaBatch b) {
         List<LaunchTables.Chunk> chunks = b.chunks;
-        if (!hostPointersMapped) {
+        if (!hostPointersMapped || b.layer >= 0) {
+            ChunkFormat format = new ChunkFormat(b.caches.layout());
             chunks = new ArrayList<>(chunks.size());
             for (LaunchTables.Chunk c : b.chunks) {
-                CUdeviceptr mapped = new CUdeviceptr();
-                JCudaDriver.cuMemHostGetDevicePointer(mapped, CudaHandles.address(c.page()), 0);
-                chunks.add(new LaunchTables.Chunk(CudaHandles.handle(mapped), c.from(), c.tokens()));
+                long page = c.page();
+                if (!hostPointersMapped) {
+                    CUdeviceptr mapped = new CUdeviceptr();
+                    JCudaDriver.cuMemHostGetDevicePointer(mapped, CudaHandles.address(page), 0);
+                    page = CudaHandles.handle(mapped);
+                }
+                // One layer's launch: the kernel indexes it as layer 0 of the chunk, so its page starts
+                // that layer's rows early (see launchLayer).
+                long shift = b.layer >= 0 ? format.offset(0, b.layer, 0, c.tokens()) : 0;
+                chunks.add(new LaunchTables.Chunk(page + shift, c.from(), c.tokens()));
             }
         }
         LaunchTables.Pair t = tables.upload(b.slots, chunks, b.caches, stream);
-        kernels.launch(b.toPage, b.caches, chunks, t.layers(), t.slots(), t.chunks(), stream);
+        if (b.layer < 0) {
+            kernels.launch(b.toPage, b.caches, chunks, t.layers(), t.slots(), t.chunks(), stream);
+        } else {
+            kernels.launchLayer(b.toPage, b.caches, chunks, t.layers() + 8L * b.layer, t.slots(), t.chunks(), stream);
+        }
         return t;
     }
 

@@ -12,11 +12,13 @@ final class DmaRuns {
     private DmaRuns() {
     }
 
-    static void copy(PagedCaches caches, long[] slots, int from, int to, long page, boolean toPage, CUstream stream) {
+    /** The copies of layers {@code [firstLayer, endLayer)} of one chunk. */
+    static void copy(PagedCaches caches, long[] slots, int from, int to, long page, boolean toPage, int firstLayer,
+                     int endLayer, CUstream stream) {
         ChunkFormat chunk = new ChunkFormat(caches.layout());
         SlotRuns runs = SlotRuns.of(slots, from, to, caches.layout().blockSize(), caches.contiguousAcrossBlocks());
         int tokens = to - from;
-        for (int layer = 0; layer < chunk.layers(); layer++) {
+        for (int layer = firstLayer; layer < endLayer; layer++) {
             long cache = caches.layer(layer).address();
             for (int plane = 0; plane < chunk.planes(); plane++) {
                 for (int r = 0; r < runs.count; r++) {

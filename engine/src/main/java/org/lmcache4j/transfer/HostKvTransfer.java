@@ -15,15 +15,25 @@ public final class HostKvTransfer implements KvTransfer {
 
     @Override
     public TransferBatch begin(PagedCaches caches, long[] slots, CudaStream stream) {
+        return batch(caches, slots, 0, caches.layout().numLayers());
+    }
+
+    @Override
+    public TransferBatch beginLayer(PagedCaches caches, long[] slots, CudaStream stream, int layer) {
+        return batch(caches, slots, layer, layer + 1);
+    }
+
+    /** A batch over layers {@code [firstLayer, endLayer)}: every copy runs in its call. */
+    private static TransferBatch batch(PagedCaches caches, long[] slots, int firstLayer, int endLayer) {
         return new TransferBatch() {
             @Override
             public void gather(int from, int to, MemorySegment page) {
-                copy(caches, slots, from, to, page, true);
+                copy(caches, slots, from, to, page, true, firstLayer, endLayer);
             }
 
             @Override
             public void scatter(MemorySegment page, int from, int to) {
-                copy(caches, slots, from, to, page, false);
+                copy(caches, slots, from, to, page, false, firstLayer, endLayer);
             }
 
             @Override
@@ -42,7 +52,7 @@ public final class HostKvTransfer implements KvTransfer {
     }
 
     private static void copy(PagedCaches caches, long[] slots, int from, int to, MemorySegment page,
-                             boolean toPage) {
+                             boolean toPage, int firstLayer, int endLayer) {
         ChunkFormat chunk = new ChunkFormat(caches.layout());
         SlotRuns runs = SlotRuns.of(slots, from, to, caches.layout().blockSize(), caches.contiguousAcrossBlocks());
         int tokens = to - from;
@@ -61,7 +71,7 @@ public final class HostKvTransfer implements KvTransfer {
             }
         }
         long layerShift = chunk.offset(0, 1, 0, tokens);
-        for (int layer = 0; layer < chunk.layers(); layer++) {
+        for (int layer = firstLayer; layer < endLayer; layer++) {
             MemorySegment cache = caches.layer(layer);
             long shift = layer * layerShift;
             for (int i = 0; i < planes * n; i++) {

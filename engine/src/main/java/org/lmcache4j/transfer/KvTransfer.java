@@ -19,6 +19,14 @@ public interface KvTransfer extends AutoCloseable {
     /** Begins the copies of one request over {@code caches} at {@code slots}, ordered after {@code stream}. */
     TransferBatch begin(PagedCaches caches, long[] slots, CudaStream stream);
 
+    /**
+     * Like {@link #begin}, for layer {@code layer} alone: each gather or scatter of the batch moves
+     * that layer's rows of its chunk, and the rest of the page (still laid out as a whole chunk,
+     * {@link ChunkFormat}) is neither read nor written. A layer-by-layer store or retrieve is one
+     * such batch per layer, each ordered with {@code stream} as a whole-chunk batch is.
+     */
+    TransferBatch beginLayer(PagedCaches caches, long[] slots, CudaStream stream, int layer);
+
     /** Throws {@link IllegalArgumentException}, naming it, if {@code stream} cannot order these copies. */
     void checkStream(CudaStream stream);
 

@@ -28,4 +28,22 @@ public interface TransferBatch {
      * to serve). If it throws, nothing it queued still reads or writes a page.
      */
     void finish(Consumer<Throwable> landed);
+
+    /**
+     * Like {@link #finish}, except that the caller's stream does not wait for the copies yet: it
+     * waits from {@link #orderCaller()} on. A layer-by-layer retrieve queues layer i+1 this way and
+     * makes the stream wait for layer i only, so that layer i+1's copy runs beside layer i's
+     * attention. Host copies have landed when this returns: the same as {@code finish}.
+     */
+    default void finishDeferred(Consumer<Throwable> landed) {
+        finish(landed);
+    }
+
+    /**
+     * After {@link #finishDeferred}: the caller's stream does not run past this batch's copies
+     * (its work queued after this call waits for them). Nothing to do once they have landed, or
+     * for host copies. Called on the caller's thread, in the order its stream's work is queued.
+     */
+    default void orderCaller() {
+    }
 }

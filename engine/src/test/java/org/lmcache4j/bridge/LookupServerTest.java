@@ -188,6 +188,23 @@ class LookupServerTest {
     }
 
     @Test
+    void poolTokensFlag_answersTheHitAndItsTokensInThePool_packed() throws IOException {
+        int[] tokens = TestCaches.randomTokens(100, new Random(6));
+        long[] slots = TestCaches.randomSlots(LAYOUT, 100, new Random(7));
+        engine.store(tokens, slots, 0);
+        Path socket = dir.resolve("pool.sock");
+        try (LookupServer ignored = LookupServer.start(engine, socket); SocketChannel client = connect(socket)) {
+            ByteBuffer b = ByteBuffer.allocate(24 + 4 * tokens.length).order(ByteOrder.LITTLE_ENDIAN);
+            b.putInt(LookupProtocol.MAGIC).put((byte) 1).put((byte) LookupProtocol.FLAG_POOL_TOKENS).put(new byte[2])
+                    .putInt(0).putInt(0).putInt(0).putInt(tokens.length);
+            Reply r = send(client, b, tokens);
+            assertEquals(0, r.status, r.text);
+            assertEquals(100L | 100L << 32, r.value, "a CPU-only engine: the whole hit is in the pool");
+            assertEquals(0, ask(client, 1, "", "", tokens).status, "the connection still serves lookups");
+        }
+    }
+
+    @Test
     void promptCountsOfALookupThatFails_orNegativeCounts_areNotCounted() throws IOException {
         MetricsRegistry registry = new MetricsRegistry();
         int[] tokens = TestCaches.randomTokens(64, new Random(5));

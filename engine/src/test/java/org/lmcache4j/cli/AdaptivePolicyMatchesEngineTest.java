@@ -39,7 +39,7 @@ class AdaptivePolicyMatchesEngineTest {
         TraceWorkload tokens = new TraceWorkload(prompts);
         long[] engine = engineHits(tokens, "ADAPTIVE");
         int[] engineHash = engineHashes(trace, tokens);
-        long[] simulated = simulatedHits(trace, new SimulatedAdaptive(POOL_CHUNKS, k -> engineHash[k]));
+        long[] simulated = simulatedHits(trace, new SimulatedAdaptive(POOL_CHUNKS, trace.chunks(), k -> engineHash[k]));
         assertEquals(boxed(simulated), boxed(engine), "hit tokens per request");
         long lru = sum(engineHits(tokens, "LRU"));
         assertTrue(sum(engine) > lru * 1.1, "ADAPTIVE " + sum(engine) + " vs LRU " + lru + " hit tokens");

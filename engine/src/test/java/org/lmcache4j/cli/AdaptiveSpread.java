@@ -16,11 +16,11 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.function.IntUnaryOperator;
 
 /**
- * Prints how {@code simulate}'s {@code adaptive} policy fares against LRU over many hash samples
- * (the duel's sample is a matter of the hash, so one sample's figure is a draw): {@code simulate}'s
- * own hash, eight salted variants of it, and the engine's chunk keys under two model names; on
- * the Mooncake trace at {@code simulate}'s capacities and on our chat and document traces at 10 /
- * 25 / 50 / 75% of their distinct chunks. Not a test (minutes of work); run by hand:
+ * Prints how {@code simulate}'s {@code adaptive} policy fares against LRU under many hashes of the
+ * chunks (the LRU-2 shadow's history table is indexed by a chunk's hash, so collisions differ):
+ * {@code simulate}'s own hash, eight salted variants of it, and the engine's chunk keys under two
+ * model names; on the Mooncake trace at {@code simulate}'s capacities and on our chat and document
+ * traces at 10 / 25 / 50 / 75% of their distinct chunks. Not a test (a minute or two); run by hand:
  *
  * <pre>
  * mvn -B -ntp -o -q -pl engine test-compile
@@ -28,13 +28,11 @@ import java.util.function.IntUnaryOperator;
  *     ../shared/traces/mooncake-conversation.jsonl DIR_OF_SMALL_TRACES
  * </pre>
  * (the small traces: chat-72, chat-384, docs-32, docs-256a, docs-256b, chat, docs, docs-long,
- * made by the commands in docs/benchmarks.md; a missing one is named and passed over.) With
- * {@code -Dvariant=groups=4,need=2} (see {@link DuelVariant}) it runs that variant of the duel
- * instead of the policy.
+ * made by the commands in docs/benchmarks.md; a missing one is named and passed over.)
+ * {@code -Dsamples=N} runs the first N hashes only.
  */
 final class AdaptiveSpread {
     private static final int CHUNK = 256;
-    private static final String VARIANT = System.getProperty("variant");
     private static final KvLayout LAYOUT = new KvLayout(1, 1, 8, KvDtype.BFLOAT16, 16, 4096, KvFormat.FLASH_ATTN);
     private static final long[] MOONCAKE = {500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 20_000_000};
     /** Our traces and their capacities in tokens (10 / 25 / 50 / 75% of their distinct chunks). */
@@ -54,7 +52,6 @@ final class AdaptiveSpread {
 
     public static void main(String[] args) throws Exception {
         List<String> worst = new ArrayList<>();
-        System.out.println(VARIANT == null ? "adaptive" : "variant " + DuelVariant.Spec.parse(VARIANT));
         run(Path.of(args[0]), MOONCAKE, true, worst);
         if (args.length > 1) {
             for (Object[] t : SMALL) {
@@ -89,9 +86,8 @@ final class AdaptiveSpread {
                         int s = job / capacities.length - 1;
                         int c = job % capacities.length;
                         int chunks = (int) (capacities[c] / CHUNK);
-                        SimulatedPolicy p = s < 0 ? new SimulatedLru(chunks, trace) : VARIANT == null
-                                ? new SimulatedAdaptive(chunks, samples.get(s).hash())
-                                : new DuelVariant(DuelVariant.Spec.parse(VARIANT), chunks, samples.get(s).hash());
+                        SimulatedPolicy p = s < 0 ? new SimulatedLru(chunks, trace)
+                                : new SimulatedAdaptive(chunks, trace.chunks(), samples.get(s).hash());
                         double rate = 100.0 * Simulation.hitTokens(trace, p, Simulation.Progress.NONE) / total;
                         if (s < 0) {
                             lru[c] = rate;
@@ -156,7 +152,7 @@ final class AdaptiveSpread {
             int[] hash = engineHashes(trace, tokens, model);
             samples.add(new Sample("engine " + model, k -> hash[k]));
         }
-        return samples;
+        return samples.subList(0, Math.min(samples.size(), Integer.getInteger("samples", samples.size())));
     }
 
     /** Per chunk, the hash the engine's policy takes from that chunk's key (its low 32 bits). */

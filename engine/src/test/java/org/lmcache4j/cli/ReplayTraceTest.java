@@ -104,4 +104,24 @@ class ReplayTraceTest {
         assertEquals(2, r.status());
         assertTrue(r.err().contains("line 1: input_length must be at least 1, got -5"), r.err());
     }
+
+    @Test
+    void replayTrace_aPromptTooLongToServe_isBadUsage_namingTheRequest(@TempDir Path dir) throws Exception {
+        // simulate takes it; replay would size its paged caches for 300M tokens (tens of GB) and be killed
+        Path trace = dir.resolve("long.jsonl");
+        java.nio.file.Files.writeString(trace, "{\"timestamp\": 0, \"input_length\": 600, \"hash_ids\": [1, 2]}\n"
+                + "{\"timestamp\": 5, \"input_length\": 300000000, \"hash_ids\": [1]}\n");
+        MainTest.Result r = MainTest.run("replay", "--trace", trace.toString());
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("request 2 of the trace has 300,000,000 prompt tokens; replay serves prompts"
+                + " of at most 2,097,152 tokens"), r.err());
+        assertEquals(0, MainTest.run("simulate", "--trace", trace.toString(), "--capacity-tokens", "1024").status());
+    }
+
+    @Test
+    void replayTrace_timeScaleBeyondAThousand_isBadUsage() throws Exception {
+        MainTest.Result r = MainTest.run("replay", "--trace", Traces.mooncakeSlice().toString(), "--time-scale", "1e300");
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("--time-scale must be at most 1000, got 1.0E300"), r.err());
+    }
 }

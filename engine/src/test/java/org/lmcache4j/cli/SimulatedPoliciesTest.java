@@ -114,6 +114,68 @@ class SimulatedPoliciesTest {
         }
     }
 
+    /**
+     * The issue's guard: on generated traffic (conversations taking turns, documents asked
+     * questions in random order, mixed), at 10 to 75% of the distinct chunks, adaptive never
+     * serves half a point of the prompt tokens less than LRU.
+     */
+    @Test
+    void adaptive_neverLosesHalfAPointToLru_onGeneratedTraffic() {
+        for (long seed = 1; seed <= 36; seed++) {
+            Random rnd = new Random(seed);
+            ChunkedTrace t = prompts(generated(rnd, (int) (seed % 3)).toArray(new int[0][]));
+            long promptChunks = 0;
+            for (int[] keys : t.keys) {
+                promptChunks += keys.length;
+            }
+            for (int percent : new int[]{10, 25, 50, 75}) {
+                int capacity = Math.max(1, t.chunks() * percent / 100);
+                long lru = hits(t, "lru", capacity);
+                long adaptive = hits(t, "adaptive", capacity);
+                assertTrue(adaptive - lru >= -0.005 * promptChunks, "seed " + seed + " at " + percent + "%: adaptive "
+                        + adaptive + " vs lru " + lru + " of " + promptChunks + " chunks");
+            }
+        }
+    }
+
+    /** Kind 0: conversations taking turns; 1: documents asked questions; 2: both at once. */
+    private static List<int[]> generated(Random rnd, int kind) {
+        int[] next = {1};
+        List<List<Integer>> chats = new ArrayList<>();
+        for (int c = 0; c < 8 + rnd.nextInt(24); c++) {
+            List<Integer> h = new ArrayList<>(List.of(0));
+            for (int b = 0; b < 1 + rnd.nextInt(6); b++) {
+                h.add(next[0]++);
+            }
+            chats.add(h);
+        }
+        List<int[]> docs = new ArrayList<>();
+        for (int d = 0; d < 4 + rnd.nextInt(12); d++) {
+            int[] doc = new int[1 + 8 + rnd.nextInt(24)];
+            for (int b = 1; b < doc.length; b++) {
+                doc[b] = next[0]++;
+            }
+            docs.add(doc);
+        }
+        List<int[]> prompts = new ArrayList<>();
+        for (int r = 0; r < 150 + rnd.nextInt(250); r++) {
+            boolean chat = kind == 0 || kind == 2 && rnd.nextBoolean();
+            if (chat) {
+                List<Integer> h = chats.get(rnd.nextInt(chats.size()));
+                for (int b = 0; b < 1 + rnd.nextInt(3); b++) {
+                    h.add(next[0]++);
+                }
+                prompts.add(h.stream().mapToInt(Integer::intValue).toArray());
+            } else {
+                int[] doc = docs.get(rnd.nextInt(docs.size()));
+                int[] q = java.util.Arrays.copyOf(doc, doc.length + 1);
+                q[doc.length] = next[0]++; // the question: its own chunk
+                prompts.add(q);
+            }
+        }
+        return prompts;
+    }
+
     @Test
     void infinite_hitsEveryChunkSeenBefore_inTheLeadingRun() {
         ChunkedTrace t = prompts(new int[]{0, 1}, new int[]{0, 2}, new int[]{3, 1});

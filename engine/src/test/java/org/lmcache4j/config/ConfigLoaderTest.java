@@ -457,7 +457,7 @@ class ConfigLoaderTest {
         Set<String> both = new HashSet<>(LmcacheKeys.ALL.stream().map(LmcacheKey::name).toList());
         both.retainAll(ConfigKeys.SUPPORTED.stream().map(ConfigKey::name).toList());
         assertEquals(Set.of(), both);
-        assertEquals(17, ConfigKeys.SUPPORTED.size());
+        assertEquals(19, ConfigKeys.SUPPORTED.size());
     }
 
     @Test

@@ -231,14 +231,19 @@ class LmcacheExampleConfigsTest {
     }
 
     @Test
-    void blendingExample_isRefusedNamingBlendingAndLayerwise() throws IOException {
-        refused("""
+    void blendingExample_isRefusedNamingBlending_layerwiseIsSupported() throws IOException {
+        ConfigRefusedException e = refused("""
                 chunk_size: 256
                 enable_blending: true
                 use_layerwise: true
                 local_cpu: true
                 max_local_cpu_size: 5
-                blend_special_str: " # # \"""", "enable_blending", "CacheBlend", "use_layerwise", "layer-by-layer");
+                blend_special_str: " # # \"""", "enable_blending", "CacheBlend");
+        assertFalse(e.getMessage().contains("use_layerwise"), e.getMessage());
+        assertTrue(file("""
+                chunk_size: 256
+                use_layerwise: true
+                """).useLayerwise());
     }
 
     @Test

@@ -35,6 +35,11 @@ class TransferSelectorTest {
         }
 
         @Override
+        public TransferBatch beginLayer(PagedCaches caches, long[] slots, CudaStream stream, int layer) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
         public void checkStream(CudaStream stream) {
         }
 

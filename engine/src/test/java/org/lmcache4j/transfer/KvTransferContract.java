@@ -145,4 +145,72 @@ public abstract class KvTransferContract {
             assertArrayEquals(before, caches.rows(new long[]{0, 1, 2, 3}, 0, 4));
         }
     }
+    /** Runs {@code copy} in one batch of layer {@code layer} and waits for it to land. */
+    private static void inLayerBatch(KvTransfer t, PagedTestCaches caches, long[] slots, int layer,
+                                     java.util.function.Consumer<TransferBatch> copy) {
+        TransferBatch batch = t.beginLayer(caches.view(), slots, org.lmcache4j.CudaStream.DEFAULT, layer);
+        copy.accept(batch);
+        java.util.concurrent.CompletableFuture<Throwable> landed = new java.util.concurrent.CompletableFuture<>();
+        batch.finish(landed::complete);
+        org.junit.jupiter.api.Assertions.assertNull(landed.join(), "a layer batch failed");
+        t.awaitIdle();
+    }
+
+    @ParameterizedTest
+    @EnumSource(KvFormat.class)
+    void gatherLayerByLayer_twoChunks_equalsTheWholeChunkGather(KvFormat format) {
+        KvLayout l = layout(format);
+        Random rnd = new Random(200 + format.ordinal());
+        try (PagedTestCaches caches = caches(l); Arena arena = Arena.ofConfined()) {
+            caches.fillRandom(12);
+            long[] slots = TestCaches.randomSlots(l, 27, rnd);
+            slots[20] = -1;
+            MemorySegment first = page(arena, l.chunkBytes(16));
+            MemorySegment second = page(arena, l.chunkBytes(11));
+            first.fill((byte) 0);
+            second.fill((byte) 0);
+            KvTransfer t = transfer(caches);
+            for (int layer = 0; layer < l.numLayers(); layer++) {
+                inLayerBatch(t, caches, slots, layer, b -> {
+                    b.gather(0, 16, first);
+                    b.gather(16, 27, second);
+                });
+            }
+            assertArrayEquals(referencePage(caches, slots, 0, 16), first.toArray(ValueLayout.JAVA_BYTE));
+            assertArrayEquals(referencePage(caches, slots, 16, 27), second.toArray(ValueLayout.JAVA_BYTE));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(KvFormat.class)
+    void scatterOneLayer_writesThatLayerOnly_andAllLayersRoundTrip(KvFormat format) {
+        KvLayout l = layout(format);
+        Random rnd = new Random(300 + format.ordinal());
+        try (PagedTestCaches src = caches(l); PagedTestCaches dst = caches(l); Arena arena = Arena.ofConfined()) {
+            src.fillRandom(13);
+            dst.fillRandom(14);
+            long[] from = TestCaches.randomSlots(l, 13, rnd);
+            long[] to = TestCaches.randomSlots(l, 13, rnd);
+            MemorySegment page = page(arena, l.chunkBytes(13));
+            transfer(src).gather(src.view(), from, 0, 13, page);
+            byte[] before = dst.rows(to, 0, 13);
+            KvTransfer t = transfer(dst);
+            inLayerBatch(t, dst, to, 1, b -> b.scatter(page, 0, 13));
+            byte[] afterOne = dst.rows(to, 0, 13);
+            byte[] wanted = src.rows(from, 0, 13);
+            int layerBytes = (int) (l.format().planes() * 13 * l.rowBytes());
+            for (int layer = 0; layer < l.numLayers(); layer++) {
+                byte[] expected = layer == 1 ? wanted : before;
+                assertArrayEquals(java.util.Arrays.copyOfRange(expected, layer * layerBytes, (layer + 1) * layerBytes),
+                        java.util.Arrays.copyOfRange(afterOne, layer * layerBytes, (layer + 1) * layerBytes),
+                        "layer " + layer + " after scattering layer 1 alone");
+            }
+            for (int layer = 0; layer < l.numLayers(); layer++) {
+                if (layer != 1) {
+                    inLayerBatch(t, dst, to, layer, b -> b.scatter(page, 0, 13));
+                }
+            }
+            assertArrayEquals(wanted, dst.rows(to, 0, 13));
+        }
+    }
 }

@@ -22,7 +22,8 @@ import java.util.concurrent.CompletableFuture;
 /**
  * The CUDA transfer against the host transfer, byte for byte: random slot mappings with holes,
  * pages poisoned first, gathers then scatters to other slots, on a stream of the check's own
- * that the copies are ordered with. Counts mismatched bytes.
+ * that the copies are ordered with; odd rounds copy one layer at a time (use_layerwise's batches).
+ * Counts mismatched bytes.
  */
 final class GpuExactness {
     private static final int ROUNDS = 10;
@@ -67,6 +68,7 @@ final class GpuExactness {
                 cuda.prepare(devView);
                 for (int round = 0; round < ROUNDS; round++) {
                     int n = 1 + rnd.nextInt(256);
+                    boolean layered = round % 2 == 1;
                     long[] from = randomSlots(l, n, rnd);
                     long bytes = l.chunkBytes(n);
                     MemorySegment expected = arena.allocate(bytes).fill((byte) 0x5A);
@@ -74,11 +76,11 @@ final class GpuExactness {
                     memory.pin(page);
                     try {
                         reference.gather(hostView, from, 0, n, expected);
-                        run(cuda.begin(devView, from, new CudaStream(stream)), b -> b.gather(0, n, page));
+                        copy(cuda, devView, from, stream, layered, b -> b.gather(0, n, page));
                         bad += differing(expected, page);
                         long[] to = randomSlots(l, n, rnd);
                         reference.scatter(expected, hostView, to, 0, n);
-                        run(cuda.begin(devView, to, new CudaStream(stream)), b -> b.scatter(page, 0, n));
+                        copy(cuda, devView, to, stream, layered, b -> b.scatter(page, 0, n));
                         for (int layer = 0; layer < l.numLayers(); layer++) {
                             MemorySegment back = arena.allocate(l.layerCacheBytes());
                             memory.download(device.get(layer), back, back.byteSize(), stream); // after the scatter
@@ -95,6 +97,18 @@ final class GpuExactness {
             memory.destroyStream(stream);
         }
         return bad;
+    }
+
+    /** The copies in one batch, or ({@code layered}) in one batch per layer, each landed before the next. */
+    private static void copy(CudaKvTransfer cuda, PagedCaches view, long[] slots, long stream, boolean layered,
+                             java.util.function.Consumer<TransferBatch> copies) {
+        if (!layered) {
+            run(cuda.begin(view, slots, new CudaStream(stream)), copies);
+            return;
+        }
+        for (int layer = 0; layer < view.layout().numLayers(); layer++) {
+            run(cuda.beginLayer(view, slots, new CudaStream(stream), layer), copies);
+        }
     }
 
     private static void run(TransferBatch batch, java.util.function.Consumer<TransferBatch> copies) {

@@ -28,7 +28,8 @@ import java.util.Random;
  *      [--chunk-size 256] [--seed 1]
  * </pre>
  *
- * FILE is written in {@code replay --dump-trace}'s format (kind {@code access}), keys as 32 hex digits.
+ * FILE is written in {@code replay --dump-trace}'s format, keys as 32 hex digits: kind {@code store} where
+ * a chunk first appears, {@code hit} after (the kinds {@code simulate} reads; it ignores which).
  */
 public record DocumentWorkload(int docs, int docTokens, int queries, int questionTokens, int systemTokens,
                                int chunkSize, long seed) {
@@ -85,13 +86,15 @@ public record DocumentWorkload(int docs, int docTokens, int queries, int questio
         return requests;
     }
 
-    /** Writes the workload in the replay's trace format, one {@code access} line per chunk. */
+    /** Writes the workload in the replay's trace format, one line per chunk. */
     void write(Path file) throws IOException {
+        java.util.Set<Integer> seen = new java.util.HashSet<>();
         try (BufferedWriter out = Files.newBufferedWriter(file, StandardCharsets.US_ASCII)) {
             out.write(HEADER);
             for (Request r : requests()) {
                 for (int c = 0; c < r.keys.length; c++) {
-                    out.write(r.id + ' ' + c + ' ' + String.format("%032x", r.keys[c]) + ' ' + r.tokens[c] + " access\n");
+                    String kind = seen.add(r.keys[c]) ? " store\n" : " hit\n";
+                    out.write(r.id + ' ' + c + ' ' + String.format("%032x", r.keys[c]) + ' ' + r.tokens[c] + kind);
                 }
             }
         }

@@ -1,0 +1,99 @@
+"""The connector with use_layerwise (LMCache's key): loads copied one layer ahead of the attention
+that reads them, saves copied as each layer is computed, byte for byte what the whole-request
+connector loads; a save cut short stores nothing. Nothing leaks (the fixture checks leases, pins)."""
+
+import os
+
+import numpy as np
+import pytest
+from fake_vllm import Request, Vllm
+
+from lmcache4j import KvLayout
+from lmcache4j.connector import ConnectorContext, RankLookups, SchedulerSide, WorkerSide
+
+LAYOUT = KvLayout(num_layers=3, num_kv_heads=2, head_size=16, block_size=16, num_blocks=400, dtype="bfloat16",
+                  kv_format="flash_attn")
+
+
+@pytest.fixture
+def layered(tmp_path):
+    made = []
+
+    def make(use_layerwise=True, **kw):
+        settings = {"chunk_size": 256, "max_local_cpu_size": 0.05, "use_layerwise": use_layerwise}
+        ctx = ConnectorContext(block_size=16, model="m", instance_id=f"lw{os.getpid()}-{len(made)}",
+                               socket_dir=str(tmp_path / "sockets"), settings=settings, kv_cache_dtype="bfloat16", **kw)
+        v = Vllm(LAYOUT, SchedulerSide(ctx, RankLookups(ctx.socket_paths())), WorkerSide(ctx, rank=0))
+        v.register()
+        made.append(v)
+        return v
+
+    yield make
+    for v in made:
+        if v.worker.engine is not None:
+            s = v.worker.engine.stats()
+            assert (s.leases, s.pins) == (0, 0), s
+        v.worker.shutdown()
+        v.scheduler.lookups.close()
+
+
+def test_layers_load_one_ahead_of_attention_and_the_result_is_byte_exact(layered):
+    v = layered()
+    assert v.worker.layerwise is not None
+    prompt = list(range(1000, 1600))
+    assert v.run(Request("a", prompt)) == 0
+    assert v.worker.engine.lookup(prompt) == 600, "saved layer by layer, served once every layer was in"
+
+    second = Request("b", prompt)
+    checked = []
+
+    def layer_is_in(plan, layer):
+        # Before attention reads layer `layer`, its KV of the loaded prefix must be there.
+        got = v.rows(second, 0, 599)[layer]
+        want = v.expected_rows(second, 0, 599)[layer]
+        checked.append(np.array_equal(got, want))
+
+    v.after_layer_load = layer_is_in
+    assert v.add(second) == 599
+    assert checked == [True] * LAYOUT.num_layers
+    assert v.loaded_exactly(second, 600)
+    assert v.worker.take_failed_blocks() == set()
+    v.finish(second)
+
+
+def test_layerwise_and_whole_request_connectors_load_the_same_bytes(layered):
+    whole, by_layer = layered(use_layerwise=False), layered()
+    prompt = list(range(7, 807))
+    for v in (whole, by_layer):
+        v.run(Request("a", prompt))
+        again = Request("b", prompt + list(range(9000, 9050)))
+        assert v.add(again) == 768
+        assert v.loaded_exactly(again, 850)
+        v.finish(again)
+    assert np.array_equal(np.stack(whole.caches), np.stack(by_layer.caches))
+
+
+def test_a_save_cut_short_stores_nothing_and_a_load_given_up_is_recomputed(layered):
+    v = layered()
+    prompt = list(range(50, 562))
+    original = v.worker.save_kv_layer
+    v.worker.save_kv_layer = lambda name, plan: None if name.endswith(".2.attn") else original(name, plan)
+    v.run(Request("a", prompt))
+    assert v.worker.engine.lookup(prompt) == 0, "a save missing its last layer was served"
+    v.worker.save_kv_layer = original
+    v.run(Request("b", prompt))
+    assert v.worker.engine.lookup(prompt) == 512
+
+    original_wait = v.worker.wait_for_layer_load
+
+    def reregister_mid_load(name):
+        original_wait(name)
+        if name.endswith(".0.attn"):  # the caches change under the load: it is given up
+            v.worker.engine.register_kv_caches(v.caches)
+
+    v.worker.wait_for_layer_load = reregister_mid_load
+    third = Request("c", prompt)
+    assert v.add(third) == 511
+    failed = v.worker.take_failed_blocks()
+    assert failed and failed <= set(third.block_ids), "the blocks of the load given up are recomputed"
+    v.finish(third)
