@@ -1,5 +1,6 @@
 package org.lmcache4j.bench.model;
 
+import java.util.function.IntConsumer;
 import java.util.stream.IntStream;
 
 /**
@@ -34,6 +35,15 @@ public final class ReferenceModel {
      * already. Returns the logits that predict the token after the prompt.
      */
     public float[] prefill(int[] tokens, long[] slots, int from, PagedKvCache cache) {
+        return prefill(tokens, slots, from, cache, layer -> { });
+    }
+
+    /**
+     * As {@link #prefill(int[], long[], int, PagedKvCache)}, calling {@code beforeLayer} with each
+     * layer's index before it reads that layer's cache: vLLM's {@code wait_for_layer_load}, where a
+     * layer-by-layer load makes the layer's KV land.
+     */
+    public float[] prefill(int[] tokens, long[] slots, int from, PagedKvCache cache, IntConsumer beforeLayer) {
         int n = tokens.length;
         if (slots.length != n || from < 0 || from >= n) {
             throw new IllegalArgumentException("prefill of positions " + from + ".." + (n - 1) + " with "
@@ -54,6 +64,7 @@ public final class ReferenceModel {
         for (int l = 0; l < shape.layers(); l++) {
             Weights.Layer layer = w.layers[l];
             int layerIndex = l;
+            beforeLayer.accept(l);
             parallel(from, n, t -> q[t - from] = project(layerIndex, layer, x[t - from], rope[t - from], slots[t], cache));
             cache.read(l, slots, n, keys, values);
             parallel(from, n, t -> mix(layer, x[t - from], q[t - from], t, keys, values));
@@ -135,7 +146,7 @@ public final class ReferenceModel {
     }
 
     /** Runs {@code body} for each position; positions are independent, so any schedule gives the same bits. */
-    private static void parallel(int from, int to, java.util.function.IntConsumer body) {
+    private static void parallel(int from, int to, IntConsumer body) {
         if (to - from < 8) {
             for (int t = from; t < to; t++) {
                 body.accept(t);

@@ -242,7 +242,7 @@ final class ServingLoop {
     }
 
     /** The logits' raw bits, to compare exactly (NaN payloads and signed zeros included). */
-    private static int[] bits(float[] logits) {
+    static int[] bits(float[] logits) {
         int[] b = new int[logits.length];
         for (int i = 0; i < logits.length; i++) {
             b[i] = Float.floatToRawIntBits(logits[i]);

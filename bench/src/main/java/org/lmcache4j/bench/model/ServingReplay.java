@@ -42,6 +42,9 @@ final class ServingReplay {
         }
     }
 
+    /** Each hit's prompt is served this many times each way for the layer-by-layer TTFT. */
+    private static final int LAYERWISE_ROUNDS = 5;
+
     private ServingReplay() {
     }
 
@@ -72,6 +75,7 @@ final class ServingReplay {
                         .remoteUrl(config.remoteUrl().get()).build(), only(hits, ServingRequest.Kind.REMOTE_HIT)));
             }
             List<ServingReport.Mode> modes = new ArrayList<>();
+            LayerwiseTtft.Result layerwise = null;
             int runIndex = 0;
             // Warm-up rounds let the JIT compile both paths; measured rounds alternate the modes, so
             // that a busy spell of a shared host falls on both.
@@ -82,11 +86,15 @@ final class ServingReplay {
                             .maxLocalDiskSizeGb(Math.max(config.maxLocalDiskSizeGb(), gb)).build();
                     List<ServingRequest> requests = new ArrayList<>(background(s, shape.vocab(), ++runIndex));
                     requests.addAll(hits);
+                    boolean last = round == s.warmupRounds() + s.measuredRounds() - 1 && name.equals("async");
                     modes.add(serve(loop, cache, modelName, serving, requests, name, round >= s.warmupRounds(), progress));
+                    if (last) { // every hit's prompt is in that engine's pool now: full CPU hits
+                        layerwise = layerwise(model, cache, modelName, serving, hits, progress);
+                    }
                     delete(dir);
                 }
             }
-            return new ServingReport(reference, modes, root.toString(), remote);
+            return new ServingReport(reference, modes, layerwise, root.toString(), remote);
         } finally {
             delete(root);
         }
@@ -132,6 +140,29 @@ final class ServingReplay {
                 run.steps().size(), run.steps().stream().filter(ServingRun.Step::loading).count(),
                 (System.nanoTime() - start) / 1e9);
         return new ServingReport.Mode(run, end, measured);
+    }
+
+    /**
+     * TTFT of full CPU hits, whole-chunk and layer by layer: an engine on the same tiers fetches
+     * each hit's prompt into its pool (a prefetch), then both ways alternate on it.
+     */
+    private static LayerwiseTtft.Result layerwise(ReferenceModel model, PagedKvCache cache, String modelName,
+                                                  EngineConfig config, List<ServingRequest> hits, PrintStream progress) {
+        try (CacheEngine engine = open(config, modelName, cache)) {
+            List<int[]> prompts = hits.stream().map(ServingRequest::prompt).toList();
+            for (int[] p : prompts) {
+                try (org.lmcache4j.Prefetch fetch = engine.prefetch(org.lmcache4j.KeyScope.NONE, p)) {
+                    fetch.await(java.time.Duration.ofMinutes(1));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while fetching the prompts into the pool", e);
+                }
+            }
+            LayerwiseTtft.Result r = LayerwiseTtft.measure(engine, model, cache, prompts, LAYERWISE_ROUNDS);
+            progress.printf("full CPU hits, %d each way: TTFT p50 %.2f ms whole-chunk, %.2f ms layer by layer%n",
+                    r.samples(), r.wholeMs(), r.layerwiseMs());
+            return r;
+        }
     }
 
     private static CacheEngine open(EngineConfig config, String modelName, PagedKvCache cache) {

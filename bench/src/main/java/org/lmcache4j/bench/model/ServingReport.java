@@ -25,12 +25,16 @@ final class ServingReport {
 
     private final Map<String, ServingRun.Outcome> reference = new LinkedHashMap<>();
     private final List<Mode> modes;
+    /** TTFT of full CPU hits, whole-chunk and layer by layer. */
+    private final LayerwiseTtft.Result layerwise;
     private final String diskDir;
     private final boolean remote;
 
-    ServingReport(List<ServingRun.Outcome> reference, List<Mode> modes, String diskDir, boolean remote) {
+    ServingReport(List<ServingRun.Outcome> reference, List<Mode> modes, LayerwiseTtft.Result layerwise, String diskDir,
+                  boolean remote) {
         reference.forEach(o -> this.reference.put(o.request().id(), o));
         this.modes = modes;
+        this.layerwise = layerwise;
         this.diskDir = diskDir;
         this.remote = remote;
     }
@@ -40,9 +44,12 @@ final class ServingReport {
         return modes.stream().filter(Mode::measured).toList();
     }
 
-    /** Tokens of hit requests whose logits differ from the reference run's, or that are missing. */
+    /**
+     * Tokens of hit requests whose logits differ from the reference run's, or that are missing;
+     * and layer-by-layer requests whose logits differ from the whole-chunk ones.
+     */
     long mismatches() {
-        return checked().mapToLong(pair -> {
+        return layerwise.mismatches() + checked().mapToLong(pair -> {
             List<int[]> want = pair[0].logitBits();
             List<int[]> got = pair[1].logitBits();
             int expected = pair[1].aborted() ? Math.min(got.size(), want.size()) : want.size();
@@ -108,6 +115,9 @@ final class ServingReport {
             putIfKnown(r, "ttft_ms_p50_" + tier + "_hit_async", ttftMs("async", kind));
             putIfKnown(r, "ttft_" + tier + "_hit_async_over_sync", ttftMs("async", kind) / ttftMs("sync", kind));
         }
+        r.put("ttft_ms_p50_cpu_hit_whole", layerwise.wholeMs());
+        r.put("ttft_ms_p50_cpu_hit_layerwise", layerwise.layerwiseMs());
+        r.put("layerwise_ttft_ratio", layerwise.ratio());
         for (String m : List.of("sync", "async")) { // what beginning the loads cost the steps where hits arrived
             long[] begin = mode(m).flatMap(x -> x.run().measured().stream()).filter(st -> st.beginNanos() > 0 && st.loading())
                     .mapToLong(ServingRun.Step::beginNanos).toArray();
@@ -167,6 +177,8 @@ final class ServingReport {
                 ratio(r.get("ttft_disk_hit_async_over_sync")), r.get("aborted_requests"), r.get("aborted_while_loading")));
         s.append(f("beginning a hit's load took the step, p50: sync %s ms (the whole load), async %s ms (lookup, prefetch)%n",
                 ms(r.get("load_begin_ms_p50_sync")), ms(r.get("load_begin_ms_p50_async"))));
+        s.append(f("full CPU hits: TTFT p50 %.2f ms whole-chunk, %.2f ms layer by layer: ratio %.2f (goal <= 1)%n",
+                layerwise.wholeMs(), layerwise.layerwiseMs(), layerwise.ratio()));
         s.append(f("serving loop: %d tokens of hit requests checked, %d logits mismatches; leases at end %d, pins at end %d",
                 r.get("serving_tokens_checked"), r.get("serving_logits_mismatches"), r.get("serving_leases_at_end"),
                 r.get("serving_pins_at_end")));

@@ -73,7 +73,9 @@ class ServingLoopReplayTest {
             assertTrue(number(j, key) > 0, key + " = " + j.get(key));
         }
         assertTrue(number(j, "itl_ms_p99_quiet") >= number(j, "itl_ms_p50_quiet"));
-        assertFalse(j.containsKey("layerwise_ttft_ratio"), "no layer-by-layer loading to measure: the field is left out");
+        for (String key : List.of("ttft_ms_p50_cpu_hit_whole", "ttft_ms_p50_cpu_hit_layerwise", "layerwise_ttft_ratio")) {
+            assertTrue(number(j, key) > 0, key + " = " + j.get(key)); // their logits are in logits_mismatches (0)
+        }
         assertFalse(j.containsKey("ttft_ms_p50_remote_hit_sync"), "no Redis, no Redis hits");
         assertEquals(2, number(j, "hit_requests"));
         // Each hit loads all of its prompt but the last token, whose logits it computes.
