@@ -50,7 +50,7 @@ import java.util.function.Predicate;
  * Each lookup replays its prompt in both shadows: per chunk one hash lookup for its
  * {@link AdaptiveSlot} (shared by both shadows and the pool), O(1) list moves, a tree lookup per
  * distinct rank (see {@link RankedOrder}) and, in the LRU-2 shadow, a history read per chunk added
- * and a write per chunk evicted. On a full pool a new prompt of 32 chunks costs about 15 µs more
+ * and a write per chunk evicted. On a full pool a new prompt of 32 chunks costs about 20 µs more
  * than under LRU (slots 2 µs, LRU-2 shadow 8 µs, LRU shadow 4 µs, the pool's lists the rest: a
  * hand-timed breakdown; the JMH figures are in docs/benchmarks.md, "Policies"), mostly cache
  * misses, since a store's copies push the shadows out of the CPU's caches. Memory per pool page:
