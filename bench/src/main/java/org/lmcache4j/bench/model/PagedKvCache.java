@@ -53,6 +53,11 @@ public final class PagedKvCache implements AutoCloseable {
         return layers;
     }
 
+    /** Whether {@link #allocate} would find blocks for {@code tokens} tokens now. */
+    public boolean canAllocate(int tokens) {
+        return (tokens + layout.blockSize() - 1) / layout.blockSize() <= freeBlocks.size();
+    }
+
     /** Slots for a request of {@code tokens} tokens, in freshly allocated blocks. */
     public long[] allocate(int tokens) {
         int bs = layout.blockSize();

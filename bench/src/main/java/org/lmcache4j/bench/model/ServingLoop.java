@@ -38,6 +38,9 @@ final class ServingLoop {
     private final PagedKvCache cache;
     private final int stepTokens;
 
+    /** Blocks the background requests leave free: those of the requests still to arrive. */
+    private int reservedBlocks;
+
     ServingLoop(ReferenceModel model, PagedKvCache cache, int stepTokens) {
         if (stepTokens < 1) {
             throw new IllegalArgumentException("--step-tokens must be at least 1, got " + stepTokens);
@@ -86,8 +89,15 @@ final class ServingLoop {
             if (request.kind() != ServingRequest.Kind.BACKGROUND) {
                 this.logits.add(bits(logits));
             }
-            if (length == slots.length) { // a block more, as vLLM allocates while a request decodes
-                long[] more = cache.allocate(cache.layout().blockSize());
+            int bs = cache.layout().blockSize();
+            if (length == slots.length && request.openEnded() && !cache.canAllocate((reservedBlocks + 1) * bs)) {
+                // the cache's blocks are a fixed budget, and a run waiting on slow loads takes more
+                // steps than it was sized for: a background request starts its answer over, in
+                // its own blocks (its prompt's KV is still there; its logits are not checked),
+                // rather than take the blocks of the requests still to arrive
+                length = request.prompt().length;
+            } else if (length == slots.length) { // a block more, as vLLM allocates while a request decodes
+                long[] more = cache.allocate(bs);
                 slots = Arrays.copyOf(slots, slots.length + more.length);
                 System.arraycopy(more, 0, slots, slots.length - more.length, more.length);
                 tokens = Arrays.copyOf(tokens, slots.length);
@@ -117,6 +127,7 @@ final class ServingLoop {
                 throw new IllegalStateException("the serving loop ran " + MAX_STEPS + " steps without finishing");
             }
             long t0 = System.nanoTime();
+            reservedBlocks = blocksToArrive(requests, step);
             List<Live> arrived = new ArrayList<>();
             for (ServingRequest r : requests) {
                 if (r.arrivalStep() == step) {
@@ -230,6 +241,18 @@ final class ServingLoop {
         l.load.abort();
         running.remove(l);
         draining.add(l); // its blocks are freed once nothing writes into them any more
+    }
+
+    /** The blocks the requests arriving after {@code step} will take on arrival. */
+    private int blocksToArrive(List<ServingRequest> requests, int step) {
+        int bs = cache.layout().blockSize();
+        int blocks = 0;
+        for (ServingRequest r : requests) {
+            if (r.arrivalStep() >= step) {
+                blocks += (roundUp(r.prompt().length + Math.max(1, r.outputTokens()), bs) + bs - 1) / bs;
+            }
+        }
+        return blocks;
     }
 
     private void freeSettled(List<Live> draining) {
