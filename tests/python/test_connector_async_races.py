@@ -49,6 +49,9 @@ def test_an_abort_twice_and_a_finish_before_the_plan_are_harmless(make):
     assert v.scheduler.request_finished(r, r.block_ids) == (False, None)   # landed: freed at once
 
     # Offered and allocated, then finished before a step planned its load: no load ever starts.
+    assert settled(v.worker.engine)
+    v.worker.shutdown()   # its records stay on disk for the next instance, whose pool is empty
+    v = make(enable_async_loading=True)
     early = Request("early", ASKED)
     external, is_async = v.scheduler.get_num_new_matched_tokens(early, 0)
     assert (external, is_async) == (512, True)
