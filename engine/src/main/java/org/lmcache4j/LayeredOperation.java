@@ -175,6 +175,11 @@ public abstract sealed class LayeredOperation implements AutoCloseable permits L
                         + " has copied layers 0.." + (next - 1));
             }
             batch = batches[layer];
+            if (batch == null && hasChunks() && !failed) {
+                // claimed by a copy still running on another thread: its batch is not queued yet
+                throw new IllegalStateException("layer " + layer + " of this " + what()
+                        + " is still being copied by another call: await it after that call returns");
+            }
         }
         if (batch != null) {
             batch.orderCaller();
