@@ -320,7 +320,7 @@ LMCACHE4J_API int lmcache4j_prefetch(lmcache4j_engine engine, const lmcache4j_sc
 LMCACHE4J_API int lmcache4j_prefetch_state(lmcache4j_engine engine, lmcache4j_prefetch_handle prefetch, int32_t *out_state,
                                            int64_t *out_ready_tokens);
 
-/** Waits up to timeout_ms (>= 0) for the prefetch to finish; *out_finished (may be NULL): 1 if it has, else 0. */
+/** Waits up to timeout_ms (>= 0; INT64_MAX: as long as it takes) for the prefetch to finish; *out_finished (may be NULL): 1 if it has, else 0. */
 LMCACHE4J_API int lmcache4j_prefetch_await(lmcache4j_engine engine, lmcache4j_prefetch_handle prefetch, int64_t timeout_ms,
                                            int32_t *out_finished);
 

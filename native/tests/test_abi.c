@@ -375,6 +375,9 @@ static void prefetch_handles(void) {
     CHECK(state == LMCACHE4J_PREFETCH_DONE && ready == 600, "state %d ready %lld", state, (long long)ready);
     EXPECT_OK(lmcache4j_prefetch_await(e, p, 0, &flag));
     CHECK(flag == 1, "a finished prefetch did not await (%d)", flag);
+    flag = 0;
+    EXPECT_OK(lmcache4j_prefetch_await(e, p, INT64_MAX, &flag)); /* "forever": once an internal error (overflow) */
+    CHECK(flag == 1, "a finished prefetch did not await forever (%d)", flag);
     EXPECT_OK(lmcache4j_prefetch_cancel(e, p, &flag));
     CHECK(flag == 0, "a finished prefetch was cancelled");
     EXPECT_OK(lmcache4j_prefetch_state(e, p, NULL, NULL));

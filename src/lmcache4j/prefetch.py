@@ -12,6 +12,7 @@ from . import _native
 from .errors import EngineClosedError, InvalidArgumentError
 
 _WAIT_SLICE_MS = 60_000   # a wait without a limit asks again this often (each call holds a JNI thread)
+_INT64_MAX = 2**63 - 1     # lmcache4j_prefetch_await takes int64 milliseconds
 
 
 class PrefetchState(enum.IntEnum):
@@ -71,7 +72,7 @@ class Prefetch:
             if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0 \
                     or math.isinf(timeout):
                 raise InvalidArgumentError(f"timeout {timeout!r} must be a finite number of seconds >= 0, or None")
-            return self._await(int(math.ceil(timeout * 1000)))
+            return self._await(min(int(math.ceil(timeout * 1000)), _INT64_MAX))   # longer: as long as it can
         while not self._await(_WAIT_SLICE_MS):
             pass
         return True

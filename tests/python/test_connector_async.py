@@ -296,6 +296,8 @@ def test_prefetch_handles_refuse_misuse(tmp_path):
         for bad in (-1, float("nan"), float("inf"), "1", True):
             with pytest.raises(InvalidArgumentError):
                 p.wait(bad)
+        for long_wait in (9.3e15, 1e18, 2**62, 1e300):   # past int64 milliseconds: as long as it can wait
+            assert p.wait(long_wait)
         with pytest.raises(InvalidArgumentError, match="pin_request_id contains a NUL"):
             engine.prefetch(PROMPT, pin_request_id="a\0b")
         p.close()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import LMCache4jError
+from ..errors import EngineClosedError, LMCache4jError
 from .plans import RequestPlan
 
 log = logging.getLogger("lmcache4j.connector")
@@ -75,7 +75,10 @@ class BackgroundLoads:
             loads = [self._running[rid] for rid in request_ids if rid in self._running]
         for load in loads:
             load.cancelled = True
-            load.prefetch.cancel()
+            try:
+                load.prefetch.cancel()
+            except EngineClosedError:
+                pass   # it landed since it was picked (its landing closed the prefetch): nothing to stop
 
     def take_landed(self) -> tuple[set[str], set[int]]:
         """The requests whose loads have ended since the last call, and the blocks they could not fill."""

@@ -95,25 +95,22 @@ public abstract sealed class LayeredOperation implements AutoCloseable permits L
 
     private void copyGuarded(int layer) {
         synchronized (this) {
-            if (ended || abandoned != null) {
-                throw new IllegalStateException("this " + what() + " has ended"
-                        + (abandoned != null ? " (" + abandoned + ")" : "") + ": layer " + layer + " is not copied");
-            }
-            if (layer != next) {
-                throw new IllegalArgumentException("layer " + layer + " is out of order: this " + what()
-                        + " copies layers 0.." + (layers - 1) + " in order, and layer " + next + " is next");
-            }
+            checkNext(layer);
         }
         if (engine.requireCaches() != registered) {
             abandon("the KV caches were registered anew since it began");
             throw new IllegalStateException("the KV caches were registered anew since this " + what()
                     + " began: it is given up, and layer " + layer + " is not copied");
         }
+        // Claim the layer before copying it: another thread naming the same layer is refused, and a
+        // close meanwhile ends the operation (freeing its pages) only once this copy has landed.
+        synchronized (this) {
+            checkNext(layer);
+            next++;
+            inFlight++;
+        }
         if (!hasChunks()) {
-            synchronized (this) {
-                next++;
-            }
-            settle();
+            settleLayer(null);
             return;
         }
         TransferBatch batch;
@@ -121,12 +118,11 @@ public abstract sealed class LayeredOperation implements AutoCloseable permits L
             batch = registered.transfer().beginLayer(registered.caches(), request.slots, request.stream, layer);
             copyLayer(batch);
         } catch (RuntimeException | Error e) {
+            unclaim(layer);
             landed(layer, e); // a batch dropped before its finish has queued nothing
             throw e;
         }
         synchronized (this) {
-            next++;
-            inFlight++;
             batches[layer] = batch;
         }
         boolean[] ran = new boolean[1];
@@ -140,6 +136,27 @@ public abstract sealed class LayeredOperation implements AutoCloseable permits L
                 settleLayer(e); // queuing failed: finish waited for what it had queued
             }
             throw e;
+        }
+    }
+
+    /** Refuses a copy of an ended or failed operation, or of a layer other than the next one; caller holds the lock. */
+    private void checkNext(int layer) {
+        if (ended || abandoned != null || failed) {
+            throw new IllegalStateException("this " + what() + " has ended"
+                    + (abandoned != null ? " (" + abandoned + ")" : failed ? " (a layer's copies failed)" : "")
+                    + ": layer " + layer + " is not copied");
+        }
+        if (layer != next) {
+            throw new IllegalArgumentException("layer " + layer + " is out of order: this " + what()
+                    + " copies layers 0.." + (layers - 1) + " in order, and layer " + next + " is next");
+        }
+    }
+
+    /** A claimed layer whose copies were never queued: not copied, and no longer in flight. */
+    private synchronized void unclaim(int layer) {
+        inFlight--;
+        if (next == layer + 1) {
+            next = layer; // nextLayer() counts the layers copied
         }
     }
 
@@ -158,6 +175,11 @@ public abstract sealed class LayeredOperation implements AutoCloseable permits L
                         + " has copied layers 0.." + (next - 1));
             }
             batch = batches[layer];
+            if (batch == null && hasChunks() && !failed) {
+                // claimed by a copy still running on another thread: its batch is not queued yet
+                throw new IllegalStateException("layer " + layer + " of this " + what()
+                        + " is still being copied by another call: await it after that call returns");
+            }
         }
         if (batch != null) {
             batch.orderCaller();

@@ -77,9 +77,19 @@ public final class Prefetch implements AutoCloseable {
         return promptTokens;
     }
 
-    /** Waits until it has finished or {@code timeout} has passed; returns whether it has finished. */
+    /**
+     * Waits until it has finished or {@code timeout} has passed; returns whether it has finished.
+     * A timeout past what nanoseconds in a long hold (about 292 years; C callers pass INT64_MAX
+     * milliseconds for "forever") waits as long as that.
+     */
     public boolean await(Duration timeout) throws InterruptedException {
-        return finished.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        long nanos;
+        try {
+            nanos = timeout.toNanos();
+        } catch (ArithmeticException beyondLong) {
+            nanos = timeout.isNegative() ? 0 : Long.MAX_VALUE;
+        }
+        return finished.await(nanos, TimeUnit.NANOSECONDS);
     }
 
     /**

@@ -5,6 +5,7 @@ import org.lmcache4j.LayeredOperation;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongPredicate;
 
 /**
  * The layer-by-layer stores and retrieves opened through the C ABI ({@code lmcache4j_store_layers},
@@ -20,10 +21,21 @@ final class LayeredHandles {
     private final Map<Long, Entry> open = new ConcurrentHashMap<>();
     private final AtomicLong lastIssued = new AtomicLong();
 
-    long add(long engine, LayeredOperation op) {
+    /** Issues a handle for {@code op}, unless its engine closed meanwhile (as {@link PrefetchHandles#add} does). */
+    long add(long engine, LayeredOperation op, LongPredicate isOpen) {
         long handle = lastIssued.incrementAndGet();
         open.put(handle, new Entry(engine, op));
+        if (!isOpen.test(engine)) {
+            open.remove(handle);
+            op.close();
+            throw new NativeStatus.EngineClosedException("engine " + engine + " closed while the operation started");
+        }
         return handle;
+    }
+
+    /** Open handles, of every engine (for tests). */
+    int size() {
+        return open.size();
     }
 
     LayeredOperation get(long engine, long handle) {

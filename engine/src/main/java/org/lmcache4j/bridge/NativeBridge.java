@@ -220,7 +220,7 @@ final class NativeBridge {
             CacheEngine engine = HANDLES.get(handle);
             Prompt p = Prompt.read(salt, saltLen, adapter, adapterLen, tokens, n, requestId, requestIdLen);
             return PREFETCHES.add(handle, p.pinFor() == null ? engine.prefetch(p.scope(), p.tokens())
-                    : engine.prefetchAndPin(p.pinFor(), p.scope(), p.tokens()));
+                    : engine.prefetchAndPin(p.pinFor(), p.scope(), p.tokens()), HANDLES::isOpen);
         });
     }
 
@@ -304,11 +304,11 @@ final class NativeBridge {
             if (retrieve) {
                 var op = engine.retrieveLayers(scope, t, slots, skipLeading, s);
                 NativeMemory.writeLongs(outTokens, new long[] {op.tokens()}, 1);
-                return LAYERED.add(handle, op);
+                return LAYERED.add(handle, op, HANDLES::isOpen);
             }
             var op = engine.storeLayers(scope, t, slots, skipLeading, s);
             NativeMemory.writeLongs(outTokens, new long[] {op.tokens()}, 1);
-            return LAYERED.add(handle, op);
+            return LAYERED.add(handle, op, HANDLES::isOpen);
         });
     }
 

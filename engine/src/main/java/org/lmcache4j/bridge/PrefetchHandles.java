@@ -6,6 +6,7 @@ import org.lmcache4j.bridge.NativeStatus.EngineClosedException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongPredicate;
 
 /**
  * The prefetches started through the C ABI ({@code lmcache4j_prefetch}), by handle. As with
@@ -21,9 +22,19 @@ final class PrefetchHandles {
     private final Map<Long, Entry> open = new ConcurrentHashMap<>();
     private final AtomicLong lastIssued = new AtomicLong();
 
-    long add(long engine, Prefetch prefetch) {
+    /**
+     * Issues a handle for {@code prefetch} of {@code engine}, unless the engine closed meanwhile
+     * ({@code isOpen} says no once its handles are forgotten): then the prefetch is closed and
+     * nothing is kept, since the close that forgets its engine's handles may have run already.
+     */
+    long add(long engine, Prefetch prefetch, LongPredicate isOpen) {
         long handle = lastIssued.incrementAndGet();
         open.put(handle, new Entry(engine, prefetch));
+        if (!isOpen.test(engine)) {
+            open.remove(handle);
+            prefetch.close();
+            throw new EngineClosedException("engine " + engine + " closed while the prefetch started");
+        }
         return handle;
     }
 
