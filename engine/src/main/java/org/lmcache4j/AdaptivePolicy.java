@@ -73,11 +73,6 @@ final class AdaptivePolicy implements EvictionPolicy {
         this.duel = new ShadowDuel(capacity);
     }
 
-    /** Whether the pool follows the LRU-2 shadow now. */
-    boolean lru2() {
-        return duel.followsLru2();
-    }
-
     @Override
     public String name() {
         return "ADAPTIVE";

@@ -87,10 +87,6 @@ final class ShadowDuel {
         }
     }
 
-    boolean followsLru2() {
-        return leader == LRU2;
-    }
-
     void added(ChunkEntry entry) {
         AdaptiveSlot slot = slots.computeIfAbsent(entry.key, AdaptiveSlot::new);
         slot.entry = entry;
