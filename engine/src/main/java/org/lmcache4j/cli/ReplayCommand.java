@@ -43,7 +43,7 @@ final class ReplayCommand {
                                    model shape (default Mistral-7B: 32, 8, 128, bfloat16, 16, flash_attn)
               --model NAME         model name, part of every chunk key; 'reference' runs the reference
                                    transformer and measures time to first token with and without the engine
-                                   (--size tiny|small|medium --workload chat|docs|both --documents N
+                                   (--size tiny|small|small-mha|medium --workload chat|docs|both --documents N
                                    --document-tokens N --queries N --query-tokens N --plot FILE.svg), then
                                    inter-token latency under continuous batching while hits load from disk (and
                                    Redis with --remote-url), loading synchronously and asynchronously (--serving

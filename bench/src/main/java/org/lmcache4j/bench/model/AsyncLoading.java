@@ -9,6 +9,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -19,7 +20,9 @@ import java.util.concurrent.TimeUnit;
  * in the CPU pool is handed to the engine's prefetch ({@code prefetchAndPin}); a loader thread
  * waits for it, retrieves the prefix from the pool into the request's blocks and unpins it, and
  * the request joins the first step after that, while the batch goes on decoding. A prefix the
- * pool already holds is copied at once, in the step, as a CPU-pool hit stays synchronous.
+ * pool already holds is copied at once, in the step, as the connector keeps a CPU-pool hit
+ * synchronous; the requests named in {@code poolHitsInBackground} are loaded in the background
+ * even then, so that the replay measures both ways side by side.
  * With a remote tier the lookup itself is a network round trip: then the scheduler answers "ask
  * again" (vLLM's {@code None}) and the lookup runs on the loader thread before the prefetch.
  * The pin matters: with a disk tier, the spiller may drop an unpinned prefetched chunk before the
@@ -31,11 +34,17 @@ final class AsyncLoading implements LoadingStrategy, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(AsyncLoading.class);
 
     private final CacheEngine engine;
+    private final Set<String> poolHitsInBackground;
     private final ThreadPoolExecutor loaders = new ThreadPoolExecutor(LOADERS, LOADERS, 0, TimeUnit.SECONDS,
             new LinkedBlockingQueue<>(), Thread.ofPlatform().daemon().name("reference-kv-loader-", 0).factory());
 
     AsyncLoading(CacheEngine engine) {
+        this(engine, Set.of());
+    }
+
+    AsyncLoading(CacheEngine engine, Set<String> poolHitsInBackground) {
         this.engine = engine;
+        this.poolHitsInBackground = Set.copyOf(poolHitsInBackground);
         loaders.prestartAllCoreThreads();
     }
 
@@ -49,7 +58,7 @@ final class AsyncLoading implements LoadingStrategy, AutoCloseable {
         if (engine.config().remoteUrl().isPresent()) {
             // A lookup asks Redis (a network round trip): the scheduler answers "ask again" (vLLM's
             // None) and the lookup runs on a loader thread with the load, not in the step.
-            Background load = new Background(requestId, prompt, slots, null);
+            Background load = new Background(requestId, prompt, slots, null, true);
             loaders.execute(load::run);
             return load;
         }
@@ -58,16 +67,17 @@ final class AsyncLoading implements LoadingStrategy, AutoCloseable {
         }
         long readBefore = readBelowPool();
         Prefetch prefetch = engine.prefetchAndPin(requestId, KeyScope.NONE, prompt);
-        if (prefetch.isDone()) { // in the pool already (or read that fast): copied now, in this step
-            try {
-                boolean below = readBelowPool() > readBefore; // a read ended during the call
-                return new SyncLoading.Landed(retrieve(engine, prompt, slots), below);
+        boolean done = prefetch.isDone();
+        boolean inPool = done && readBelowPool() == readBefore; // nothing read below the pool
+        if (done && !(inPool && poolHitsInBackground.contains(requestId))) {
+            try { // in the pool already (or read that fast): copied now, in this step
+                return new SyncLoading.Landed(retrieve(engine, prompt, slots), !inPool, System.nanoTime());
             } finally {
                 engine.unpin(requestId);
                 prefetch.close();
             }
         }
-        Background load = new Background(requestId, prompt, slots, prefetch);
+        Background load = new Background(requestId, prompt, slots, prefetch, !inPool);
         loaders.execute(load::run);
         return load;
     }
@@ -106,14 +116,16 @@ final class AsyncLoading implements LoadingStrategy, AutoCloseable {
         private volatile Prefetch prefetch;
         private volatile boolean aborted;
         private volatile int loaded;
+        private volatile long landedAt = -1;
         /** Until the lookup says the prompt misses, a lookup or a read below the pool is in flight. */
-        private volatile boolean belowPool = true;
+        private volatile boolean belowPool;
 
-        Background(String requestId, int[] prompt, long[] slots, Prefetch prefetch) {
+        Background(String requestId, int[] prompt, long[] slots, Prefetch prefetch, boolean belowPool) {
             this.requestId = requestId;
             this.prompt = prompt;
             this.slots = slots;
             this.prefetch = prefetch;
+            this.belowPool = belowPool;
         }
 
         void run() {
@@ -133,6 +145,7 @@ final class AsyncLoading implements LoadingStrategy, AutoCloseable {
                 }
                 if (!aborted) {
                     loaded = retrieve(engine, prompt, slots); // what arrived; the request computes the rest
+                    landedAt = System.nanoTime();
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -170,6 +183,11 @@ final class AsyncLoading implements LoadingStrategy, AutoCloseable {
             if (p != null) {
                 p.cancel();
             } // else the loader sees the flag before it starts one, or cancels it in its wait
+        }
+
+        @Override
+        public long landedAtNanos() {
+            return landed() ? landedAt : -1;
         }
 
         @Override

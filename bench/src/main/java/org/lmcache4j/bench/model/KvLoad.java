@@ -14,6 +14,7 @@ interface KvLoad {
         public void abort() { }
         public boolean settled() { return true; }
         public void awaitSettled() { }
+        public long landedAtNanos() { return -1; }
     };
 
     /** Whether the KV is in the request's blocks: the request may join the next batch. */
@@ -33,4 +34,7 @@ interface KvLoad {
 
     /** Waits until {@link #settled()}: only when a run ends. */
     void awaitSettled();
+
+    /** When ({@link System#nanoTime()}) the KV was in the blocks; -1 while it is not, or when nothing loaded. */
+    long landedAtNanos();
 }

@@ -30,18 +30,28 @@ public record ModelShape(int layers, int dim, int heads, int kvHeads, int ffn, i
         return new ModelShape(4, 256, 8, 2, 640, 4096, 42);
     }
 
+    /**
+     * {@code small} with a KV head per query head (multi-head attention, as Llama-2-7B): four times
+     * the KV bytes a token for about the same compute, so that loading a long prefix takes several
+     * decode steps, as it does on a GPU (the loading-mode comparison of the serving loop).
+     */
+    public static ModelShape smallMha() {
+        return new ModelShape(4, 256, 8, 8, 640, 4096, 42);
+    }
+
     /** For longer timing runs: 8 layers, dim 512, 16 heads over 4 KV heads. */
     public static ModelShape medium() {
         return new ModelShape(8, 512, 16, 4, 1408, 8192, 42);
     }
 
-    /** {@code tiny}, {@code small} or {@code medium}. */
+    /** {@code tiny}, {@code small}, {@code small-mha} or {@code medium}. */
     public static ModelShape named(String name) {
         return switch (name) {
             case "tiny" -> tiny();
             case "small" -> small();
+            case "small-mha" -> smallMha();
             case "medium" -> medium();
-            default -> throw new IllegalArgumentException("model size '" + name + "' is not one of tiny, small, medium");
+            default -> throw new IllegalArgumentException("model size '" + name + "' is not one of tiny, small, small-mha, medium");
         };
     }
 

@@ -57,6 +57,7 @@ final class ServingLoop {
     private final class Live {
         final ServingRequest request;
         final long arrivalNanos;
+        final long loadBeganNanos;
         final KvLoad load;
         final List<int[]> logits = new ArrayList<>();
         long[] slots;
@@ -77,6 +78,7 @@ final class ServingLoop {
             slots = cache.allocate(roundUp(prompt + Math.max(1, request.outputTokens()), bs));
             tokens = Arrays.copyOf(request.prompt(), slots.length);
             length = prompt;
+            loadBeganNanos = System.nanoTime();
             load = begin(strategy, request, Arrays.copyOf(slots, prompt));
         }
 
@@ -210,8 +212,9 @@ final class ServingLoop {
         List<ServingRun.Outcome> outcomes = new ArrayList<>();
         for (ServingRequest r : requests) {
             Live l = all.get(r);
+            long landed = l.aborted || l.load.loadedTokens() == 0 ? -1 : l.load.landedAtNanos();
             outcomes.add(new ServingRun.Outcome(r, l.aborted ? 0 : l.load.loadedTokens(), l.load.belowPool(),
-                    l.ttftNanos, l.logits, l.aborted, l.abortedWhileLoading));
+                    landed < 0 ? -1 : landed - l.loadBeganNanos, l.ttftNanos, l.logits, l.aborted, l.abortedWhileLoading));
         }
         return new ServingRun(strategy.name(), steps, outcomes);
     }

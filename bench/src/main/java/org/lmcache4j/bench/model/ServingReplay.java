@@ -12,7 +12,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
@@ -65,11 +67,13 @@ final class ServingReplay {
             EngineConfig.Builder populate = config.toBuilder().localCpu(true)
                     .maxLocalCpuSizeGb(Math.max(config.maxLocalCpuSizeGb(), gb)).remoteUrl(null);
             Path populated = root.resolve("populated");
-            progress.printf("serving loop: storing %d hit prompts of %d tokens (disk tier in %s%s)%n", hits.size(),
+            progress.printf("serving loop: storing %d hit prompts of %d tokens (disk tier in %s%s)%n",
+                    hits.stream().filter(r -> !r.kind().poolHit()).count(),
                     s.hitPromptTokens(), root, remote ? ", and Redis" : "");
             List<ServingRun.Outcome> reference = new ArrayList<>();
             reference.addAll(populate(loop, cache, modelName, populate.localDisk(populated.toString())
                     .maxLocalDiskSizeGb(gb).build(), only(hits, ServingRequest.Kind.DISK_HIT)));
+            reference.addAll(poolHitReferences(hits, reference));
             if (remote) {
                 reference.addAll(populate(loop, cache, modelName, populate.localDisk(null)
                         .remoteUrl(config.remoteUrl().get()).build(), only(hits, ServingRequest.Kind.REMOTE_HIT)));
@@ -122,7 +126,10 @@ final class ServingReplay {
             if (name.equals("sync")) {
                 run = loop.run(requests, new SyncLoading(engine), engine);
             } else {
-                try (AsyncLoading async = new AsyncLoading(engine)) {
+                Set<String> background = requests.stream()
+                        .filter(r -> r.kind() == ServingRequest.Kind.POOL_HIT_BACKGROUND).map(ServingRequest::id)
+                        .collect(Collectors.toSet());
+                try (AsyncLoading async = new AsyncLoading(engine, background)) {
                     run = loop.run(requests, async, engine);
                 }
             }
@@ -149,7 +156,7 @@ final class ServingReplay {
     private static LayerwiseTtft.Result layerwise(ReferenceModel model, PagedKvCache cache, String modelName,
                                                   EngineConfig config, List<ServingRequest> hits, PrintStream progress) {
         try (CacheEngine engine = open(config, modelName, cache)) {
-            List<int[]> prompts = hits.stream().map(ServingRequest::prompt).toList();
+            List<int[]> prompts = hits.stream().filter(r -> !r.kind().poolHit()).map(ServingRequest::prompt).toList();
             for (int[] p : prompts) {
                 try (org.lmcache4j.Prefetch fetch = engine.prefetch(org.lmcache4j.KeyScope.NONE, p)) {
                     fetch.await(java.time.Duration.ofMinutes(1));
@@ -172,7 +179,14 @@ final class ServingReplay {
         return engine;
     }
 
-    /** The hit requests: one per {@code hitEvery} steps, disk and Redis in turn. */
+    /**
+     * The hit requests: one per {@code hitEvery} steps, disk and Redis in turn; then, every
+     * {@code hitEvery / 2} steps, each disk hit that is not aborted comes back twice, its prompt now
+     * in the CPU pool (its load left it there): once copied in the step, once in the background
+     * (in turn which comes first), to measure both ways side by side. Not with Redis: there every
+     * asynchronous lookup runs on a loader thread (a round trip the step must not wait for), so a
+     * pool hit is loaded in the background either way.
+     */
     private static List<ServingRequest> hits(Settings s, int vocab, boolean remote) {
         List<ServingRequest> out = new ArrayList<>();
         int tiers = remote ? 2 : 1;
@@ -183,6 +197,39 @@ final class ServingReplay {
             String id = (kind == ServingRequest.Kind.DISK_HIT ? "disk-" : "remote-") + i / tiers;
             out.add(new ServingRequest(id, kind, step, Workloads.tokens(new SplittableRandom(s.seed() * 31 + i),
                     s.hitPromptTokens(), vocab), s.hitOutputTokens(), aborts ? step : -1)); // aborted right after its load started
+        }
+        if (remote) {
+            return out;
+        }
+        List<ServingRequest> again = new ArrayList<>();
+        int step = out.isEmpty() ? 0 : out.getLast().arrivalStep() + s.hitEvery();
+        for (ServingRequest r : out) {
+            if (r.kind() != ServingRequest.Kind.DISK_HIT || r.aborts()) {
+                continue;
+            }
+            List<ServingRequest.Kind> order = again.size() % 4 == 0
+                    ? List.of(ServingRequest.Kind.POOL_HIT_IN_STEP, ServingRequest.Kind.POOL_HIT_BACKGROUND)
+                    : List.of(ServingRequest.Kind.POOL_HIT_BACKGROUND, ServingRequest.Kind.POOL_HIT_IN_STEP);
+            for (ServingRequest.Kind kind : order) {
+                String id = (kind == ServingRequest.Kind.POOL_HIT_IN_STEP ? "pool-step-" : "pool-bg-") + r.id();
+                again.add(new ServingRequest(id, kind, step, r.prompt(), r.outputTokens(), -1));
+                step += Math.max(1, s.hitEvery() / 2);
+            }
+        }
+        out.addAll(again);
+        return out;
+    }
+
+    /** The reference of a pool hit is that of the disk hit whose prompt it repeats (the model is deterministic). */
+    private static List<ServingRun.Outcome> poolHitReferences(List<ServingRequest> hits, List<ServingRun.Outcome> disk) {
+        List<ServingRun.Outcome> out = new ArrayList<>();
+        for (ServingRequest r : hits) {
+            if (r.kind().poolHit()) {
+                ServingRun.Outcome source = disk.stream().filter(o -> r.id().endsWith("-" + o.request().id()))
+                        .findFirst().orElseThrow();
+                out.add(new ServingRun.Outcome(r, source.loadedTokens(), false, -1, source.ttftNanos(), source.logitBits(),
+                        false, false));
+            }
         }
         return out;
     }

@@ -1,6 +1,7 @@
 package org.lmcache4j.bench.model;
 
 import org.lmcache4j.EngineStats;
+import org.lmcache4j.bench.model.ServingRequest.Kind;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -87,11 +88,9 @@ final class ServingReport {
         return measured().stream().filter(m -> m.name().equals(name));
     }
 
-    private double ttftMs(String mode, ServingRequest.Kind kind) {
-        long[] nanos = mode(mode).flatMap(m -> m.run().outcomes().stream())
-                .filter(o -> o.request().kind() == kind && o.ttftNanos() >= 0).mapToLong(ServingRun.Outcome::ttftNanos)
-                .toArray();
-        return nanos.length == 0 ? Double.NaN : TtftSample.quantile(nanos, 0.5) / 1e6;
+    private double ttftMs(String mode, Predicate<Kind> kind) {
+        return p50Ms(mode(mode).flatMap(m -> m.run().outcomes().stream())
+                .filter(o -> kind.test(o.request().kind()) && o.ttftNanos() >= 0).mapToLong(ServingRun.Outcome::ttftNanos));
     }
 
     /** Adds the fields to {@code r}; {@code logits_mismatches} becomes the sum of its value there and this replay's. */
@@ -111,10 +110,15 @@ final class ServingReport {
                 : List.of(ServingRequest.Kind.DISK_HIT);
         for (ServingRequest.Kind kind : kinds) {
             String tier = kind == ServingRequest.Kind.DISK_HIT ? "disk" : "remote";
-            putIfKnown(r, "ttft_ms_p50_" + tier + "_hit_sync", ttftMs("sync", kind));
-            putIfKnown(r, "ttft_ms_p50_" + tier + "_hit_async", ttftMs("async", kind));
-            putIfKnown(r, "ttft_" + tier + "_hit_async_over_sync", ttftMs("async", kind) / ttftMs("sync", kind));
+            putIfKnown(r, "ttft_ms_p50_" + tier + "_hit_sync", ttftMs("sync", k -> k == kind));
+            putIfKnown(r, "ttft_ms_p50_" + tier + "_hit_async", ttftMs("async", k -> k == kind));
+            putIfKnown(r, "ttft_" + tier + "_hit_async_over_sync", ttftMs("async", k -> k == kind) / ttftMs("sync", k -> k == kind));
+            for (String m : List.of("sync", "async")) { // the load alone: TTFT less the steps around it
+                putIfKnown(r, "load_ms_p50_" + tier + "_hit_" + m, p50Ms(mode(m).flatMap(x -> x.run().outcomes().stream())
+                        .filter(o -> o.request().kind() == kind && o.loadNanos() >= 0).mapToLong(ServingRun.Outcome::loadNanos)));
+            }
         }
+        addPoolHits(r);
         r.put("ttft_ms_p50_cpu_hit_whole", layerwise.wholeMs());
         r.put("ttft_ms_p50_cpu_hit_layerwise", layerwise.layerwiseMs());
         r.put("layerwise_ttft_ratio", layerwise.ratio());
@@ -128,9 +132,13 @@ final class ServingReport {
             r.put("serving_loading_steps_" + m, mode(m).flatMap(x -> x.run().measured().stream())
                     .filter(ServingRun.Step::loading).count());
             r.put("hit_loaded_tokens_" + m, mode(m).flatMap(this::hits).mapToLong(ServingRun.Outcome::loadedTokens).sum());
+            r.put("pool_hit_loaded_tokens_" + m, mode(m).flatMap(x -> x.run().outcomes().stream())
+                    .filter(o -> o.request().kind().poolHit()).mapToLong(ServingRun.Outcome::loadedTokens).sum());
         }
-        r.put("hit_requests", reference.size());
-        r.put("hit_prompt_tokens", reference.values().stream().mapToLong(o -> o.request().prompt().length).sum());
+        r.put("hit_requests", reference.values().stream().filter(o -> !o.request().kind().poolHit()).count());
+        r.put("hit_prompt_tokens", reference.values().stream().filter(o -> !o.request().kind().poolHit())
+                .mapToLong(o -> o.request().prompt().length).sum());
+        r.put("pool_hit_requests", reference.values().stream().filter(o -> o.request().kind().poolHit()).count());
         r.put("aborted_requests", modes.stream().flatMap(this::hits).filter(ServingRun.Outcome::aborted).count());
         r.put("aborted_while_loading", modes.stream().flatMap(this::hits)
                 .filter(ServingRun.Outcome::abortedWhileLoading).count());
@@ -143,8 +151,34 @@ final class ServingReport {
         r.put("serving_disk_dir", diskDir);
     }
 
+    /**
+     * CPU-pool hits, copied in the step that schedules them or loaded in the background: their TTFT
+     * and what beginning their load took out of the step they arrived at (the batch's wait).
+     */
+    private void addPoolHits(Map<String, Object> r) {
+        putIfKnown(r, "ttft_ms_p50_pool_hit_sync", ttftMs("sync", Kind::poolHit));
+        for (Kind kind : List.of(Kind.POOL_HIT_IN_STEP, Kind.POOL_HIT_BACKGROUND)) {
+            String way = kind == Kind.POOL_HIT_IN_STEP ? "in_step" : "background";
+            putIfKnown(r, "ttft_ms_p50_pool_hit_async_" + way, ttftMs("async", k -> k == kind));
+            putIfKnown(r, "load_begin_ms_p50_pool_hit_" + way, p50Ms(mode("async").flatMap(m -> m.run().outcomes().stream()
+                    .filter(o -> o.request().kind() == kind && !o.aborted())
+                    .map(o -> m.run().steps().get(o.request().arrivalStep()))).mapToLong(ServingRun.Step::beginNanos)));
+        }
+        Object step = r.get("ttft_ms_p50_pool_hit_async_in_step");
+        Object background = r.get("ttft_ms_p50_pool_hit_async_background");
+        if (step != null && background != null) {
+            r.put("ttft_pool_hit_background_over_in_step", ((Number) background).doubleValue() / ((Number) step).doubleValue());
+        }
+    }
+
+    private static double p50Ms(java.util.stream.LongStream nanos) {
+        long[] n = nanos.toArray();
+        return n.length == 0 ? Double.NaN : TtftSample.quantile(n, 0.5) / 1e6;
+    }
+
+    /** The disk and Redis hits of a run (not the CPU-pool hits, which repeat their prompts). */
     private Stream<ServingRun.Outcome> hits(Mode m) {
-        return m.run().outcomes().stream().filter(o -> o.request().kind() != ServingRequest.Kind.BACKGROUND);
+        return m.run().outcomes().stream().filter(o -> o.request().kind() != Kind.BACKGROUND && !o.request().kind().poolHit());
     }
 
     /** A quantile of no samples is unknown: the field is left out rather than made up. */
@@ -175,8 +209,15 @@ final class ServingReport {
                 ratio(r.get("itl_loading_sync_over_quiet")), ratio(r.get("itl_loading_async_over_quiet"))));
         s.append(f("TTFT of a disk hit, async / sync: %s (goal <= 1.1); aborted %s (%s while loading)%n",
                 ratio(r.get("ttft_disk_hit_async_over_sync")), r.get("aborted_requests"), r.get("aborted_while_loading")));
+        s.append(f("a disk hit's load alone, p50: sync %s ms, async %s ms%n", ms(r.get("load_ms_p50_disk_hit_sync")),
+                ms(r.get("load_ms_p50_disk_hit_async"))));
         s.append(f("beginning a hit's load took the step, p50: sync %s ms (the whole load), async %s ms (lookup, prefetch)%n",
                 ms(r.get("load_begin_ms_p50_sync")), ms(r.get("load_begin_ms_p50_async"))));
+        s.append(f("CPU-pool hits, TTFT p50: sync %s ms; async: copied in the step %s ms (took %s ms of it), in the"
+                        + " background %s ms (took %s ms of its step): background / in step %s%n",
+                ms(r.get("ttft_ms_p50_pool_hit_sync")), ms(r.get("ttft_ms_p50_pool_hit_async_in_step")),
+                ms2(r.get("load_begin_ms_p50_pool_hit_in_step")), ms(r.get("ttft_ms_p50_pool_hit_async_background")),
+                ms2(r.get("load_begin_ms_p50_pool_hit_background")), ratio(r.get("ttft_pool_hit_background_over_in_step"))));
         s.append(f("full CPU hits: TTFT p50 %.2f ms whole-chunk, %.2f ms layer by layer: ratio %.2f (goal <= 1)%n",
                 layerwise.wholeMs(), layerwise.layerwiseMs(), layerwise.ratio()));
         s.append(f("serving loop: %d tokens of hit requests checked, %d logits mismatches; leases at end %d, pins at end %d",
@@ -187,6 +228,10 @@ final class ServingReport {
 
     private static String ms(Object v) {
         return v == null ? "-" : f("%.1f", ((Number) v).doubleValue());
+    }
+
+    private static String ms2(Object v) {
+        return v == null ? "-" : f("%.2f", ((Number) v).doubleValue());
     }
 
     private static String ratio(Object v) {

@@ -15,7 +15,18 @@ record ServingRequest(String id, Kind kind, int arrivalStep, int[] prompt, int o
         /** Its whole prompt is on the disk tier, not in the CPU pool. */
         DISK_HIT,
         /** Its whole prompt is in Redis, neither in the pool nor on disk. */
-        REMOTE_HIT
+        REMOTE_HIT,
+        /**
+         * Its whole prompt is in the CPU pool (a disk hit's prompt again: the disk hit's load left it
+         * there), copied into its blocks inside the step that schedules it, in both modes.
+         */
+        POOL_HIT_IN_STEP,
+        /** As {@link #POOL_HIT_IN_STEP}, but the asynchronous mode loads it in the background like a disk hit. */
+        POOL_HIT_BACKGROUND;
+
+        boolean poolHit() {
+            return this == POOL_HIT_IN_STEP || this == POOL_HIT_BACKGROUND;
+        }
     }
 
     ServingRequest {

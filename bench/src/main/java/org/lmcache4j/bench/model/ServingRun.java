@@ -48,6 +48,7 @@ record ServingRun(String strategy, List<Step> steps, List<Outcome> outcomes) {
      * @param request            the request
      * @param loadedTokens       prompt tokens its load brought in (the rest it prefilled)
      * @param belowPool          whether its load read from the disk or remote tier
+     * @param loadNanos          from the start of its load to its landing in the blocks; -1 if nothing loaded
      * @param ttftNanos          from the start of the step it arrived at to the end of the step that
      *                           gave its first token; -1 if it was aborted before
      * @param logitBits          the raw bits of the logits of each token it produced, for the
@@ -55,7 +56,7 @@ record ServingRun(String strategy, List<Step> steps, List<Outcome> outcomes) {
      * @param aborted            whether it was aborted
      * @param abortedWhileLoading whether its load was still in flight then
      */
-    record Outcome(ServingRequest request, int loadedTokens, boolean belowPool, long ttftNanos,
+    record Outcome(ServingRequest request, int loadedTokens, boolean belowPool, long loadNanos, long ttftNanos,
                    List<int[]> logitBits, boolean aborted, boolean abortedWhileLoading) {
     }
 }

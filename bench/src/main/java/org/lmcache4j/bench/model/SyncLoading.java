@@ -35,11 +35,11 @@ final class SyncLoading implements LoadingStrategy {
         EngineStats after = engine.stats();
         boolean belowPool = after.diskHitTokens() + after.remoteHitTokens()
                 > before.diskHitTokens() + before.remoteHitTokens();
-        return new Landed(loaded, belowPool);
+        return new Landed(loaded, belowPool, System.nanoTime());
     }
 
     /** A load that had finished when {@link #begin} returned. */
-    record Landed(int loadedTokens, boolean belowPool) implements KvLoad {
+    record Landed(int loadedTokens, boolean belowPool, long landedAtNanos) implements KvLoad {
         public boolean landed() { return true; }
         public void abort() { }
         public boolean settled() { return true; }

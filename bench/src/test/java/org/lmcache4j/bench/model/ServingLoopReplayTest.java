@@ -82,8 +82,17 @@ class ServingLoopReplayTest {
         assertEquals(2 * 127, number(j, "hit_loaded_tokens_sync"));
         assertEquals(2 * 127, number(j, "hit_loaded_tokens_async"));
         assertTrue(number(j, "serving_loading_steps_sync") >= 2 && number(j, "serving_loading_steps_async") >= 2, j.toString());
-        assertEquals(2, number(j, "prefetches_async"), "one prefetch per hit; the background prompts miss");
-        assertEquals(2 * 2 * 4, number(j, "serving_tokens_checked"), "two modes, two hits, four tokens each");
+        assertEquals(2 + 4, number(j, "prefetches_async"), "one prefetch per hit; the background prompts miss");
+        // Each disk hit comes back twice, its prompt in the pool: copied in the step, then in the background.
+        assertEquals(4, number(j, "pool_hit_requests"));
+        assertEquals(4 * 127, number(j, "pool_hit_loaded_tokens_sync"));
+        assertEquals(4 * 127, number(j, "pool_hit_loaded_tokens_async"));
+        for (String key : List.of("ttft_ms_p50_pool_hit_sync", "ttft_ms_p50_pool_hit_async_in_step",
+                "ttft_ms_p50_pool_hit_async_background", "load_begin_ms_p50_pool_hit_in_step",
+                "load_begin_ms_p50_pool_hit_background", "ttft_pool_hit_background_over_in_step")) {
+            assertTrue(number(j, key) > 0, key + " = " + j.get(key));
+        }
+        assertEquals(2 * 6 * 4, number(j, "serving_tokens_checked"), "two modes, six hits, four tokens each");
         assertExactAndClean(j);
         String svg = Files.readString(plot);
         assertTrue(svg.startsWith("<svg") && svg.contains("synchronous loading") && svg.contains("asynchronous loading")
