@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
@@ -30,9 +29,7 @@ class ServerProcessTest {
 
     @Test
     void sigterm_exitsZero_removesTheSocket_andTheDiskTierServesAfterARestart() throws Exception {
-        Path dir = Files.createDirectory(tmp.resolve("run"), PosixFilePermissions.asFileAttribute(
-                PosixFilePermissions.fromString("rwx------")));
-        Path socket = dir.resolve("engine.sock");
+        Path socket = ServerTest.privateSocket(tmp);
         Path config = tmp.resolve("lmcache.yaml");
         Files.writeString(config, "chunk_size: 16\nmax_local_cpu_size: 0.01\nlocal_disk: \"file://"
                 + tmp.resolve("disk") + "/\"\nmax_local_disk_size: 0.01\n");

@@ -43,9 +43,7 @@ class ServerTest {
 
     @BeforeEach
     void start() throws IOException {
-        Path dir = Files.createDirectory(tmp.resolve("run"), PosixFilePermissions.asFileAttribute(
-                PosixFilePermissions.fromString("rwx------")));
-        socket = dir.resolve("engine.sock");
+        socket = privateSocket(tmp);
         server = EngineServer.start(socket, null, Map.of(), new MetricsRegistry(), Duration.ofSeconds(5));
     }
 
@@ -56,6 +54,12 @@ class ServerTest {
         }
         server.close();
         assertFalse(Files.exists(socket), "the socket is removed when the server stops");
+    }
+
+    /** A socket's path in a new directory under {@code tmp} that only its owner may enter (mode 0700). */
+    static Path privateSocket(Path tmp) throws IOException {
+        return Files.createDirectory(tmp.resolve("run"), PosixFilePermissions.asFileAttribute(
+                PosixFilePermissions.fromString("rwx------"))).resolve("engine.sock");
     }
 
     /** A client with caches of {@code layout} filled from {@code seed}. */
