@@ -6,6 +6,7 @@ import org.lmcache4j.KvDtype;
 import org.lmcache4j.KvFormat;
 import org.lmcache4j.KvLayout;
 import org.lmcache4j.bridge.ConfigOverlay;
+import org.lmcache4j.memory.SharedSlabSource;
 import org.lmcache4j.metrics.MetricsRegistry;
 import org.lmcache4j.server.EngineServer;
 import org.lmcache4j.server.ServerClient;
@@ -44,7 +45,9 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  *   <li>{@code *Lookup}: a lookup of the whole prompt, every chunk a hit;</li>
  *   <li>{@code *Retrieve}: the whole prompt loaded into the caches;</li>
- *   <li>{@code *Store}: the whole prompt stored into an emptied pool (emptied outside the timing).</li>
+ *   <li>{@code *Store}: the whole prompt stored into an emptied pool (emptied outside the timing);</li>
+ *   <li>{@code embeddedShared*}: the embedded engine with its pool on the server's shared slabs
+ *       (memory files), which tells the slabs' cost from the protocol's.</li>
  * </ul>
  * Both engines run in this JVM; the server's copies are the client's, in this JVM too, through
  * its own mappings of the slabs (a C client's are the same copy loops in C).
@@ -70,6 +73,8 @@ public class ServerBenchmark {
     private EngineServer server;
     private ServerClient client;
     private CacheEngine embedded;
+    /** The embedded engine with its pool on the server's kind of slabs (shared memory files). */
+    private CacheEngine embeddedShared;
     private Arena arena;
     private int[] prompt;
     private long[] slots;
@@ -100,11 +105,15 @@ public class ServerBenchmark {
         embedded = CacheEngine.builder().config(ConfigOverlay.load(null, SETTINGS, Map.of())).layout(LAYOUT)
                 .model("bench").open();
         embedded.registerKvCaches(caches);
+        embeddedShared = CacheEngine.builder().config(ConfigOverlay.load(null, SETTINGS, Map.of())).layout(LAYOUT)
+                .model("bench").slabSource(SharedSlabSource.create()).open();
+        embeddedShared.registerKvCaches(caches);
         storeBoth();
     }
 
     private void storeBoth() throws IOException {
-        if (client.store(KeyScope.NONE, prompt, slots, 0) != tokens || embedded.store(KeyScope.NONE, prompt, slots, 0) != tokens) {
+        if (client.store(KeyScope.NONE, prompt, slots, 0) != tokens || embedded.store(KeyScope.NONE, prompt, slots, 0) != tokens
+                || embeddedShared.store(KeyScope.NONE, prompt, slots, 0) != tokens) {
             throw new IllegalStateException("the prompt was not stored whole");
         }
     }
@@ -116,6 +125,7 @@ public class ServerBenchmark {
         public void empty(ServerBenchmark b) throws IOException {
             b.client.clear();
             b.embedded.clear();
+            b.embeddedShared.clear();
         }
     }
 
@@ -135,6 +145,11 @@ public class ServerBenchmark {
     }
 
     @Benchmark
+    public int embeddedSharedRetrieve() {
+        return embeddedShared.retrieve(KeyScope.NONE, prompt, slots, 0);
+    }
+
+    @Benchmark
     public int serverRetrieve() throws IOException {
         return client.retrieve(KeyScope.NONE, prompt, slots, 0);
     }
@@ -142,6 +157,11 @@ public class ServerBenchmark {
     @Benchmark
     public int embeddedStore(Emptied e) {
         return embedded.store(KeyScope.NONE, prompt, slots, 0);
+    }
+
+    @Benchmark
+    public int embeddedSharedStore(Emptied e) {
+        return embeddedShared.store(KeyScope.NONE, prompt, slots, 0);
     }
 
     @Benchmark
@@ -154,6 +174,7 @@ public class ServerBenchmark {
         client.close();
         server.close();
         embedded.close();
+        embeddedShared.close();
         arena.close();
         Files.deleteIfExists(dir);
     }
