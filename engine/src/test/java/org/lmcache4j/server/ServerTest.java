@@ -98,6 +98,25 @@ class ServerTest {
     }
 
     @Test
+    void aHelloThatBreaksTheProtocol_isAnsweredAndClosed() throws IOException {
+        UnixSockets sockets = UnixSockets.require();
+        for (WireWriter hello : List.of(new WireWriter(WireProtocol.HELLO).i32(WireProtocol.MAGIC).i32(1).i32(7),
+                new WireWriter(WireProtocol.HELLO).i32(0x12345678).i32(1), new WireWriter(WireProtocol.LOOKUP))) {
+            try (WireChannel raw = new WireChannel(sockets, sockets.connect(socket))) {
+                raw.write(hello);
+                WireChannel.Message m = raw.read();
+                assertEquals(WireProtocol.ERROR, m.type());
+                WireReader r = m.reader("ERROR");
+                assertEquals(7, r.i32(), "LMCACHE4J_ERR_INTERNAL: the client does not speak the protocol");
+                String why = r.string();
+                assertTrue(why.contains("ends") || why.contains("magic") || why.contains("HELLO"), why);
+                assertThrows(java.io.EOFException.class, raw::read, "then the server closes");
+            }
+        }
+        assertNull(server.engine(), "nothing was opened");
+    }
+
+    @Test
     void anotherLayoutModelOrSetting_isRefused_otherBlockCountsAreWelcome() throws IOException {
         ServerClient first = client(LAYOUT, 1).server();
         ServerClient moreBlocks = client(new KvLayout(2, 2, 8, KvDtype.BFLOAT16, 16, 2048, KvFormat.FLASH_ATTN), 2).server();
