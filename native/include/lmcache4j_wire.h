@@ -1,0 +1,203 @@
+/*
+ * LMCache4j server protocol, version 1: what a client (liblmcache4j.so in client mode) and
+ * `lmcache4j server` say to each other on the server's Unix stream socket. docs/server.md explains
+ * it in prose; Java mirrors these numbers in org.lmcache4j.server.WireProtocol, and a test checks
+ * that the two agree, so this file is the one definition.
+ *
+ * KV bytes never cross the socket. The pool's slabs are shared memory (memfd, MAP_SHARED); the
+ * server passes their descriptors (SLAB, SCM_RIGHTS) and the client copies between its own paged
+ * caches and pool pages itself (COPY), under leases the server granted, and says when it is done
+ * (COPY_DONE). Only then does the server publish what a store wrote.
+ *
+ * Framing. Little-endian throughout. Every message is an 8-byte header and a body:
+ *
+ *     u32 body_length   bytes after the header (at most LMCACHE4J_WIRE_MAX_BODY)
+ *     u16 type          LMCACHE4J_WIRE_* below
+ *     u16 reserved      0 (anything else is refused)
+ *
+ * Body fields are packed in the order written, without padding:
+ *     string  = u32 length + UTF-8 bytes (no NUL); length LMCACHE4J_WIRE_NULL_STRING (0xFFFFFFFF)
+ *               means "none" (C's NULL) where a field says so, and is refused elsewhere
+ *     T[]     = u32 count + count elements
+ *
+ * Conversation. The client's first message is HELLO; the server answers WELCOME, or ERROR and
+ * closes. Then the client sends one request at a time (one in flight per connection) and reads
+ * until that request's final message, RESULT or ERROR. Inside a STORE or RETRIEVE the server may
+ * first send SLAB messages and one COPY, which the client answers with COPY_DONE. The client ends
+ * with GOODBYE (no answer) or by closing; either way the server drops the connection's pins and
+ * leases. An ERROR answering a request leaves the connection usable; an ERROR answering HELLO,
+ * or one whose status is LMCACHE4J_ERR_INTERNAL for a malformed message, is followed by close.
+ */
+#ifndef LMCACHE4J_WIRE_H
+#define LMCACHE4J_WIRE_H
+
+#include <stdint.h>
+
+#define LMCACHE4J_WIRE_VERSION 1
+/* "LMC4" as bytes on the wire, read as a little-endian u32. */
+#define LMCACHE4J_WIRE_MAGIC 0x34434D4Cu
+#define LMCACHE4J_WIRE_HEADER_BYTES 8
+/* 256 MiB: a STORE of 2^24 tokens (tokens and slots) fits; a longer body is refused and closes. */
+#define LMCACHE4J_WIRE_MAX_BODY (1u << 28)
+#define LMCACHE4J_WIRE_NULL_STRING 0xFFFFFFFFu
+
+/* ---------------------------------------------------------------- handshake and answers */
+
+/*
+ * HELLO (client -> server), the first message:
+ *   u32 magic            LMCACHE4J_WIRE_MAGIC
+ *   u32 version          LMCACHE4J_WIRE_VERSION
+ *   u32 pid              the client's process id (logs)
+ *   u32 reserved         0
+ *   string model         enters every key ("" = "default")
+ *   i32 world_size       tensor-parallel size (0 = 1)
+ *   i32 rank
+ *   i32 num_layers, i32 num_kv_heads, i32 head_size
+ *   string dtype         as lmcache4j_layout.dtype
+ *   i32 block_size, i32 num_blocks
+ *   string kv_format     as lmcache4j_layout.kv_format
+ *   string settings      the caller's overlay (lmcache4j_options.settings, YAML or JSON), or none
+ * The first client opens the server's engine with its model, parallel rank and layout, and its
+ * settings laid over the server's configuration (--config). A later client must give the same
+ * model, world_size, rank and layout (num_blocks excepted: each client has its own caches and
+ * checks its slots against its own num_blocks) and settings that leave the effective configuration
+ * as it is; otherwise ERROR LMCACHE4J_ERR_INVALID_ARGUMENT naming what differs. The key
+ * lmcache4j.server in settings is the client's own and is ignored.
+ * A version other than the server's: ERROR LMCACHE4J_ERR_UNSUPPORTED naming both versions.
+ * Another uid than the server's (SO_PEERCRED): ERROR LMCACHE4J_ERR_STATE naming both uids.
+ */
+#define LMCACHE4J_WIRE_HELLO 1
+
+/*
+ * WELCOME (server -> client):
+ *   u32 version          LMCACHE4J_WIRE_VERSION
+ *   u32 server_pid
+ *   u64 page_bytes       bytes of one pool page (one chunk in the engine's chunk format)
+ *   u32 chunk_size       tokens per chunk
+ *   u32 reserved         0
+ */
+#define LMCACHE4J_WIRE_WELCOME 2
+
+/*
+ * ERROR (server -> client): a request failed, nothing changed (what the embedded engine would
+ * have answered with this status).
+ *   i32 status           an lmcache4j_status of lmcache4j.h (never LMCACHE4J_OK)
+ *   string message
+ */
+#define LMCACHE4J_WIRE_ERROR 3
+
+/*
+ * RESULT (server -> client): a request succeeded.
+ *   i64[] values         the request's numbers (each request below says which)
+ *   string text          its text ("" when it has none)
+ */
+#define LMCACHE4J_WIRE_RESULT 4
+
+/* ---------------------------------------------------------------- shared memory and copies */
+
+/*
+ * SLAB (server -> client), with exactly one descriptor in SCM_RIGHTS ancillary data, sent in the
+ * same sendmsg as the header (read each header with recvmsg, room for one descriptor):
+ *   u32 slab             the slab's index (slabs are numbered from 0 in the order the pool maps them)
+ *   u32 reserved         0
+ *   u64 bytes            its size; map it whole: mmap(NULL, bytes, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0)
+ * Sent, once per connection and slab, before the first COPY that names the slab. No answer.
+ */
+#define LMCACHE4J_WIRE_SLAB 5
+
+/*
+ * COPY (server -> client), at most once inside a STORE or RETRIEVE, after every SLAB it names:
+ *   lmcache4j_wire_copy_op[] ops
+ * Each op copies one chunk, tokens [from, to) of the request's tokens and slots (indices into
+ * the arrays the client sent): GATHER from the client's paged caches into the page at
+ * (slab, offset), SCATTER from that page into the caches, in the engine's chunk format
+ * [2, layers, to - from, heads * head_size]. layer -1 is the whole chunk; 0..layers-1 that
+ * layer's rows alone. A slot of -1 is neither read nor written.
+ * The client answers COPY_DONE once every op has landed (or failed).
+ */
+#define LMCACHE4J_WIRE_COPY 6
+
+/*
+ * COPY_DONE (client -> server), answering COPY:
+ *   i32 status           LMCACHE4J_OK when every op landed; else an lmcache4j_status, and the
+ *                        server publishes nothing the COPY was for (the request answers ERROR
+ *                        with this status and message)
+ *   string message       "" when ok
+ */
+#define LMCACHE4J_WIRE_COPY_DONE 7
+
+#define LMCACHE4J_WIRE_GATHER 1  /* paged caches -> page (a store) */
+#define LMCACHE4J_WIRE_SCATTER 2 /* page -> paged caches (a retrieve) */
+#define LMCACHE4J_WIRE_WHOLE_CHUNK (-1)
+#define LMCACHE4J_WIRE_COPY_OP_BYTES 32
+
+/* One op of COPY, as it lies on the wire (naturally aligned: no padding). */
+typedef struct lmcache4j_wire_copy_op {
+    uint16_t kind;     /* LMCACHE4J_WIRE_GATHER or LMCACHE4J_WIRE_SCATTER */
+    uint16_t reserved; /* 0 */
+    int32_t layer;     /* LMCACHE4J_WIRE_WHOLE_CHUNK, or one layer */
+    int32_t from;      /* first token of the chunk, an index into the request's tokens */
+    int32_t to;        /* one past its last token */
+    uint32_t slab;     /* the slab that holds the page */
+    uint32_t reserved2;/* 0 */
+    uint64_t offset;   /* the page's byte offset in its slab */
+} lmcache4j_wire_copy_op;
+#ifndef __cplusplus
+_Static_assert(sizeof(lmcache4j_wire_copy_op) == LMCACHE4J_WIRE_COPY_OP_BYTES, "copy op layout");
+#endif
+
+/* ---------------------------------------------------------------- requests (client -> server) */
+
+/*
+ * The scope of a request: two strings, cache_salt then adapter, each "none" (NULL) or text; NULL
+ * and "" are the same scope, as in lmcache4j_scope.
+ */
+
+/*
+ * LOOKUP: string salt, string adapter, string pin_request_id (NULL: do not pin; "" is refused as
+ * lmcache4j_lookup refuses it), i32[] tokens. RESULT values: [hit_tokens]. Pins are the
+ * connection's own: another connection's request of the same id is another request, and the
+ * connection's pins are released when it closes.
+ */
+#define LMCACHE4J_WIRE_LOOKUP 16
+/* LOOKUP_TIERS: as LOOKUP. RESULT values: [hit_tokens, pool_tokens] (lmcache4j_lookup_tiers). */
+#define LMCACHE4J_WIRE_LOOKUP_TIERS 17
+/*
+ * STORE: string salt, string adapter, u64 skip_leading, i32[] tokens, i64[] slot_mapping (the
+ * same count as tokens). The server may send SLABs and one COPY (GATHER ops) first.
+ * RESULT values: [stored_tokens].
+ */
+#define LMCACHE4J_WIRE_STORE 18
+/* RETRIEVE: as STORE; the COPY's ops are SCATTERs. RESULT values: [loaded_tokens]. */
+#define LMCACHE4J_WIRE_RETRIEVE 19
+/* UNPIN: string request_id (not NULL, not ""). RESULT values: [chunks_unpinned]. */
+#define LMCACHE4J_WIRE_UNPIN 20
+/*
+ * STATS: empty. RESULT values: the counters of lmcache4j_engine_stats in its order, from chunks
+ * to pool_growth_wait_nanos (20 in version 1; a later server may send more: copy what fits).
+ */
+#define LMCACHE4J_WIRE_STATS 21
+/* CONFIG_JSON: empty. RESULT text: the effective configuration (lmcache4j_config_json). */
+#define LMCACHE4J_WIRE_CONFIG_JSON 22
+/* METRICS_TEXT, METRICS_JSON: empty. RESULT text: the metrics (lmcache4j_metrics_text / _json). */
+#define LMCACHE4J_WIRE_METRICS_TEXT 23
+#define LMCACHE4J_WIRE_METRICS_JSON 24
+/* COUNT_PROMPT: i64 prompt_tokens, i64 vllm_hit_tokens. RESULT values: []. */
+#define LMCACHE4J_WIRE_COUNT_PROMPT 25
+/* CLEAR: empty. Drops every chunk and every pin (of every client), as lmcache4j_clear. RESULT values: []. */
+#define LMCACHE4J_WIRE_CLEAR 26
+/* GOODBYE: empty. No answer: the server releases the connection's pins and closes it. */
+#define LMCACHE4J_WIRE_GOODBYE 27
+
+/*
+ * Numbers kept for later versions (a version 1 server answers them ERROR LMCACHE4J_ERR_UNSUPPORTED,
+ * and so should a client that has no message for the call):
+ *   28-29  KV events (lmcache4j_record_kv_events, lmcache4j_take_kv_events)
+ *   32-39  prefetch (lmcache4j_prefetch and its handle's calls)
+ *   40-47  layer by layer (lmcache4j_store_layers ... lmcache4j_close_layers)
+ *   48-55  device caches (CUDA IPC handles of the client's caches)
+ */
+#define LMCACHE4J_WIRE_RESERVED_FIRST 28
+#define LMCACHE4J_WIRE_RESERVED_LAST 63
+
+#endif /* LMCACHE4J_WIRE_H */
