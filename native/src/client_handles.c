@@ -41,11 +41,11 @@ int lmc_handles_add(lmc_client *c, lmcache4j_engine *out_engine) {
 static int find(lmcache4j_engine engine, entry **e) {
     uint64_t n = engine & ~LMC_CLIENT_HANDLE_BIT;
     if (n == 0 || n > issued) {
-        return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "%llu is not an engine handle", (unsigned long long)engine);
+        return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "0x%llx is not an engine handle", (unsigned long long)engine);
     }
     *e = &entries[n - 1];
     if (!(*e)->client || (*e)->closing) {
-        return lmc_fail(LMCACHE4J_ERR_CLOSED, "engine %llu is closed", (unsigned long long)engine);
+        return lmc_fail(LMCACHE4J_ERR_CLOSED, "engine 0x%llx is closed", (unsigned long long)engine);
     }
     return LMCACHE4J_OK;
 }
