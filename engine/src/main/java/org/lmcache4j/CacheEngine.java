@@ -770,7 +770,8 @@ public final class CacheEngine implements AutoCloseable {
         public Builder slabTargetBytes(long v) { slabTargetBytes = v; return this; }
         /** Reports every chunk access of the CPU tier here (default: nowhere). */
         public Builder accessTrace(AccessTrace v) { trace = Objects.requireNonNull(v); return this; }
-        Builder slabSource(SlabSource v) { slabSource = Objects.requireNonNull(v); return this; }
+        /** Where the pool maps its slabs (default: anonymous huge-page mappings; the server shares them). */
+        public Builder slabSource(SlabSource v) { slabSource = Objects.requireNonNull(v); return this; }
 
         public CacheEngine open() {
             return new CacheEngine(this);

@@ -21,7 +21,7 @@ import java.util.Set;
  * {@code lmcache.*} entries of vLLM's {@code kv_connector_extra_config}, and how a Python caller's
  * {@code Engine(config={...})} reads.
  */
-final class ConfigOverlay {
+public final class ConfigOverlay {
     private ConfigOverlay() {
     }
 
@@ -29,7 +29,7 @@ final class ConfigOverlay {
      * @param file      a YAML or JSON file, or null for the environment
      * @param overrides a YAML or JSON mapping of LMCache keys, or null / blank for none
      */
-    static EngineConfig load(String file, String overrides, Map<String, String> env) {
+    public static EngineConfig load(String file, String overrides, Map<String, String> env) {
         Optional<Path> path = Optional.ofNullable(file).map(Path::of);
         if (overrides == null || overrides.isBlank()) {
             return ConfigLoader.load(path, env);

@@ -13,10 +13,7 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -37,7 +34,6 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class LookupServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LookupServer.class);
-    private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
 
     private final CacheEngine engine;
     private final Path path;
@@ -55,17 +51,11 @@ final class LookupServer implements AutoCloseable {
     static LookupServer start(CacheEngine engine, Path socket) {
         Path path = socket.toAbsolutePath();
         try {
-            requirePrivateDirectory(path.getParent());
-            if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
-                if (!"socket".equals(fileType(path))) {
-                    throw new IllegalArgumentException("cannot serve lookups at " + path + ": a file that is not a socket is there");
-                }
-                Files.delete(path); // stale: left by a process that died
-            }
+            SocketFiles.prepare(path, "serve lookups");
             ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
             try {
                 ch.bind(UnixDomainSocketAddress.of(path));
-                Files.setPosixFilePermissions(path, OWNER_ONLY);
+                SocketFiles.restrict(path);
             } catch (IOException | RuntimeException e) {
                 ch.close();
                 throw e;
@@ -150,7 +140,7 @@ final class LookupServer implements AutoCloseable {
                 case LOOKUP_AND_PIN -> engine.lookupAndPin(r.requestId(), scope, r.tokens());
                 case UNPIN -> engine.unpin(r.requestId());
                 case CONFIG -> {
-                    text = NativeBridge.configJson(engine.config());
+                    text = AbiAnswers.configJson(engine.config());
                     yield 0;
                 }
             };
@@ -175,27 +165,5 @@ final class LookupServer implements AutoCloseable {
             throw new IllegalArgumentException("prompt tokens " + promptTokens + " and vLLM hit tokens " + vllmHitTokens
                     + ": both must be >= 0, and the hit at most the prompt");
         }
-    }
-
-    private static void requirePrivateDirectory(Path dir) throws IOException {
-        if (dir == null || !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-            throw new IllegalArgumentException("the socket's directory " + dir + " does not exist (create it with mode 0700)");
-        }
-        int owner = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-        int self = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
-        if (owner != self) {
-            throw new IllegalArgumentException("the socket's directory " + dir + " belongs to uid " + owner
-                    + ", not to this process's uid " + self);
-        }
-        int mode = (Integer) Files.getAttribute(dir, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-        if ((mode & 0077) != 0) {
-            throw new IllegalArgumentException(String.format("the socket's directory %s must be private to its owner"
-                    + " (mode 0700), it is %04o", dir, mode & 07777));
-        }
-    }
-
-    private static String fileType(Path p) throws IOException {
-        int mode = (Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-        return (mode & 0170000) == 0140000 ? "socket" : "other";
     }
 }

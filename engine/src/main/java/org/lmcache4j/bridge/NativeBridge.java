@@ -3,13 +3,11 @@ package org.lmcache4j.bridge;
 import org.lmcache4j.CacheEngine;
 import org.lmcache4j.CudaStream;
 import org.lmcache4j.EngineConfig;
-import org.lmcache4j.EngineStats;
 import org.lmcache4j.KeyScope;
 import org.lmcache4j.KvDtype;
 import org.lmcache4j.KvFormat;
 import org.lmcache4j.KvLayout;
 import org.lmcache4j.Prefetch;
-import org.lmcache4j.config.ConfigLoader;
 import org.lmcache4j.metrics.MetricsRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -120,7 +118,7 @@ final class NativeBridge {
     /** Writes up to {@code fields} counters, in {@code lmcache4j_stats} order; returns how many. */
     static long stats(long handle, long out, int fields) {
         return call(handle, () -> {
-            long[] v = statsFields(HANDLES.get(handle).stats());
+            long[] v = AbiAnswers.statsFields(HANDLES.get(handle).stats());
             int n = Math.max(0, Math.min(fields, v.length));
             if (n > 0) {
                 NativeMemory.writeLongs(out, v, n);
@@ -135,7 +133,7 @@ final class NativeBridge {
      */
     static long configJson(long handle, long out, int capacity) {
         return call(handle, () -> {
-            String json = configJson(HANDLES.get(handle).config());
+            String json = AbiAnswers.configJson(HANDLES.get(handle).config());
             NativeMemory.writeText(json, out, capacity);
             return json.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
         });
@@ -355,17 +353,6 @@ final class NativeBridge {
         } catch (RuntimeException e) {
             return 0;
         }
-    }
-
-    static String configJson(EngineConfig config) {
-        return org.lmcache4j.cli.Json.write(ConfigLoader.describe(config));
-    }
-
-    static long[] statsFields(EngineStats s) {
-        return new long[] {s.chunks(), s.pagesInUse(), s.capacityPages(), s.usedBytes(), s.capacityBytes(),
-                s.mappedBytes(), s.leases(), s.pins(), s.evictions(), s.storeSkippedChunks(), s.forcedUnpins(),
-                s.lookupRequests(), s.lookupTokens(), s.lookupHitTokens(), s.storeRequests(), s.storedTokens(),
-                s.retrieveRequests(), s.requestedTokens(), s.retrievedTokens(), s.poolGrowthWaitNanos()};
     }
 
     /** A prompt as lookups and prefetches take it: its scope, tokens, and the request to pin for (or null). */

@@ -9,7 +9,7 @@ import java.util.regex.Pattern;
  * The status codes of the C ABI, {@code enum lmcache4j_status} in {@code native/include/lmcache4j.h}
  * (keep the two in step), and which exception becomes which.
  */
-enum NativeStatus {
+public enum NativeStatus {
     OK(0),
     /** A value the caller passed is wrong: nothing changed. */
     INVALID_ARGUMENT(1),
@@ -39,8 +39,13 @@ enum NativeStatus {
         this.code = code;
     }
 
+    /** Its number in {@code enum lmcache4j_status}. */
+    public int code() {
+        return code;
+    }
+
     /** The status a failure maps to. */
-    static NativeStatus of(Throwable t) {
+    public static NativeStatus of(Throwable t) {
         return switch (t) {
             case EngineClosedException ignored -> CLOSED;
             case IllegalArgumentException ignored -> INVALID_ARGUMENT;
@@ -56,7 +61,7 @@ enum NativeStatus {
      * with the Java API's calls named as the C ABI names them, and the exception's class and first
      * frame for the rest, which are bugs.
      */
-    static String message(Throwable t) {
+    public static String message(Throwable t) {
         String own = t.getMessage();
         if (of(t) != INTERNAL && own != null && !own.isBlank()) {
             return JAVA_CALL.matcher(own).replaceAll(m -> Matcher.quoteReplacement(CALLS_IN_C.get(m.group(1))));

@@ -6,13 +6,14 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The {@code lmcache4j} command line: {@code replay} (the main job), {@code simulate}, {@code info}
- * and {@code disk check}.
+ * The {@code lmcache4j} command line: {@code replay} (the main job), {@code simulate}, {@code info},
+ * {@code disk check} and {@code server}.
  */
 public final class Main {
     private static final Set<String> FLAGS = Set.of("json", "verbose", "help", "repair");
     private static final String USAGE = "usage: lmcache4j <command> [options]\n\n"
-            + ReplayCommand.USAGE + "\n" + SimulateCommand.USAGE + "\n" + InfoCommand.USAGE + "\n" + DiskCommand.USAGE;
+            + ReplayCommand.USAGE + "\n" + SimulateCommand.USAGE + "\n" + InfoCommand.USAGE + "\n" + DiskCommand.USAGE
+            + "\n" + ServerCommand.USAGE;
 
     private Main() {
     }
@@ -40,8 +41,9 @@ public final class Main {
                 case "simulate" -> new SimulateCommand(args, out, err, 2_000_000_000L).run();
                 case "info" -> new InfoCommand(args, out).run();
                 case "disk" -> new DiskCommand(args, out, err, err == System.err && onTerminal()).run();
+                case "server" -> new ServerCommand(args, err).run();
                 default -> throw new IllegalArgumentException("unknown command '" + command
-                        + "' (commands: replay, simulate, info, disk)");
+                        + "' (commands: replay, simulate, info, disk, server)");
             };
         } catch (IllegalArgumentException | IllegalStateException e) {
             err.println("lmcache4j: " + e.getMessage());

@@ -19,13 +19,17 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * The libc calls the engine needs, bound through {@code java.lang.foreign} with {@code errno}
  * captured so that failures say why: {@code mmap}, {@code munmap}, {@code madvise} for the pool,
  * and {@code open}, {@code flock}, {@code close} for the disk tier's directory claim
- * ({@link FileLocks}). {@link #load()} is empty where the platform has no such symbols; the pool
+ * ({@link FileLocks}), and {@code memfd_create}, {@code ftruncate} and shared mappings for the
+ * server's pool, whose slabs its clients map ({@link SharedSlabSource}). {@link #load()} is empty where the platform has no such symbols; the pool
  * then falls back to {@link ArenaSlabSource}, the claim to a Java file lock.
  */
 final class Libc {
     static final int PROT_READ = 0x1;
     static final int PROT_WRITE = 0x2;
+    static final int MAP_SHARED = 0x01;
     static final int MAP_PRIVATE = 0x02;
+    static final int MAP_FIXED = 0x10;
+    static final int MFD_CLOEXEC = 0x1;
     static final int MAP_ANONYMOUS = 0x20;
     static final int MAP_NORESERVE = 0x4000;
     static final int MADV_HUGEPAGE = 14;
@@ -51,15 +55,19 @@ final class Libc {
     private final MethodHandle open;
     private final MethodHandle flock;
     private final MethodHandle close;
+    private final MethodHandle memfdCreate;
+    private final MethodHandle ftruncate;
 
     private Libc(MethodHandle mmap, MethodHandle munmap, MethodHandle madvise, MethodHandle open, MethodHandle flock,
-                 MethodHandle close) {
+                 MethodHandle close, MethodHandle memfdCreate, MethodHandle ftruncate) {
         this.mmap = mmap;
         this.munmap = munmap;
         this.madvise = madvise;
         this.open = open;
         this.flock = flock;
         this.close = close;
+        this.memfdCreate = memfdCreate;
+        this.ftruncate = ftruncate;
     }
 
     private static final class Holder {
@@ -91,7 +99,11 @@ final class Libc {
                     FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), errno);
             MethodHandle close = linker.downcallHandle(libc.find("close").orElseThrow(),
                     FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-            return Optional.of(new Libc(mmap, munmap, madvise, open, flock, close));
+            MethodHandle memfdCreate = linker.downcallHandle(libc.find("memfd_create").orElseThrow(),
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), errno);
+            MethodHandle ftruncate = linker.downcallHandle(libc.find("ftruncate").orElseThrow(),
+                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), errno);
+            return Optional.of(new Libc(mmap, munmap, madvise, open, flock, close, memfdCreate, ftruncate));
         } catch (RuntimeException | LinkageError e) {
             return Optional.empty();
         }
@@ -107,6 +119,43 @@ final class Libc {
                 throw new OutOfMemoryError("mmap of " + bytes + " bytes failed: errno " + errno(state));
             }
             return addr;
+        } catch (Error | RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** A fresh anonymous memory file of {@code bytes} (zeros, nothing allocated yet); returns its descriptor. */
+    int memoryFile(String name, long bytes) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int fd = (int) memfdCreate.invokeExact(state, arena.allocateFrom(name), MFD_CLOEXEC);
+            if (fd < 0) {
+                throw new OutOfMemoryError("memfd_create failed: errno " + errno(state));
+            }
+            if ((int) ftruncate.invokeExact(state, fd, bytes) != 0) {
+                int e = errno(state);
+                closeFd(fd);
+                throw new OutOfMemoryError("ftruncate of a memory file to " + bytes + " bytes failed: errno " + e);
+            }
+            return fd;
+        } catch (Error | RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** Maps {@code bytes} of the file {@code fd} shared at exactly {@code addr}, replacing what was there. */
+    void mapSharedAt(long addr, long bytes, int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            long got = (long) mmap.invokeExact(state, MemorySegment.ofAddress(addr), bytes,
+                    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0L);
+            if (got == MAP_FAILED) {
+                throw new OutOfMemoryError("mmap of a memory file of " + bytes + " bytes failed: errno " + errno(state));
+            }
         } catch (Error | RuntimeException e) {
             throw e;
         } catch (Throwable t) {

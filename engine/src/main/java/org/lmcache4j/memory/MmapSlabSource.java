@@ -24,6 +24,13 @@ final class MmapSlabSource implements SlabSource {
         if (bytes <= 0 || bytes % HUGE_PAGE != 0) {
             throw new IllegalArgumentException("slab size must be a positive multiple of 2 MiB, got " + bytes);
         }
+        long aligned = mapAligned(libc, bytes);
+        libc.advise(aligned, bytes, Libc.MADV_HUGEPAGE);
+        return MemorySegment.ofAddress(aligned).reinterpret(bytes);
+    }
+
+    /** Maps {@code bytes} of private anonymous memory at an address aligned to {@link #HUGE_PAGE}. */
+    static long mapAligned(Libc libc, long bytes) {
         // Over-map by one huge page, then give back the unaligned head and the tail.
         long raw = libc.mapAnonymous(bytes + HUGE_PAGE);
         long aligned = (raw + HUGE_PAGE - 1) & -HUGE_PAGE;
@@ -35,8 +42,7 @@ final class MmapSlabSource implements SlabSource {
         if (tail > 0) {
             libc.unmap(aligned + bytes, tail);
         }
-        libc.advise(aligned, bytes, Libc.MADV_HUGEPAGE);
-        return MemorySegment.ofAddress(aligned).reinterpret(bytes);
+        return aligned;
     }
 
     @Override

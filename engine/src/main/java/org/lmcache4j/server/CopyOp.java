@@ -1,0 +1,13 @@
+package org.lmcache4j.server;
+
+/**
+ * One chunk copy a client runs in its own memory: tokens {@code [from, to)} of the request, between
+ * its paged caches and the page at {@code offset} of shared slab {@code slab}
+ * ({@link WireProtocol#GATHER}: caches to page, {@link WireProtocol#SCATTER}: page to caches).
+ */
+record CopyOp(int kind, int layer, int from, int to, int slab, long slabBytes, long offset) {
+
+    void write(WireWriter w) {
+        w.u16(kind).u16(0).i32(layer).i32(from).i32(to).i32(slab).i32(0).i64(offset);
+    }
+}

@@ -1,0 +1,8 @@
+/**
+ * {@code lmcache4j server}: one engine per machine, shared by every serving process of its user
+ * through a Unix socket ({@link org.lmcache4j.server.EngineServer}). Requests cross the socket
+ * ({@link org.lmcache4j.server.WireProtocol}, defined in {@code native/include/lmcache4j_wire.h});
+ * KV bytes do not: the pool's slabs are shared memory that clients map, and the clients run the
+ * copies the engine plans ({@link org.lmcache4j.server.ClientTransfer}). docs/server.md explains it.
+ */
+package org.lmcache4j.server;
