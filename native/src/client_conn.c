@@ -79,8 +79,11 @@ int lmc_conn_open(lmc_client *c) {
                         "'lmcache4j server --socket %s' running, as this user?)", c->path, strerror(e), c->path);
     }
     lmc_msg m;
-    if (lmc_send(fd, LMCACHE4J_WIRE_HELLO, &c->hello) < 0 || lmc_recv(fd, &m) < 0) {
-        int e = errno;
+    /* A server that refuses this peer (its uid) may answer ERROR and close before reading HELLO:
+     * a failed send still leaves that answer to be read. */
+    int sent = lmc_send(fd, LMCACHE4J_WIRE_HELLO, &c->hello), send_errno = errno;
+    if (lmc_recv(fd, &m) < 0) {
+        int e = sent < 0 ? send_errno : errno;
         close(fd);
         return lmc_fail(LMCACHE4J_ERR_STATE, "the LMCache4j server at unix://%s closed the connection at HELLO: %s",
                         c->path, strerror(e));
