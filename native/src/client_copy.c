@@ -1,8 +1,9 @@
 /*
  * A COPY's chunk copies, run by the client: each op moves tokens [from, to) of the request between
  * the caller's paged caches and one pool page in a mapped slab. Rows are found with the kernels'
- * own index arithmetic (cuda/kv_index.h, kv_row: the formulas of PagedCaches and ChunkFormat) and
- * moved with memcpy. Every op is checked before any byte moves, so that a server bug (a page past
+ * own index arithmetic (cuda/kv_index.h: kv_cache_offset and kv_page_offset, the formulas of
+ * PagedCaches and ChunkFormat) and moved with one memcpy per run of adjacent rows, as
+ * HostKvTransfer moves them. Every op is checked before any byte moves, so that a server bug (a page past
  * its slab, a token outside the request, a slot outside the caches) copies nothing and is reported
  * in COPY_DONE instead of writing where it must not.
  */
@@ -58,6 +59,15 @@ static int check_op(const lmc_client *c, const lmc_copy_job *job, const copy_op 
     return LMCACHE4J_OK;
 }
 
+/* The length of the run of tokens from t whose rows lie back to back in the caches (at most to `tokens`). */
+static int run_length(const kv_shape *s, const int64_t *slots, int t, int tokens) {
+    int across = s->format != KV_BLOCKS_FIRST; /* flash_attn and mla: a slot's row follows the previous one's */
+    int n = 1;
+    while (t + n < tokens && slots[t + n] == slots[t] + n && (across || (slots[t] + n) % s->block_size != 0)) n++;
+    return n;
+}
+
+/* Moves one chunk's rows: a memcpy per run of adjacent slots, per layer and plane (as HostKvTransfer). */
 static void run_op(const lmc_client *c, const lmc_copy_job *job, const copy_op *op) {
     kv_shape shape = {
         .format = c->shape.format, .planes = c->shape.planes, .layers = c->shape.layers,
@@ -67,14 +77,18 @@ static void run_op(const lmc_client *c, const lmc_copy_job *job, const copy_op *
     char *page = (char *)c->slabs[op->slab].base + op->offset;
     const int64_t *slots = job->slots + op->from;
     int to_page = op->kind == LMCACHE4J_WIRE_GATHER;
-    int first = op->layer < 0 ? 0 : op->layer * shape.planes;
-    int last = op->layer < 0 ? shape.layers * shape.planes : first + shape.planes;
-    for (int y = first; y < last; y++) {           /* the kernels' blockIdx.y: layer * planes + plane */
-        for (int x = 0; x < shape.tokens; x++) {   /* blockIdx.x: the chunk's token */
-            char *dst;
-            const char *src;
-            if (kv_row(&shape, c->caches, slots, page, x, y, to_page, &dst, &src)) {
-                memcpy(dst, src, (size_t)shape.row_bytes);
+    int first = op->layer < 0 ? 0 : op->layer, end = op->layer < 0 ? shape.layers : op->layer + 1;
+    for (int layer = first; layer < end; layer++) {
+        for (int plane = 0; plane < shape.planes; plane++) {
+            for (int t = 0, n; t < shape.tokens; t += n) {
+                if (slots[t] < 0) { /* -1: neither read nor written */
+                    n = 1;
+                    continue;
+                }
+                n = run_length(&shape, slots, t, shape.tokens);
+                char *cache = (char *)(uintptr_t)c->caches[layer] + kv_cache_offset(&shape, plane, slots[t]);
+                char *row = page + kv_page_offset(&shape, plane, layer, t);
+                memcpy(to_page ? row : cache, to_page ? cache : row, (size_t)n * (size_t)shape.row_bytes);
             }
         }
     }

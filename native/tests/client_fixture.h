@@ -23,10 +23,11 @@
 #define CHUNK 16                    /* the server's chunk_size (its configuration file below) */
 #define PROMPT 64                   /* four chunks */
 
-static const lmcache4j_layout LAYOUT = {sizeof(lmcache4j_layout), LAYERS, HEADS, HEAD_SIZE, "float16", BLOCK, BLOCKS,
-                                       "flash_attn"};
+/* The layout of every engine (kv_format: flash_attn, or blocks_first for the servers that test it). */
+static lmcache4j_layout LAYOUT = {sizeof(lmcache4j_layout), LAYERS, HEADS, HEAD_SIZE, "float16", BLOCK, BLOCKS,
+                                  "flash_attn"};
 
-/* One process's paged caches: [2, SLOTS, ROW] per layer (flash_attn). */
+/* One process's paged caches: [2, SLOTS, ROW] per layer (flash_attn) or [BLOCKS, 2, BLOCK, ROW]. */
 typedef struct caches {
     unsigned char *layer[LAYERS];
     uint64_t addresses[LAYERS];
@@ -44,6 +45,9 @@ static void caches_free(caches *c) {
 }
 
 static unsigned char *row(caches *c, int layer, int plane, int64_t slot) {
+    if (!strcmp(LAYOUT.kv_format, "blocks_first")) {
+        return c->layer[layer] + (((size_t)slot / BLOCK * 2 + (size_t)plane) * BLOCK + (size_t)slot % BLOCK) * ROW;
+    }
     return c->layer[layer] + ((size_t)plane * SLOTS + (size_t)slot) * ROW;
 }
 
@@ -60,20 +64,25 @@ static void slots_from(int64_t *slots, int n, int64_t first) {
     for (int t = 0; t < n; t++) slots[t] = first + t;
 }
 
+/* Writes the KV of tokens [0, n) at their slots (-1: none). */
 static void compute(caches *c, const int32_t *tokens, const int64_t *slots, int n) {
-    for (int t = 0; t < n; t++)
+    for (int t = 0; t < n; t++) {
+        if (slots[t] < 0) continue;
         for (int l = 0; l < LAYERS; l++)
             for (int p = 0; p < 2; p++)
                 for (int i = 0; i < ROW; i++) row(c, l, p, slots[t])[i] = kv_byte(tokens[t], t, l, p, i);
+    }
 }
 
-/* Bytes of tokens [0, n) at slots that differ from what compute() writes. */
+/* Bytes of tokens [0, n) at slots (-1: not looked at) that differ from what compute() writes. */
 static long mismatched(caches *c, const int32_t *tokens, const int64_t *slots, int n) {
     long bad = 0;
-    for (int t = 0; t < n; t++)
+    for (int t = 0; t < n; t++) {
+        if (slots[t] < 0) continue;
         for (int l = 0; l < LAYERS; l++)
             for (int p = 0; p < 2; p++)
                 for (int i = 0; i < ROW; i++) bad += row(c, l, p, slots[t])[i] != kv_byte(tokens[t], t, l, p, i);
+    }
     return bad;
 }
 

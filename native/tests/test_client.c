@@ -247,6 +247,70 @@ static void other_uid(const server_process *s, const char *dir) {
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a client of uid 65534 was not refused (status 0x%x)", status);
 }
 
+/* Slots of tokens in shuffled blocks (runs of BLOCK adjacent slots, then a jump); token `none`'s -1 if >= 0. */
+static void shuffled_slots(int64_t *slots, int n, unsigned seed, int none) {
+    int order[BLOCKS];
+    for (int b = 0; b < BLOCKS; b++) order[b] = b;
+    for (int b = BLOCKS - 1; b > 0; b--) {
+        seed = seed * 1103515245u + 12345u;
+        int k = (int)(seed >> 16) % (b + 1), t = order[b];
+        order[b] = order[k], order[k] = t;
+    }
+    for (int t = 0; t < n; t++) slots[t] = (int64_t)order[t / BLOCK] * BLOCK + t % BLOCK;
+    if (none >= 0) slots[none] = -1;
+}
+
+/*
+ * The copies' runs of adjacent rows on another paged format: a server of blocks_first caches
+ * (rows adjacent within a block only), slots in shuffled blocks, a retrieve with a -1 slot (its
+ * row not written; a store leaves a chunk with one out, as the embedded engine does).
+ */
+static void blocks_first(const char *dir) {
+    server_process s = {.pid = -1};
+    snprintf(s.socket_path, sizeof s.socket_path, "%s/bf.sock", dir);
+    snprintf(s.config_path, sizeof s.config_path, "%s/bf.yaml", dir);
+    snprintf(s.log_path, sizeof s.log_path, "%s/bf.log", dir);
+    FILE *f = fopen(s.config_path, "w");
+    fprintf(f, "chunk_size: %d\nmax_local_cpu_size: 0.05\n", CHUNK);
+    fclose(f);
+    if (server_start(&s, 120)) {
+        CHECK(0, "the blocks_first server did not start");
+        return;
+    }
+    LAYOUT.kv_format = "blocks_first";
+    lmcache4j_engine a = open_client(s.socket_path), b = open_client(s.socket_path);
+    caches ca, cb;
+    caches_init(&ca);
+    caches_init(&cb);
+    EXPECT_OK(lmcache4j_register_kv_caches(a, ca.addresses, LAYERS, LMCACHE4J_DEVICE_HOST));
+    EXPECT_OK(lmcache4j_register_kv_caches(b, cb.addresses, LAYERS, LMCACHE4J_DEVICE_HOST));
+    enum { N = 3 * BLOCK + 5 }; /* three chunks and a partial one */
+    int32_t tokens[N];
+    int64_t put[N], get[N], n = -1;
+    prompt(tokens, N, 6);
+    shuffled_slots(put, N, 1, -1);
+    shuffled_slots(get, N, 2, 37);
+    compute(&ca, tokens, put, N);
+    EXPECT_OK(lmcache4j_store(a, NULL, tokens, put, N, 0, &n));
+    CHECK(n == N, "blocks_first: stored %lld of %d", (long long)n, N);
+    EXPECT_OK(lmcache4j_retrieve(b, NULL, tokens, get, N, 0, &n));
+    CHECK(n == N && mismatched(&cb, tokens, get, N) == 0, "blocks_first: loaded %lld, or bytes differ", (long long)n);
+    long written = 0;
+    for (int64_t slot = 0; slot < SLOTS; slot++) {
+        int used = 0;
+        for (int t = 0; t < N; t++) used |= get[t] == slot;
+        if (!used) for (int i = 0; i < ROW; i++) written += row(&cb, 0, 0, slot)[i] != 0;
+    }
+    CHECK(written == 0, "blocks_first: %ld bytes written outside the retrieved slots", written);
+    EXPECT_OK(lmcache4j_close(a));
+    EXPECT_OK(lmcache4j_close(b));
+    LAYOUT.kv_format = "flash_attn";
+    caches_free(&ca);
+    caches_free(&cb);
+    int status = server_stop(&s, SIGTERM);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "blocks_first: SIGTERM gave status 0x%x", status);
+}
+
 static void selection_errors(const char *dir) {
     lmcache4j_engine e = 0;
     setenv("LMCACHE4J_SERVER", "tcp://localhost:1", 1);
@@ -315,6 +379,7 @@ static int run_cases(const char *self) {
     CHECK(access(s.socket_path, F_OK) != 0, "the server left its socket behind");
     caches_free(&ca);
     caches_free(&cb);
+    blocks_first(dir);
     if (check_failures) server_print_log(&s);
     else nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); /* kept for a look when something failed */
     printf("test_client: %d checks, %d failed\n", check_count, check_failures);
