@@ -69,7 +69,8 @@
  * engine's own connection. While the server is gone, lookups answer 0, stores store 0 tokens,
  * retrieves load 0, unpins unpin 0 and prompt counts are dropped, all with LMCACHE4J_OK (logged once
  * to stderr); stats, configuration, metrics and clear answer LMCACHE4J_ERR_STATE. A later call
- * reconnects (at most once a second) and says hello again.
+ * reconnects (at most once a second) and says hello again. A server that does not answer within
+ * LMCACHE4J_SERVER_TIMEOUT_MS (default 30000; 0: no limit) counts as gone.
  */
 #ifndef LMCACHE4J_H
 #define LMCACHE4J_H

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 
 #define RECONNECT_INTERVAL_NS 1000000000LL
 #define MAX_SLABS (1u << 20)
+#define DEFAULT_TIMEOUT_MS 30000
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -55,6 +57,29 @@ static int gone(lmc_client *c, const char *what) {
     return LMC_SERVER_GONE;
 }
 
+/*
+ * How long a request may wait for the server (LMCACHE4J_SERVER_TIMEOUT_MS, default 30 s; 0: for
+ * ever): a server that stops answering (stopped, wedged) then counts as gone, so that the serving
+ * loop is never its hostage.
+ */
+static int timeout_ms(void) {
+    const char *v = getenv("LMCACHE4J_SERVER_TIMEOUT_MS");
+    char *end;
+    long ms = v && *v ? strtol(v, &end, 10) : DEFAULT_TIMEOUT_MS;
+    return v && *v && (*end || ms < 0 || ms > 86400000L) ? DEFAULT_TIMEOUT_MS : (int)ms;
+}
+
+static void set_timeout(int fd, int ms) {
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+/* Why a send or receive failed, in words. */
+static const char *io_failure(int e) {
+    return e == EAGAIN || e == EWOULDBLOCK ? "no answer within LMCACHE4J_SERVER_TIMEOUT_MS" : strerror(e);
+}
+
 /* An ERROR message as a status, its message this thread's last error. */
 static int error_status(const lmc_msg *m) {
     lmc_in in = {m->body, m->length, 0, 0};
@@ -78,6 +103,7 @@ int lmc_conn_open(lmc_client *c) {
         return lmc_fail(LMCACHE4J_ERR_STATE, "cannot connect to the LMCache4j server at unix://%s: %s (is "
                         "'lmcache4j server --socket %s' running, as this user?)", c->path, strerror(e), c->path);
     }
+    set_timeout(fd, timeout_ms());
     lmc_msg m;
     /* A server that refuses this peer (its uid) may answer ERROR and close before reading HELLO:
      * a failed send still leaves that answer to be read. */
@@ -85,8 +111,8 @@ int lmc_conn_open(lmc_client *c) {
     if (lmc_recv(fd, &m) < 0) {
         int e = sent < 0 ? send_errno : errno;
         close(fd);
-        return lmc_fail(LMCACHE4J_ERR_STATE, "the LMCache4j server at unix://%s closed the connection at HELLO: %s",
-                        c->path, strerror(e));
+        return lmc_fail(LMCACHE4J_ERR_STATE, "the LMCache4j server at unix://%s did not answer HELLO: %s",
+                        c->path, io_failure(e));
     }
     int rc;
     if (m.type == LMCACHE4J_WIRE_WELCOME) {
@@ -181,12 +207,12 @@ int lmc_conn_request(lmc_client *c, uint16_t type, const lmc_out *body, const lm
             c->gone_logged = 0;
         }
     }
-    if (lmc_send(c->fd, type, body) < 0) return gone(c, strerror(errno));
+    if (lmc_send(c->fd, type, body) < 0) return gone(c, io_failure(errno));
     char why[256];
     int copy_status = LMCACHE4J_OK;
     for (;;) {
         lmc_msg m;
-        if (lmc_recv(c->fd, &m) < 0) return gone(c, strerror(errno));
+        if (lmc_recv(c->fd, &m) < 0) return gone(c, io_failure(errno));
         if (m.type == LMCACHE4J_WIRE_SLAB) {
             int rc = lmc_conn_map_slab(c, &m, why, sizeof why);
             lmc_msg_free(&m);
@@ -194,7 +220,7 @@ int lmc_conn_request(lmc_client *c, uint16_t type, const lmc_out *body, const lm
         } else if (m.type == LMCACHE4J_WIRE_COPY) {
             int rc = serve_copy(c, job, &m, &copy_status, why, sizeof why);
             lmc_msg_free(&m);
-            if (rc) return gone(c, strerror(errno));
+            if (rc) return gone(c, io_failure(errno));
         } else if (m.type == LMCACHE4J_WIRE_ERROR) {
             int rc = error_status(&m);
             lmc_msg_free(&m);

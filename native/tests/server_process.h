@@ -31,6 +31,12 @@ static void sleep_ms(long ms) {
     }
 }
 
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Whether something accepts connections at path now. */
 static int socket_answers(const char *path) {
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);

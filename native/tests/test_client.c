@@ -184,6 +184,34 @@ static void killed_client(const char *socket_path, lmcache4j_engine e, caches *c
     CHECK(n == PROMPT && mismatched(c, tokens, get, PROMPT) == 0, "after the killed client: loaded %lld", (long long)n);
 }
 
+/*
+ * A server that stops answering (SIGSTOP) is gone once LMCACHE4J_SERVER_TIMEOUT_MS has passed: the
+ * call answers a miss instead of waiting for ever; once the server runs again, a later call
+ * reconnects and hits.
+ */
+static void stopped_server(const server_process *s) {
+    setenv("LMCACHE4J_SERVER_TIMEOUT_MS", "300", 1);
+    lmcache4j_engine e = open_client(s->socket_path);
+    unsetenv("LMCACHE4J_SERVER_TIMEOUT_MS");
+    int32_t tokens[PROMPT];
+    int64_t n = -1;
+    prompt(tokens, PROMPT, 1);
+    kill(s->pid, SIGSTOP);
+    int64_t t0 = now_ms();
+    EXPECT_OK(lmcache4j_lookup(e, NULL, tokens, PROMPT, NULL, &n));
+    int64_t waited = now_ms() - t0;
+    kill(s->pid, SIGCONT);
+    CHECK(n == 0 && waited >= 250 && waited < 5000, "a stopped server: hit %lld after %lld ms", (long long)n,
+          (long long)waited);
+    n = 0;
+    for (int tries = 0; tries < 30 && n != PROMPT; tries++) {
+        sleep_ms(200);
+        EXPECT_OK(lmcache4j_lookup(e, NULL, tokens, PROMPT, NULL, &n));
+    }
+    CHECK(n == PROMPT, "after SIGCONT the client did not hit again: %lld", (long long)n);
+    EXPECT_OK(lmcache4j_close(e));
+}
+
 /* The server killed: misses and skipped stores, status OK; restarted: hits from disk again. */
 static void killed_server(server_process *s, lmcache4j_engine e, caches *c) {
     int32_t tokens[PROMPT];
@@ -361,6 +389,7 @@ static int run_cases(const char *self) {
     child_process(self, s.socket_path, a, &ca);
     threads(a, &ca);
     killed_client(s.socket_path, a, &ca);
+    stopped_server(&s);
     char config[4096];
     size_t length = 0;
     EXPECT_OK(lmcache4j_config_json(b, config, sizeof config, &length));
