@@ -21,6 +21,9 @@ final class FeatureScreen {
     /** LMCache's encoder-cache settings: {@code ec_*} keys, an {@code ec:} mapping, {@code LMCACHE_EC_*}. */
     private static final String ENCODER_CACHE_PREFIX = "ec_";
 
+    /** The settings key that puts liblmcache4j.so in client mode (docs/server.md). */
+    static final String CLIENT_MODE_KEY = "lmcache4j.server";
+
     private FeatureScreen() {
     }
 
@@ -30,6 +33,9 @@ final class FeatureScreen {
      * @param from where the value came from, for messages
      */
     static void screen(String key, Object value, String from, List<Refusal> refusals, Consumer<String> warn) {
+        if (key.equals(CLIENT_MODE_KEY)) {
+            return; // liblmcache4j.so reads it (which server to use); for the engine it is no setting
+        }
         Optional<LmcacheKey> known = LmcacheKeys.find(key);
         if (known.isEmpty()) {
             if (key.startsWith(ENCODER_CACHE_PREFIX) || key.equals("ec")) {

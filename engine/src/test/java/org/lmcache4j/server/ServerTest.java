@@ -97,6 +97,12 @@ class ServerTest {
             why = refusal(settings.hello(1, "m", new TestCaches(LAYOUT), "{\"chunk_size\": 32, \"max_local_cpu_size\": 0.01}"));
             assertTrue(why.contains("chunk_size 32 (the server's engine has 16)"), why);
             assertEquals(0, first.lookup(new int[] {1, 2, 3}, null), "the first client is unaffected");
+            assertEquals(0, moreBlocks.lookup(new int[] {1, 2, 3}, null), "a client with more blocks is served");
+            try (WireTestClient sameWithServerKey = WireTestClient.connect(socket)) {
+                WireChannel.Message m = sameWithServerKey.hello(1, "m", new TestCaches(LAYOUT),
+                        "{\"chunk_size\": 16, \"max_local_cpu_size\": 0.01, \"lmcache4j.server\": \"unix:///x.sock\"}");
+                assertEquals(WireProtocol.WELCOME, m.type(), "the client's own key lmcache4j.server changes nothing here");
+            }
         }
     }
 

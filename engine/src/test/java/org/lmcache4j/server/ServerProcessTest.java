@@ -1,0 +1,90 @@
+package org.lmcache4j.server;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.lmcache4j.TestCaches;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code lmcache4j server} as its own process (the CLI's main, as {@code ./lmcache4j server} runs
+ * it): SIGTERM stops it cleanly (exit 0, socket removed, the disk tier written), and a server
+ * started again on the same disk serves what the first stored.
+ */
+class ServerProcessTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void sigterm_exitsZero_removesTheSocket_andTheDiskTierServesAfterARestart() throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("run"), PosixFilePermissions.asFileAttribute(
+                PosixFilePermissions.fromString("rwx------")));
+        Path socket = dir.resolve("engine.sock");
+        Path config = tmp.resolve("lmcache.yaml");
+        Files.writeString(config, "chunk_size: 16\nmax_local_cpu_size: 0.01\nlocal_disk: \"file://"
+                + tmp.resolve("disk") + "/\"\nmax_local_disk_size: 0.01\n");
+        int[] tokens = TestCaches.randomTokens(64, new Random(1));
+        long[] slots = TestCaches.randomSlots(ServerTest.LAYOUT, 64, new Random(2));
+        byte[] stored;
+
+        Path firstLog = tmp.resolve("first.log");
+        Process first = startServer(socket, config, firstLog);
+        try (WireTestClient a = connect(socket)) {
+            a.caches.fillRandom(9);
+            assertEquals(64, a.store(tokens, slots));
+            stored = a.caches.rows(slots, 0, 64);
+        }
+        first.destroy(); // SIGTERM
+        assertTrue(first.waitFor(60, TimeUnit.SECONDS), "the server stops on SIGTERM");
+        String log = Files.readString(firstLog);
+        assertEquals(0, first.exitValue(), log);
+        assertFalse(Files.exists(socket), "the socket is removed");
+        assertTrue(log.contains("connected") && log.contains("gone") && log.contains("LMCache4j server stopped"), log);
+
+        Process second = startServer(socket, config, tmp.resolve("second.log"));
+        try (WireTestClient b = connect(socket)) {
+            assertEquals(64, b.lookup(tokens, null), "the chunks came back from the disk tier");
+            long[] slotsB = TestCaches.randomSlots(ServerTest.LAYOUT, 64, new Random(3));
+            assertEquals(64, b.retrieve(tokens, slotsB));
+            assertArrayEquals(stored, b.caches.rows(slotsB, 0, 64), "byte for byte what the first server stored");
+        } finally {
+            second.destroy();
+            assertTrue(second.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(0, second.exitValue());
+        }
+    }
+
+    private static WireTestClient connect(Path socket) throws IOException {
+        WireTestClient c = WireTestClient.connect(socket);
+        WireChannel.Message m = c.hello(WireProtocol.VERSION, "m", new TestCaches(ServerTest.LAYOUT), null);
+        assertEquals(WireProtocol.WELCOME, m.type(), () -> ServerTest.refusal(m));
+        return c;
+    }
+
+    /** Starts {@code lmcache4j server} and returns once its socket is there. */
+    private static Process startServer(Path socket, Path config, Path log) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+                "org.lmcache4j.cli.Main", "server", "--socket", socket.toString(), "--config", config.toString())
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(log.toFile()).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!Files.exists(socket)) {
+            if (!p.isAlive() || System.nanoTime() > deadline) {
+                p.destroyForcibly();
+                throw new AssertionError("the server did not start: " + Files.readString(log));
+            }
+            Thread.sleep(20);
+        }
+        return p;
+    }
+}
