@@ -49,8 +49,10 @@ static char *scan_key(const char *text) {
 static char *read_file(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL; /* the engine's own loading says what is wrong with it */
-    char *text = malloc(MAX_CONFIG_BYTES + 1);
-    size_t n = text ? fread(text, 1, MAX_CONFIG_BYTES, f) : 0;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    size_t bytes = size < 0 ? 0 : (size_t)size < MAX_CONFIG_BYTES ? (size_t)size : MAX_CONFIG_BYTES;
+    char *text = size >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc(bytes + 1) : NULL;
+    size_t n = text ? fread(text, 1, bytes, f) : 0;
     fclose(f);
     if (text) text[n] = '\0';
     return text;

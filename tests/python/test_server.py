@@ -18,7 +18,7 @@ import pytest
 from conftest import random_caches, rows
 from fake_vllm import Request, Vllm
 
-from lmcache4j import Engine, KvLayout
+from lmcache4j import Engine, EngineStateError, InvalidArgumentError, KvLayout
 from lmcache4j.connector import ConnectorContext, RankLookups, SchedulerSide, WorkerSide
 from lmcache4j.lookup_client import LookupClient
 
@@ -86,7 +86,7 @@ def _run_child(url: str, script: str, **env) -> dict:
 CHILD_ENGINE = """
     import json, numpy as np
     from conftest import random_caches, rows
-    from lmcache4j import Engine, KvLayout
+    from lmcache4j import Engine, EngineStateError, InvalidArgumentError, KvLayout
     layout = KvLayout(num_layers=2, num_kv_heads=2, head_size=8, block_size=16, num_blocks=256, dtype="bfloat16")
     engine = Engine(None, layout)             # LMCACHE4J_SERVER names the server
     mine = [np.zeros(layout.cache_shape, np.uint16) for _ in range(layout.num_layers)]
@@ -178,3 +178,20 @@ def test_the_connector_loads_what_another_vllm_process_stored(server, tmp_path):
     worker.shutdown()
     v.scheduler.lookups.close()
     assert not os.path.exists(ctx.socket_path(0)), "the lookup socket outlived the engine"
+
+
+def test_the_settings_decide_over_the_environment_and_a_file_can_name_the_server(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("LMCACHE4J_SERVER", f"unix://{tmp_path}/nobody.sock")
+    with pytest.raises(EngineStateError, match="cannot connect to the LMCache4j server"):
+        Engine({"chunk_size": 256}, LAYOUT)
+    with pytest.raises(InvalidArgumentError, match="unix:///absolute/path"):
+        Engine({"lmcache4j.server": "tcp://localhost:1"}, LAYOUT)
+    embedded = Engine({"lmcache4j.server": None, "chunk_size": 256, "max_local_cpu_size": 0.05}, LAYOUT)
+    assert not embedded.via_server
+    embedded.close()
+    monkeypatch.delenv("LMCACHE4J_SERVER")
+    config = tmp_path / "client.yaml"
+    config.write_text(f"chunk_size: 256\nextra_config:\n  lmcache4j.server: \"{server.url}\"\n")
+    client = Engine(str(config), LAYOUT)
+    assert client.via_server and client.config["chunk_size"] == 256
+    client.close()
