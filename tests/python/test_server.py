@@ -55,15 +55,18 @@ def server():
             log.seek(0)
             pytest.fail(f"the server did not listen at {path}:\n{log.read()}")
         time.sleep(0.1)
-    yield SimpleNamespace(path=path, url=f"unix://{path}")
-    process.send_signal(signal.SIGTERM)
+    killed = []
+    yield SimpleNamespace(path=path, url=f"unix://{path}", kill=lambda: (process.kill(), process.wait(), killed.append(1)))
+    if not killed:
+        process.send_signal(signal.SIGTERM)
     status = process.wait(timeout=60)
     log.seek(0)
     text = log.read()
     log.close()
     shutil.rmtree(directory, ignore_errors=True)
-    assert status == 0, f"SIGTERM: the server exited {status}:\n{text}"
-    assert not os.path.exists(path), "the server left its socket behind"
+    if not killed:
+        assert status == 0, f"SIGTERM: the server exited {status}:\n{text}"
+        assert not os.path.exists(path), "the server left its socket behind"
 
 
 def _client_env(url: str) -> dict:
@@ -195,3 +198,24 @@ def test_the_settings_decide_over_the_environment_and_a_file_can_name_the_server
     client = Engine(str(config), LAYOUT)
     assert client.via_server and client.config["chunk_size"] == 256
     client.close()
+
+
+def test_the_connector_serves_without_the_cache_while_the_server_is_gone(server, tmp_path):
+    ctx = ConnectorContext(block_size=16, model="m", instance_id="gone", socket_dir=str(tmp_path / "s"),
+                           settings={"lmcache4j.server": server.url}, kv_cache_dtype="bfloat16")
+    worker = WorkerSide(ctx, rank=0)
+    v = Vllm(LAYOUT, SchedulerSide(ctx, RankLookups(ctx.socket_paths())), worker)
+    v.register()
+    prompt = list(range(2000, 2512))
+    assert v.run(Request("a", prompt)) == 0
+    second = Request("b", prompt)
+    assert v.add(second) == 511
+    assert v.loaded_exactly(second, 512)
+    v.finish(second)
+    server.kill()
+    third = Request("c", prompt + [1, 2, 3])
+    assert v.add(third) == 0, "a gone server is a miss"
+    v.finish(third)                       # its store is skipped, without an error
+    assert worker.take_failed_blocks() == set()
+    worker.shutdown()
+    v.scheduler.lookups.close()
