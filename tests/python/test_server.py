@@ -3,14 +3,9 @@ no JVM in their process, sharing hits with another process through the server's 
 
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
-import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -21,52 +16,22 @@ from fake_vllm import Request, Vllm
 from lmcache4j import Engine, EngineStateError, InvalidArgumentError, KvLayout
 from lmcache4j.connector import ConnectorContext, RankLookups, SchedulerSide, WorkerSide
 from lmcache4j.lookup_client import LookupClient
+from server_process import ROOT, ServerProcess
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LAYOUT = KvLayout(num_layers=2, num_kv_heads=2, head_size=8, block_size=16, num_blocks=256, dtype="bfloat16")
-
-
-def _answers(path: str) -> bool:
-    with socket.socket(socket.AF_UNIX) as s:
-        try:
-            s.connect(path)
-            return True
-        except OSError:
-            return False
 
 
 @pytest.fixture
 def server():
-    """A real server (the repository's launcher) on a socket in a private directory; stopped with
-    SIGTERM at the end, which must exit 0 and remove the socket."""
-    directory = tempfile.mkdtemp(prefix="l4js.")   # short: a socket path has at most 107 bytes
-    os.chmod(directory, 0o700)
-    path = os.path.join(directory, "server.sock")
-    config = os.path.join(directory, "lmcache.yaml")
-    with open(config, "w") as f:
-        f.write("chunk_size: 256\nmax_local_cpu_size: 0.05\n")
-    log = open(os.path.join(directory, "server.log"), "w+")
-    process = subprocess.Popen([os.path.join(ROOT, "lmcache4j"), "server", "--socket", path, "--config", config],
-                               stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while not _answers(path):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            log.seek(0)
-            pytest.fail(f"the server did not listen at {path}:\n{log.read()}")
-        time.sleep(0.1)
+    """A real server; stopped with SIGTERM at the end (exit 0, socket removed) unless a test killed it."""
+    s = ServerProcess().start()
     killed = []
-    yield SimpleNamespace(path=path, url=f"unix://{path}", kill=lambda: (process.kill(), process.wait(), killed.append(1)))
-    if not killed:
-        process.send_signal(signal.SIGTERM)
-    status = process.wait(timeout=60)
-    log.seek(0)
-    text = log.read()
-    log.close()
-    shutil.rmtree(directory, ignore_errors=True)
-    if not killed:
-        assert status == 0, f"SIGTERM: the server exited {status}:\n{text}"
-        assert not os.path.exists(path), "the server left its socket behind"
+    yield SimpleNamespace(path=s.path, url=s.url, kill=lambda: (s.kill(), killed.append(1)))
+    try:
+        if not killed:
+            s.stop()
+    finally:
+        s.remove()
 
 
 def _client_env(url: str) -> dict:
