@@ -25,6 +25,7 @@
             if (client_rc_) return client_rc_;                   \
             client_rc_ = (call);                                 \
             lmc_handles_put(engine);                             \
+            if (!client_rc_) lmc_clear_error();                  \
             return client_rc_;                                   \
         }                                                        \
     } while (0)
