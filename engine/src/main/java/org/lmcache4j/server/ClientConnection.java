@@ -34,6 +34,7 @@ final class ClientConnection implements CopyPeer, Runnable {
     private final BitSet sentSlabs = new BitSet();
     private boolean busy;
     private boolean stopping;
+    private boolean closed;
 
     ClientConnection(long id, UnixSockets sockets, int fd, EngineHost host, int serverUid) {
         this.id = id;
@@ -67,7 +68,7 @@ final class ClientConnection implements CopyPeer, Runnable {
             LOG.warn("LMCache4j server: {} dropped: {}", who, e.toString());
         } finally {
             int released = engine == null ? 0 : releasePins(engine);
-            channel.close();
+            closeChannel();
             if (engine != null) {
                 LOG.info("LMCache4j server: {} gone{}", who, released > 0 ? ", " + released + " pinned chunks released" : "");
             }
@@ -77,14 +78,22 @@ final class ClientConnection implements CopyPeer, Runnable {
     /** Ends this connection: at once if it waits for a request, after its answer if it runs one. */
     synchronized void stop() {
         stopping = true;
-        if (!busy) {
+        if (!busy && !closed) {
             channel.shutdown();
         }
     }
 
     /** Ends this connection now, a request in flight or not (its copy, if any, then counts as failed). */
-    void abort() {
-        channel.shutdown();
+    synchronized void abort() {
+        if (!closed) {
+            channel.shutdown();
+        }
+    }
+
+    /** Under the lock of stop and abort: once closed, the descriptor's number may be another file's. */
+    private synchronized void closeChannel() {
+        closed = true;
+        channel.close();
     }
 
     /** HELLO → WELCOME; null (after an ERROR) when the client is refused. */

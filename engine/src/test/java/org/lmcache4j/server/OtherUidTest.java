@@ -1,7 +1,6 @@
 package org.lmcache4j.server;
 
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.lmcache4j.memory.UnixSockets;
 import org.lmcache4j.metrics.MetricsRegistry;
 
@@ -50,9 +49,6 @@ class OtherUidTest {
             print("answer", t, status, body[8:8 + ln].decode())
             """;
 
-    @TempDir
-    Path tmp;
-
     @Test
     void anotherUid_isKeptOutByTheDirectory_andRefusedByPeerCredentials() throws Exception {
         boolean root = UnixSockets.require().effectiveUid() == 0;
@@ -62,28 +58,32 @@ class OtherUidTest {
                     + " to connect as uid " + NOBODY + " (root " + root + ", tools " + tools + ")");
         }
         assumeTrue(root && tools, "switching uid needs root, setpriv and /usr/bin/python3");
-        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwx--x--x"));
-        Path dir = Files.createDirectory(tmp.resolve("run"), PosixFilePermissions.asFileAttribute(
+        // Straight under /tmp: the test's own temporary folders may sit in a folder that uid cannot enter.
+        Path top = Files.createTempDirectory(Path.of("/tmp"), "l4j-uid-", PosixFilePermissions.asFileAttribute(
+                PosixFilePermissions.fromString("rwx--x--x")));
+        Path dir = Files.createDirectory(top.resolve("run"), PosixFilePermissions.asFileAttribute(
                 PosixFilePermissions.fromString("rwx------")));
-        Path script = Files.writeString(tmp.resolve("client.py"), CLIENT);
-        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rw-r--r--"));
         Path socket = dir.resolve("engine.sock");
         try (EngineServer server = EngineServer.start(socket, null, Map.of(), new MetricsRegistry(), Duration.ofSeconds(5))) {
-            String out = asNobody(script, socket);
+            String out = asNobody(socket);
             assertTrue(out.startsWith("connect-failed 13"), "the private directory keeps another uid out: " + out);
 
             Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x")); // behind the server's back
             Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw-rw-"));
-            out = asNobody(script, socket);
+            out = asNobody(socket);
             assertTrue(out.startsWith("answer " + WireProtocol.ERROR + " 2 "), out);
             assertTrue(out.contains("uid " + NOBODY) && out.contains("uid 0"), "the refusal names both uids: " + out);
             assertEquals(null, server.engine(), "a refused client opens no engine");
+        } finally {
+            Files.deleteIfExists(socket);
+            Files.deleteIfExists(dir);
+            Files.deleteIfExists(top);
         }
     }
 
-    private static String asNobody(Path script, Path socket) throws IOException, InterruptedException {
+    private static String asNobody(Path socket) throws IOException, InterruptedException {
         Process p = new ProcessBuilder("/usr/bin/setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups",
-                "/usr/bin/python3", script.toString(), socket.toString()).redirectErrorStream(true).start();
+                "/usr/bin/python3", "-c", CLIENT, socket.toString()).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
         assertEquals(0, p.waitFor(), out);
         return out;

@@ -71,14 +71,14 @@ class ServerProcessTest {
         return c;
     }
 
-    /** Starts {@code lmcache4j server} and returns once its socket is there. */
+    /** Starts {@code lmcache4j server} and returns once it accepts connections (its log says it listens). */
     private static Process startServer(Path socket, Path config, Path log) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
                 "org.lmcache4j.cli.Main", "server", "--socket", socket.toString(), "--config", config.toString())
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(log.toFile()).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!Files.exists(socket)) {
+        while (!Files.exists(log) || !Files.readString(log).contains("LMCache4j server listening")) {
             if (!p.isAlive() || System.nanoTime() > deadline) {
                 p.destroyForcibly();
                 throw new AssertionError("the server did not start: " + Files.readString(log));
