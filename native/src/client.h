@@ -85,7 +85,6 @@ LMC_HIDDEN void lmc_conn_close(lmc_client *c); /* GOODBYE, close, unmap */
  */
 LMC_HIDDEN int lmc_conn_request(lmc_client *c, uint16_t type, const lmc_out *body, const lmc_copy_job *job,
                                 lmc_result *result);
-LMC_HIDDEN int lmc_conn_map_slab(lmc_client *c, lmc_msg *msg, char *why, size_t why_capacity);
 
 /* client_copy.c: runs a COPY's ops (validated first: nothing is copied for a bad one). 0, or a
  * status with the reason written into why. */

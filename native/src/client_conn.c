@@ -147,7 +147,8 @@ void lmc_conn_close(lmc_client *c) {
     drop(c);
 }
 
-int lmc_conn_map_slab(lmc_client *c, lmc_msg *m, char *why, size_t why_capacity) {
+/* Maps the slab a SLAB message carries; -1 with the reason in why for a malformed or second one. */
+static int map_slab(lmc_client *c, lmc_msg *m, char *why, size_t why_capacity) {
     lmc_in in = {m->body, m->length, 0, 0};
     uint32_t index = lmc_in_u32(&in);
     lmc_in_u32(&in);
@@ -214,7 +215,7 @@ int lmc_conn_request(lmc_client *c, uint16_t type, const lmc_out *body, const lm
         lmc_msg m;
         if (lmc_recv(c->fd, &m) < 0) return gone(c, io_failure(errno));
         if (m.type == LMCACHE4J_WIRE_SLAB) {
-            int rc = lmc_conn_map_slab(c, &m, why, sizeof why);
+            int rc = map_slab(c, &m, why, sizeof why);
             lmc_msg_free(&m);
             if (rc) return gone(c, why);
         } else if (m.type == LMCACHE4J_WIRE_COPY) {
