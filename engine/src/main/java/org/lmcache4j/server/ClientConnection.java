@@ -98,6 +98,16 @@ final class ClientConnection implements CopyPeer, Runnable {
 
     /** HELLO → WELCOME; null (after an ERROR) when the client is refused. */
     private CacheEngine handshake(String who) throws IOException {
+        try {
+            return hello(who);
+        } catch (WireReader.MalformedMessage e) {
+            LOG.warn("LMCache4j server refused {}: {}", who, e.getMessage());
+            refuse(NativeStatus.INTERNAL, e.getMessage()); // it does not speak the protocol
+            return null;
+        }
+    }
+
+    private CacheEngine hello(String who) throws IOException {
         WireChannel.Message m = channel.read();
         dropDescriptor(m);
         if (m.type() != WireProtocol.HELLO) {
@@ -120,9 +130,11 @@ final class ClientConnection implements CopyPeer, Runnable {
         try {
             Hello hello = Hello.read(r);
             engine = host.admit(hello);
+        } catch (WireReader.MalformedMessage e) {
+            throw e;
         } catch (RuntimeException e) {
             LOG.warn("LMCache4j server refused {}: {}", who, e.getMessage());
-            refuse(e instanceof WireReader.MalformedMessage ? NativeStatus.INTERNAL : NativeStatus.of(e), NativeStatus.message(e));
+            refuse(NativeStatus.of(e), NativeStatus.message(e));
             return null;
         }
         channel.write(new WireWriter(WireProtocol.WELCOME).i32(WireProtocol.VERSION)

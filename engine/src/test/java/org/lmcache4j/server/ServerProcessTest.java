@@ -2,12 +2,14 @@ package org.lmcache4j.server;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.lmcache4j.KeyScope;
 import org.lmcache4j.TestCaches;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
@@ -27,9 +29,7 @@ class ServerProcessTest {
 
     @Test
     void sigterm_exitsZero_removesTheSocket_andTheDiskTierServesAfterARestart() throws Exception {
-        Path dir = Files.createDirectory(tmp.resolve("run"), PosixFilePermissions.asFileAttribute(
-                PosixFilePermissions.fromString("rwx------")));
-        Path socket = dir.resolve("engine.sock");
+        Path socket = ServerTest.privateSocket(tmp);
         Path config = tmp.resolve("lmcache.yaml");
         Files.writeString(config, "chunk_size: 16\nmax_local_cpu_size: 0.01\nlocal_disk: \"file://"
                 + tmp.resolve("disk") + "/\"\nmax_local_disk_size: 0.01\n");
@@ -39,10 +39,13 @@ class ServerProcessTest {
 
         Path firstLog = tmp.resolve("first.log");
         Process first = startServer(socket, config, firstLog);
-        try (WireTestClient a = connect(socket)) {
-            a.caches.fillRandom(9);
-            assertEquals(64, a.store(tokens, slots));
-            stored = a.caches.rows(slots, 0, 64);
+        List<AutoCloseable> open = new ArrayList<>();
+        try {
+            ServerTest.Client a = ServerTest.client(socket, ServerTest.LAYOUT, 9, null, open);
+            assertEquals(64, a.server().store(KeyScope.NONE, tokens, slots, 0));
+            stored = a.caches().rows(slots, 0, 64);
+        } finally {
+            closeAll(open);
         }
         first.destroy(); // SIGTERM
         assertTrue(first.waitFor(60, TimeUnit.SECONDS), "the server stops on SIGTERM");
@@ -52,23 +55,25 @@ class ServerProcessTest {
         assertTrue(log.contains("connected") && log.contains("gone") && log.contains("LMCache4j server stopped"), log);
 
         Process second = startServer(socket, config, tmp.resolve("second.log"));
-        try (WireTestClient b = connect(socket)) {
-            assertEquals(64, b.lookup(tokens, null), "the chunks came back from the disk tier");
+        try {
+            ServerTest.Client b = ServerTest.client(socket, ServerTest.LAYOUT, 10, null, open);
+            assertEquals(64, b.server().lookup(KeyScope.NONE, tokens, null), "the chunks came back from the disk tier");
             long[] slotsB = TestCaches.randomSlots(ServerTest.LAYOUT, 64, new Random(3));
-            assertEquals(64, b.retrieve(tokens, slotsB));
-            assertArrayEquals(stored, b.caches.rows(slotsB, 0, 64), "byte for byte what the first server stored");
+            assertEquals(64, b.server().retrieve(KeyScope.NONE, tokens, slotsB, 0));
+            assertArrayEquals(stored, b.caches().rows(slotsB, 0, 64), "byte for byte what the first server stored");
         } finally {
+            closeAll(open);
             second.destroy();
             assertTrue(second.waitFor(60, TimeUnit.SECONDS));
             assertEquals(0, second.exitValue());
         }
     }
 
-    private static WireTestClient connect(Path socket) throws IOException {
-        WireTestClient c = WireTestClient.connect(socket);
-        WireChannel.Message m = c.hello(WireProtocol.VERSION, "m", new TestCaches(ServerTest.LAYOUT), null);
-        assertEquals(WireProtocol.WELCOME, m.type(), () -> ServerTest.refusal(m));
-        return c;
+    private static void closeAll(List<AutoCloseable> open) throws Exception {
+        for (AutoCloseable c : open.reversed()) {
+            c.close();
+        }
+        open.clear();
     }
 
     /** Starts {@code lmcache4j server} and returns once it accepts connections (its log says it listens). */
