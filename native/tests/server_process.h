@@ -57,6 +57,15 @@ static void server_print_log(const server_process *s) {
 }
 
 /* Starts the server and waits (up to timeout_s) until it accepts; 0, or -1 (log printed). */
+/* A server (not started) whose socket, configuration and log are NAME.sock, NAME.yaml and NAME.log in dir. */
+static server_process server_named(const char *dir, const char *name) {
+    server_process s = {.pid = -1};
+    snprintf(s.socket_path, sizeof s.socket_path, "%s/%s.sock", dir, name);
+    snprintf(s.config_path, sizeof s.config_path, "%s/%s.yaml", dir, name);
+    snprintf(s.log_path, sizeof s.log_path, "%s/%s.log", dir, name);
+    return s;
+}
+
 static int server_start(server_process *s, int timeout_s) {
     const char *launcher = getenv("LMCACHE4J_LAUNCHER");
     if (!launcher || !*launcher) launcher = "../lmcache4j";
