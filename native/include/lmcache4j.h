@@ -64,9 +64,11 @@
  * refuses its status and message) and no JVM is loaded into this process. The pool is shared
  * memory that the library maps; it copies between the registered caches and pool pages itself.
  * The calls answer as the embedded engine's do, with these differences: caches must be host
- * memory (a device is LMCACHE4J_ERR_UNSUPPORTED); KV events and lmcache4j_serve_lookups are
- * LMCACHE4J_ERR_UNSUPPORTED, naming the call; pins, prefetches and layer-by-layer operations belong
- * to the engine's own connection (a prefetch await asks the server in slices of 200 ms, letting the
+ * memory (a device is LMCACHE4J_ERR_UNSUPPORTED); lmcache4j_serve_lookups is
+ * LMCACHE4J_ERR_UNSUPPORTED; KV events are those of the node's cache (every client that records
+ * takes every event, whichever client caused it; after a reconnect the first take reports one
+ * CLEARED record); pins, prefetches and layer-by-layer operations belong to the engine's own
+ * connection (a prefetch await asks the server in slices of 200 ms, letting the
  * engine's other calls through between them). While the server is gone, lookups answer 0, stores
  * store 0 tokens, retrieves load 0, unpins unpin 0 and prompt counts are dropped, all with
  * LMCACHE4J_OK (logged once to stderr); a prefetch started then, or one whose connection ended, is

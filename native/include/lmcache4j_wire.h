@@ -33,7 +33,7 @@
 
 #include <stdint.h>
 
-/* 2: prefetch (32-36) and layer-by-layer copies (40-44) were added to version 1. */
+/* 2: KV events (28-29), prefetch (32-36) and layer-by-layer copies (40-44) were added to version 1. */
 #define LMCACHE4J_WIRE_VERSION 2
 /* "LMC4" as bytes on the wire, read as a little-endian u32. */
 #define LMCACHE4J_WIRE_MAGIC 0x34434D4Cu
@@ -190,7 +190,24 @@ _Static_assert(sizeof(lmcache4j_wire_copy_op) == LMCACHE4J_WIRE_COPY_OP_BYTES, "
 /* GOODBYE: empty. No answer: the server releases the connection's pins and closes it. */
 #define LMCACHE4J_WIRE_GOODBYE 27
 
-/* ---------------------------------------------------------------- prefetch (version 2) */
+/* ---------------------------------------------------------------- KV events (version 2) */
+
+/*
+ * The server's engine is the node's cache: a chunk any client stored is one every client can hit.
+ * So each connection that records KV events gets every event of the engine from the moment it
+ * started recording, in a bounded queue of its own (events it does not take are dropped and
+ * reported as one LOST record, as embedded); a connection that ends stops recording.
+ *
+ * RECORD_KV_EVENTS: i32 on (0: stop, dropping what this connection has not taken). RESULT values: [].
+ */
+#define LMCACHE4J_WIRE_RECORD_KV_EVENTS 28
+/*
+ * TAKE_KV_EVENTS: u64 capacity (bytes). RESULT values: [bytes, then the records of
+ * lmcache4j_take_kv_events that fit whole in capacity, packed 8 bytes to a value in order (the
+ * values' little-endian bytes are the records' bytes; the last value padded with zeros)]. A
+ * capacity too small for the next record alone: ERROR LMCACHE4J_ERR_INVALID_ARGUMENT, nothing taken.
+ */
+#define LMCACHE4J_WIRE_TAKE_KV_EVENTS 29
 
 /*
  * A prefetch (lmcache4j_prefetch) runs on the server's engine and belongs to its connection: the
@@ -240,10 +257,9 @@ _Static_assert(sizeof(lmcache4j_wire_copy_op) == LMCACHE4J_WIRE_COPY_OP_BYTES, "
 /*
  * Numbers kept for later versions (the server answers them ERROR LMCACHE4J_ERR_UNSUPPORTED, and so
  * should a client that has no message for the call):
- *   28-29  KV events (lmcache4j_record_kv_events, lmcache4j_take_kv_events)
  *   48-55  device caches (CUDA IPC handles of the client's caches)
  */
-#define LMCACHE4J_WIRE_RESERVED_FIRST 28
+#define LMCACHE4J_WIRE_RESERVED_FIRST 48
 #define LMCACHE4J_WIRE_RESERVED_LAST 63
 
 #endif /* LMCACHE4J_WIRE_H */

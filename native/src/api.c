@@ -253,7 +253,7 @@ LMCACHE4J_API int lmcache4j_serve_lookups(lmcache4j_engine engine, const char *s
 }
 
 LMCACHE4J_API int lmcache4j_record_kv_events(lmcache4j_engine engine, int32_t on) {
-    UNSUPPORTED_ON_CLIENT(engine, "lmcache4j_record_kv_events");
+    ON_CLIENT(engine, lmc_client_record_kv_events(client, on));
     ENTER(env);
     return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.record_kv_events, (jlong)engine,
                                                         (jint)(on != 0)), NULL);
@@ -263,7 +263,7 @@ LMCACHE4J_API int lmcache4j_take_kv_events(lmcache4j_engine engine, void *buf, s
     int rc = check_out(out_length, "out_length");
     if (rc) return rc;
     if (!buf && capacity) return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "buf is NULL but capacity is %zu", capacity);
-    UNSUPPORTED_ON_CLIENT(engine, "lmcache4j_take_kv_events");
+    ON_CLIENT(engine, lmc_client_take_kv_events(client, buf, capacity, out_length));
     ENTER(env);
     jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.take_kv_events, (jlong)engine, JPTR(buf),
                                            (jlong)(capacity > INT64_MAX ? INT64_MAX : capacity));

@@ -80,6 +80,10 @@ LMC_HIDDEN int lmc_client_prefetch_await(lmc_client *c, uint64_t prefetch, int64
 LMC_HIDDEN int lmc_client_prefetch_cancel(lmc_client *c, uint64_t prefetch, int32_t *out_cancelled);
 LMC_HIDDEN int lmc_client_prefetch_close(lmc_client *c, uint64_t prefetch);
 
+/* client_events.c */
+LMC_HIDDEN int lmc_client_record_kv_events(lmc_client *c, int32_t on);
+LMC_HIDDEN int lmc_client_take_kv_events(lmc_client *c, void *buf, size_t capacity, size_t *out_length);
+
 /* client_layers.c */
 LMC_HIDDEN int lmc_client_open_layers(lmc_client *c, int retrieve, const lmcache4j_scope *scope, const int32_t *tokens,
                                       const int64_t *slot_mapping, size_t num_tokens, size_t skip_leading,

@@ -1,7 +1,8 @@
 /*
  * test_client's cases of protocol version 2: prefetches and layer-by-layer copies through a real
  * server (on a disk tier, restarted so that the prompts lie on disk only), a client killed with
- * them open, and the server killed under them. Included once, after the fixture.
+ * them open, and the server killed under them; KV events taken by two clients of one server, and
+ * after a restart. Included once, after the fixture.
  */
 #ifndef LMCACHE4J_CLIENT_OPS_H
 #define LMCACHE4J_CLIENT_OPS_H
@@ -176,6 +177,76 @@ static void server_gone_with_ops_open(server_process *s, lmcache4j_engine e) {
           (long long)copied);
 }
 
+/* Bytes of KV event records one take moved, or -1 when it failed. */
+static long take_events(lmcache4j_engine e, unsigned char *buf, size_t capacity) {
+    size_t n = 0;
+    return lmcache4j_take_kv_events(e, buf, capacity, &n) == LMCACHE4J_OK ? (long)n : -1;
+}
+
+/* Checks that buf holds one STORED record per chunk of tokens, parent chained: the count of good ones. */
+static int stored_records(const unsigned char *buf, long n, const int32_t *tokens, int chunks) {
+    enum { RECORD = LMCACHE4J_KV_EVENT_HEADER_BYTES + 4 * CHUNK };
+    int good = 0;
+    for (int i = 0; i < chunks && (long)(i + 1) * RECORD <= n; i++) {
+        const unsigned char *r = buf + (size_t)i * RECORD;
+        uint32_t count;
+        memcpy(&count, r + 4, 4);
+        int parent_ok = i == 0 ? r[1] == 0 : r[1] == 1 && !memcmp(r + 24, r - RECORD + 8, 16);
+        good += r[0] == LMCACHE4J_KV_EVENT_STORED && count == CHUNK && parent_ok &&
+                !memcmp(r + LMCACHE4J_KV_EVENT_HEADER_BYTES, tokens + i * CHUNK, 4 * CHUNK);
+    }
+    return good;
+}
+
+/* Every recording client takes every event of the node's cache, whichever client stored. */
+static void kv_event_cases(lmcache4j_engine a, caches *ca, lmcache4j_engine b) {
+    static unsigned char got_a[4096], got_b[4096];
+    int32_t tokens[PROMPT];
+    int64_t slots[PROMPT], n = -1;
+    prompt(tokens, PROMPT, 27);
+    slots_from(slots, PROMPT, 100);
+    compute(ca, tokens, slots, PROMPT);
+    CHECK(take_events(a, got_a, sizeof got_a) == 0, "events before recording");
+    EXPECT_OK(lmcache4j_record_kv_events(a, 1));
+    EXPECT_OK(lmcache4j_record_kv_events(b, 1));
+    EXPECT_OK(lmcache4j_store(a, NULL, tokens, slots, PROMPT, 0, &n));
+    EXPECT_STATUS(lmcache4j_take_kv_events(b, got_b, 10, &(size_t){0}), LMCACHE4J_ERR_INVALID_ARGUMENT, "takes");
+    long na = take_events(a, got_a, sizeof got_a), nb = take_events(b, got_b, sizeof got_b);
+    int chunks = PROMPT / CHUNK;
+    CHECK(na == nb && na == chunks * (LMCACHE4J_KV_EVENT_HEADER_BYTES + 4 * CHUNK) && !memcmp(got_a, got_b, (size_t)na),
+          "both recording clients take the store's events: %ld and %ld bytes", na, nb);
+    CHECK(stored_records(got_a, na, tokens, chunks) == chunks, "the stored records are not the prompt's chunks");
+    CHECK(take_events(a, got_a, sizeof got_a) == 0 && take_events(b, got_b, sizeof got_b) == 0, "events taken twice");
+    EXPECT_OK(lmcache4j_record_kv_events(b, 0));
+    prompt(tokens, PROMPT, 28);
+    compute(ca, tokens, slots, PROMPT);
+    EXPECT_OK(lmcache4j_store(b, NULL, tokens, slots, PROMPT, 0, &n));
+    na = take_events(a, got_a, sizeof got_a);
+    CHECK(stored_records(got_a, na, tokens, chunks) == chunks, "a store by another client is not an event: %ld bytes", na);
+    CHECK(take_events(b, got_b, sizeof got_b) == 0, "a client that stopped recording still takes events");
+}
+
+/* After the server came back, a recording client's first take reports one CLEARED record, then events again. */
+static void kv_events_after_restart(server_process *s, lmcache4j_engine e) {
+    static unsigned char got[4096];
+    CHECK(take_events(e, got, sizeof got) == 0, "events while the server is gone");
+    if (server_start(s, 120)) {
+        CHECK(0, "the ops server did not start again");
+        return;
+    }
+    long n = 0;
+    for (int tries = 0; tries < 50 && n == 0; tries++) { /* reconnects at most once a second */
+        n = take_events(e, got, sizeof got);
+        if (n == 0) sleep_ms(100);
+    }
+    CHECK(n == LMCACHE4J_KV_EVENT_HEADER_BYTES && got[0] == LMCACHE4J_KV_EVENT_CLEARED,
+          "after the restart: %ld bytes, kind %d", n, (int)got[0]);
+    CHECK(take_events(e, got, sizeof got) == 0, "more than the CLEARED record after the restart");
+    EXPECT_OK(lmcache4j_record_kv_events(e, 0));
+    int status = server_stop(s, SIGTERM);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the restarted ops server's SIGTERM gave status 0x%x", status);
+}
+
 /* Its own server, on a disk tier; stopped and started again so that the first prompts lie on disk only. */
 static void handle_ops(const char *dir) {
     server_process s = server_named(dir, "ops");
@@ -210,8 +281,10 @@ static void handle_ops(const char *dir) {
     lmcache4j_engine b = ops_client(s.socket_path, &cb);
     prefetch_cases(a, &ca);
     layered_cases(a, &ca, b, &cb);
+    kv_event_cases(a, &ca, b);
     killed_with_ops_open(s.socket_path, a);
     server_gone_with_ops_open(&s, a);
+    kv_events_after_restart(&s, a);
     CHECK(!jvm_in_process(), "a JVM was loaded by prefetches or layered copies");
     EXPECT_OK(lmcache4j_close(a));
     EXPECT_OK(lmcache4j_close(b));

@@ -78,7 +78,7 @@ static void bad_input(lmcache4j_engine e, caches *c) {
     EXPECT_STATUS(lmcache4j_lookup(e, NULL, tokens, PROMPT, "", &n), LMCACHE4J_ERR_INVALID_ARGUMENT, "request id");
     EXPECT_STATUS(lmcache4j_lookup(e, NULL, NULL, 4, NULL, &n), LMCACHE4J_ERR_INVALID_ARGUMENT, "tokens is NULL");
     CHECK(n == -1, "a refused call wrote its output");
-    EXPECT_STATUS(lmcache4j_record_kv_events(e, 1), LMCACHE4J_ERR_UNSUPPORTED, "lmcache4j_record_kv_events");
+    EXPECT_STATUS(lmcache4j_serve_lookups(e, "/tmp/l4j-nowhere.sock"), LMCACHE4J_ERR_UNSUPPORTED, "lmcache4j_serve_lookups");
     EXPECT_OK(lmcache4j_lookup(e, NULL, tokens, PROMPT, NULL, &n));
     CHECK(n == 0, "a refused store stored something: hit %lld", (long long)n);
 }

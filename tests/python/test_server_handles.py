@@ -6,10 +6,12 @@ from types import SimpleNamespace
 
 import pytest
 from fake_vllm import Request, Vllm
+from test_connector_events import step_events
 from test_connector_async import ASKED, PROMPT, lands_in_background, settled
 from test_connector_layerwise import saves_and_loads_layer_by_layer
 
 from lmcache4j import EngineClosedError, KvLayout, PrefetchState
+from lmcache4j.kv_events import BlockStored
 from lmcache4j.connector import ConnectorContext, RankLookups, SchedulerSide, WorkerSide
 from server_process import ServerProcess
 
@@ -34,10 +36,10 @@ def disk_server(tmp_path):
         s.remove()
 
 
-def vllm(url, tmp_path, name, **settings):
+def vllm(url, tmp_path, name, kv_events=False, **settings):
     ctx = ConnectorContext(block_size=LAYOUT.block_size, model="m", instance_id=name,
                            socket_dir=str(tmp_path / f"sockets-{name}"), kv_cache_dtype="bfloat16",
-                           settings={"lmcache4j.server": url, **settings})
+                           settings={"lmcache4j.server": url, **settings}, kv_events=kv_events)
     v = Vllm(LAYOUT, SchedulerSide(ctx, RankLookups(ctx.socket_paths())), WorkerSide(ctx, rank=0))
     v.register()
     assert v.worker.engine.via_server
@@ -86,3 +88,17 @@ def test_a_client_connector_with_use_layerwise_loads_layer_by_layer_byte_exact(d
     v = vllm(disk_server.url, tmp_path, "lw", use_layerwise=True)
     saves_and_loads_layer_by_layer(v, list(range(1000, 1600)), LAYOUT.num_layers)
     close(v)
+
+
+def test_every_client_connector_reports_the_kv_events_of_the_nodes_cache(disk_server, tmp_path):
+    a = vllm(disk_server.url, tmp_path, "a", kv_events=True, enable_kv_events=True)
+    b = vllm(disk_server.url, tmp_path, "b", kv_events=True, enable_kv_events=True)
+    prompt = list(range(100, 700))
+    a.run(Request("a", prompt))
+    seen_by_a, seen_by_b = step_events(a), step_events(b)
+    assert [type(e) for e in seen_by_a] == [BlockStored] * 3
+    assert [e.token_ids for e in seen_by_a] == [prompt[:256], prompt[256:512], prompt[512:]]
+    assert seen_by_b == seen_by_a, "a chunk any client stored is one every client can hit"
+    assert step_events(a) == [] and step_events(b) == []
+    close(a)
+    close(b)

@@ -21,11 +21,15 @@ import java.util.Map;
  * (their pins are the connection's and go with it) and its layered operations are given up: a
  * store that had not landed every layer publishes nothing, a retrieve frees its pages.
  *
+ * <p>Also the connection's KV events ({@link KvEventFanout}): it records them as one client of the
+ * node's engine, and stops when it ends.
+ *
  * <p>Only the connection's thread uses it (one request at a time), so it needs no lock.
  */
 final class OpenOperations {
     private final CacheEngine engine;
     private final ConnectionPins pins;
+    private final KvEventFanout events;
     private final Map<Long, Prefetch> prefetches = new HashMap<>();
     private final Map<Long, LayeredOperation> layered = new HashMap<>();
     private long lastIssued;
@@ -33,11 +37,23 @@ final class OpenOperations {
     OpenOperations(CacheEngine engine, ConnectionPins pins) {
         this.engine = engine;
         this.pins = pins;
+        this.events = KvEventFanout.of(engine);
     }
 
-    /** Answers a prefetch or layer-by-layer request; any other type is one this version does not serve. */
+    /** Answers a KV events, prefetch or layer-by-layer request; any other type is one this version does not serve. */
     Answer answer(int type, WireReader r) {
         return switch (type) {
+            case WireProtocol.RECORD_KV_EVENTS -> {
+                int on = r.i32();
+                r.end();
+                events.record(this, on != 0);
+                yield Answer.of();
+            }
+            case WireProtocol.TAKE_KV_EVENTS -> {
+                long capacity = r.i64();
+                r.end();
+                yield Answer.of(events.take(this, capacity < 0 ? Long.MAX_VALUE : capacity)); // u64 past 2^63
+            }
             case WireProtocol.PREFETCH -> {
                 Requests.Prompt p = Requests.prompt(r, pins);
                 Prefetch started = p.pinFor() == null ? engine.prefetch(p.scope(), p.tokens())
@@ -94,8 +110,13 @@ final class OpenOperations {
         };
     }
 
-    /** Cancels and closes every prefetch, gives up every layered operation: the connection ends. */
+    /** Stops its KV events, cancels and closes every prefetch, gives up every layered operation: the connection ends. */
     void closeAll() {
+        try {
+            events.record(this, false);
+        } catch (RuntimeException e) {
+            // the engine closed meanwhile: its events went with it
+        }
         prefetches.values().forEach(Prefetch::close);
         prefetches.clear();
         for (LayeredOperation op : layered.values()) {

@@ -50,6 +50,9 @@ final class WireProtocol {
     static final int CLEAR = 26;
     static final int GOODBYE = 27;
 
+    static final int RECORD_KV_EVENTS = 28;
+    static final int TAKE_KV_EVENTS = 29;
+
     static final int PREFETCH = 32;
     static final int PREFETCH_STATE = 33;
     static final int PREFETCH_AWAIT = 34;
@@ -62,8 +65,8 @@ final class WireProtocol {
     static final int AWAIT_LAYER = 43;
     static final int CLOSE_LAYERS = 44;
 
-    /** Kept for later versions: KV events, device caches. */
-    static final int RESERVED_FIRST = 28;
+    /** Kept for later versions: device caches. */
+    static final int RESERVED_FIRST = 48;
     static final int RESERVED_LAST = 63;
 
     private WireProtocol() {
