@@ -253,7 +253,7 @@ LMCACHE4J_API int lmcache4j_serve_lookups(lmcache4j_engine engine, const char *s
 }
 
 LMCACHE4J_API int lmcache4j_record_kv_events(lmcache4j_engine engine, int32_t on) {
-    UNSUPPORTED_ON_CLIENT(engine, "lmcache4j_record_kv_events");
+    ON_CLIENT(engine, lmc_client_record_kv_events(client, on));
     ENTER(env);
     return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.record_kv_events, (jlong)engine,
                                                         (jint)(on != 0)), NULL);
@@ -263,7 +263,7 @@ LMCACHE4J_API int lmcache4j_take_kv_events(lmcache4j_engine engine, void *buf, s
     int rc = check_out(out_length, "out_length");
     if (rc) return rc;
     if (!buf && capacity) return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "buf is NULL but capacity is %zu", capacity);
-    UNSUPPORTED_ON_CLIENT(engine, "lmcache4j_take_kv_events");
+    ON_CLIENT(engine, lmc_client_take_kv_events(client, buf, capacity, out_length));
     ENTER(env);
     jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.take_kv_events, (jlong)engine, JPTR(buf),
                                            (jlong)(capacity > INT64_MAX ? INT64_MAX : capacity));
@@ -309,7 +309,9 @@ LMCACHE4J_API int lmcache4j_prefetch(lmcache4j_engine engine, const lmcache4j_sc
                                      lmcache4j_prefetch_handle *out_prefetch) {
     int rc = check_out(out_prefetch, "out_prefetch");
     if (rc) return rc;
-    UNSUPPORTED_ON_CLIENT(engine, "lmcache4j_prefetch");
+    if (!rc) rc = check_count(num_tokens, "num_tokens");
+    if (rc) return rc;
+    ON_CLIENT(engine, lmc_client_prefetch(client, scope, tokens, num_tokens, pin_request_id, out_prefetch));
     int64_t handle;
     rc = prompt_call(lmc_java.prefetch, engine, scope, tokens, num_tokens, pin_request_id, &handle, "out_prefetch");
     if (!rc) *out_prefetch = (lmcache4j_prefetch_handle)handle;
@@ -318,7 +320,7 @@ LMCACHE4J_API int lmcache4j_prefetch(lmcache4j_engine engine, const lmcache4j_sc
 
 LMCACHE4J_API int lmcache4j_prefetch_state(lmcache4j_engine engine, lmcache4j_prefetch_handle prefetch, int32_t *out_state,
                                            int64_t *out_ready_tokens) {
-    UNSUPPORTED_ON_CLIENT(engine, "lmcache4j_prefetch_state");
+    ON_CLIENT(engine, lmc_client_prefetch_state(client, prefetch, out_state, out_ready_tokens));
     ENTER(env);
     jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.prefetch_state, (jlong)engine, (jlong)prefetch);
     int64_t packed; /* ready tokens << 3 | state */
@@ -331,7 +333,7 @@ LMCACHE4J_API int lmcache4j_prefetch_state(lmcache4j_engine engine, lmcache4j_pr
 
 LMCACHE4J_API int lmcache4j_prefetch_await(lmcache4j_engine engine, lmcache4j_prefetch_handle prefetch, int64_t timeout_ms,
                                            int32_t *out_finished) {
-    UNSUPPORTED_ON_CLIENT(engine, "lmcache4j_prefetch_await");
+    ON_CLIENT(engine, lmc_client_prefetch_await(client, prefetch, timeout_ms, out_finished));
     ENTER(env);
     jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.prefetch_await, (jlong)engine, (jlong)prefetch,
                                            (jlong)timeout_ms);
@@ -342,7 +344,7 @@ LMCACHE4J_API int lmcache4j_prefetch_await(lmcache4j_engine engine, lmcache4j_pr
 }
 
 LMCACHE4J_API int lmcache4j_prefetch_cancel(lmcache4j_engine engine, lmcache4j_prefetch_handle prefetch, int32_t *out_cancelled) {
-    UNSUPPORTED_ON_CLIENT(engine, "lmcache4j_prefetch_cancel");
+    ON_CLIENT(engine, lmc_client_prefetch_cancel(client, prefetch, out_cancelled));
     ENTER(env);
     jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.prefetch_cancel, (jlong)engine, (jlong)prefetch);
     int64_t cancelled;
@@ -352,7 +354,7 @@ LMCACHE4J_API int lmcache4j_prefetch_cancel(lmcache4j_engine engine, lmcache4j_p
 }
 
 LMCACHE4J_API int lmcache4j_prefetch_close(lmcache4j_engine engine, lmcache4j_prefetch_handle prefetch) {
-    UNSUPPORTED_ON_CLIENT(engine, "lmcache4j_prefetch_close");
+    ON_CLIENT(engine, lmc_client_prefetch_close(client, prefetch));
     ENTER(env);
     return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.prefetch_close, (jlong)engine,
                                                         (jlong)prefetch), NULL);
@@ -368,7 +370,8 @@ static int open_layers(int retrieve, lmcache4j_engine engine, const lmcache4j_sc
     if (!rc) rc = check_count(num_tokens, "num_tokens");
     if (!rc) rc = check_count(skip_leading, "skip_leading");
     if (rc) return rc;
-    UNSUPPORTED_ON_CLIENT(engine, retrieve ? "lmcache4j_retrieve_layers" : "lmcache4j_store_layers");
+    ON_CLIENT(engine, lmc_client_open_layers(client, retrieve, scope, tokens, slot_mapping, num_tokens, skip_leading,
+                                             cuda_stream, out_op, out_tokens));
     ENTER(env);
     int64_t tokens_out = 0;
     jlong r = (*env)->CallStaticLongMethod(env, lmc_java.cls, retrieve ? lmc_java.retrieve_layers : lmc_java.store_layers,
@@ -399,21 +402,21 @@ LMCACHE4J_API int lmcache4j_retrieve_layers(lmcache4j_engine engine, const lmcac
 }
 
 LMCACHE4J_API int lmcache4j_copy_layer(lmcache4j_engine engine, lmcache4j_layered op, int32_t layer) {
-    UNSUPPORTED_ON_CLIENT(engine, "lmcache4j_copy_layer");
+    ON_CLIENT(engine, lmc_client_copy_layer(client, op, layer));
     ENTER(env);
     return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.copy_layer, (jlong)engine,
                                                         (jlong)op, (jint)layer), NULL);
 }
 
 LMCACHE4J_API int lmcache4j_await_layer(lmcache4j_engine engine, lmcache4j_layered op, int32_t layer) {
-    UNSUPPORTED_ON_CLIENT(engine, "lmcache4j_await_layer");
+    ON_CLIENT(engine, lmc_client_await_layer(client, op, layer));
     ENTER(env);
     return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.await_layer, (jlong)engine,
                                                         (jlong)op, (jint)layer), NULL);
 }
 
 LMCACHE4J_API int lmcache4j_close_layers(lmcache4j_engine engine, lmcache4j_layered op, int64_t *out_layers_copied) {
-    UNSUPPORTED_ON_CLIENT(engine, "lmcache4j_close_layers");
+    ON_CLIENT(engine, lmc_client_close_layers(client, op, out_layers_copied));
     ENTER(env);
     return lmc_finish(env, (*env)->CallStaticLongMethod(env, lmc_java.cls, lmc_java.close_layers, (jlong)engine,
                                                         (jlong)op), out_layers_copied);

@@ -50,6 +50,12 @@ typedef struct lmc_client {
     uint64_t *caches;                /* the registered layer addresses (host), or NULL */
     int64_t next_connect_ns;         /* no reconnect before this (CLOCK_MONOTONIC) */
     int gone_logged;                 /* the server's absence has been logged since it was last seen */
+    uint32_t generation;             /* connections made so far: an open op remembers the one it lives on */
+    struct lmc_open_op **ops;        /* open prefetches and layered operations (client_ops.c) */
+    uint32_t num_ops, ops_capacity;
+    uint64_t ops_issued;             /* handles issued: 1, 2, 3… never reused */
+    int kv_events;                   /* the caller records KV events (client_events.c) */
+    uint32_t kv_events_generation;   /* the connection the server records them for (0: none yet) */
 } lmc_client;
 
 /* A RESULT: its values and text point into msg's body. */

@@ -129,7 +129,8 @@ int lmc_client_open(char *path, const lmcache4j_layout *layout, const lmcache4j_
 
 void lmc_client_free(lmc_client *c) {
     pthread_mutex_lock(&c->lock);
-    lmc_conn_close(c);
+    lmc_conn_close(c); /* the server drops what the connection had open */
+    lmc_ops_free(c);
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_destroy(&c->lock);
     lmc_out_free(&c->hello);

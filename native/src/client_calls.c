@@ -38,15 +38,22 @@ static int check_array(const void *p, size_t n, const char *what) {
     return LMCACHE4J_OK;
 }
 
-int lmc_client_lookup(lmc_client *c, const lmcache4j_scope *scope, const int32_t *tokens, size_t num_tokens,
-                      const char *pin_request_id, int64_t *out_hit_tokens, int64_t *out_pool_tokens) {
+int lmc_prompt_body(lmc_out *body, const lmcache4j_scope *scope, const int32_t *tokens, size_t num_tokens,
+                    const char *pin_request_id) {
     int rc = check_array(tokens, num_tokens, "tokens");
     if (rc) return rc;
     if (pin_request_id && !*pin_request_id) return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "request id must not be empty");
+    put_scope(body, scope);
+    lmc_out_text(body, pin_request_id);
+    lmc_out_array(body, tokens, num_tokens, sizeof *tokens);
+    return LMCACHE4J_OK;
+}
+
+int lmc_client_lookup(lmc_client *c, const lmcache4j_scope *scope, const int32_t *tokens, size_t num_tokens,
+                      const char *pin_request_id, int64_t *out_hit_tokens, int64_t *out_pool_tokens) {
     lmc_out body = {0};
-    put_scope(&body, scope);
-    lmc_out_text(&body, pin_request_id);
-    lmc_out_array(&body, tokens, num_tokens, sizeof *tokens);
+    int rc = lmc_prompt_body(&body, scope, tokens, num_tokens, pin_request_id);
+    if (rc) return rc;
     lmc_result r;
     uint16_t type = out_pool_tokens ? LMCACHE4J_WIRE_LOOKUP_TIERS : LMCACHE4J_WIRE_LOOKUP;
     rc = request(c, type, &body, NULL, &r);
@@ -66,7 +73,7 @@ int lmc_client_lookup(lmc_client *c, const lmcache4j_scope *scope, const int32_t
 }
 
 /* RequestCheck.transfer's checks, and the host transfer's stream check. */
-static int check_transfer(const lmc_client *c, const int32_t *tokens, const int64_t *slots, size_t n, size_t skip,
+int lmc_check_transfer(const lmc_client *c, const int32_t *tokens, const int64_t *slots, size_t n, size_t skip,
                           uint64_t cuda_stream) {
     int rc = check_array(tokens, n, "tokens");
     if (!rc) rc = check_array(slots, n, "slot_mapping");
@@ -91,18 +98,23 @@ static int check_transfer(const lmc_client *c, const int32_t *tokens, const int6
     return LMCACHE4J_OK;
 }
 
+void lmc_transfer_body(lmc_out *body, const lmcache4j_scope *scope, const int32_t *tokens, const int64_t *slot_mapping,
+                       size_t num_tokens, size_t skip_leading) {
+    put_scope(body, scope);
+    lmc_out_u64(body, skip_leading);
+    lmc_out_array(body, tokens, num_tokens, sizeof *tokens);
+    lmc_out_array(body, slot_mapping, num_tokens, sizeof *slot_mapping);
+}
+
 int lmc_client_transfer(lmc_client *c, int retrieve, const lmcache4j_scope *scope, const int32_t *tokens,
                         const int64_t *slot_mapping, size_t num_tokens, size_t skip_leading, uint64_t cuda_stream,
                         int64_t *out) {
     pthread_mutex_lock(&c->lock); /* the caches and chunk size are read under the lock the copies run under */
-    int rc = check_transfer(c, tokens, slot_mapping, num_tokens, skip_leading, cuda_stream);
+    int rc = lmc_check_transfer(c, tokens, slot_mapping, num_tokens, skip_leading, cuda_stream);
     pthread_mutex_unlock(&c->lock);
     if (rc) return rc;
     lmc_out body = {0};
-    put_scope(&body, scope);
-    lmc_out_u64(&body, skip_leading);
-    lmc_out_array(&body, tokens, num_tokens, sizeof *tokens);
-    lmc_out_array(&body, slot_mapping, num_tokens, sizeof *slot_mapping);
+    lmc_transfer_body(&body, scope, tokens, slot_mapping, num_tokens, skip_leading);
     lmc_copy_job job = {retrieve ? LMCACHE4J_WIRE_SCATTER : LMCACHE4J_WIRE_GATHER, slot_mapping, (uint32_t)num_tokens};
     lmc_result r;
     rc = request(c, retrieve ? LMCACHE4J_WIRE_RETRIEVE : LMCACHE4J_WIRE_STORE, &body, &job, &r);

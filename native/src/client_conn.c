@@ -139,6 +139,7 @@ int lmc_conn_open(lmc_client *c) {
         return rc;
     }
     c->fd = fd;
+    c->generation++; /* ops opened on an earlier connection are gone with it */
     return LMCACHE4J_OK;
 }
 

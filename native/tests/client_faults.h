@@ -55,6 +55,7 @@ static void stopped_server(const server_process *s) {
     int64_t n = -1;
     prompt(tokens, PROMPT, 1);
     kill(s->pid, SIGSTOP);
+    server_wait_stopped(s->pid);
     int64_t t0 = now_ms();
     EXPECT_OK(lmcache4j_lookup(e, NULL, tokens, PROMPT, NULL, &n));
     int64_t waited = now_ms() - t0;

@@ -6,6 +6,7 @@
 #ifndef LMCACHE4J_SERVER_PROCESS_H
 #define LMCACHE4J_SERVER_PROCESS_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -57,6 +58,37 @@ static void server_print_log(const server_process *s) {
 }
 
 /* Starts the server and waits (up to timeout_s) until it accepts; 0, or -1 (log printed). */
+/* Waits (up to 5 s) until every thread of a process sent SIGSTOP has stopped: kill() returns before they all have. */
+static void server_wait_stopped(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    for (int tries = 0; tries < 500; tries++) {
+        DIR *d = opendir(path);
+        int running = 0;
+        for (struct dirent *t; d && (t = readdir(d));) {
+            char stat_path[400], line[512];
+            snprintf(stat_path, sizeof stat_path, "%s/%s/stat", path, t->d_name);
+            FILE *f = t->d_name[0] == '.' ? NULL : fopen(stat_path, "r");
+            if (!f) continue;
+            const char *end = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+            running |= end && end[1] == ' ' && end[2] != 'T' && end[2] != 't';
+            fclose(f);
+        }
+        if (d) closedir(d);
+        if (!running) return;
+        sleep_ms(10);
+    }
+}
+
+/* A server (not started) whose socket, configuration and log are NAME.sock, NAME.yaml and NAME.log in dir. */
+static server_process server_named(const char *dir, const char *name) {
+    server_process s = {.pid = -1};
+    snprintf(s.socket_path, sizeof s.socket_path, "%s/%s.sock", dir, name);
+    snprintf(s.config_path, sizeof s.config_path, "%s/%s.yaml", dir, name);
+    snprintf(s.log_path, sizeof s.log_path, "%s/%s.log", dir, name);
+    return s;
+}
+
 static int server_start(server_process *s, int timeout_s) {
     const char *launcher = getenv("LMCACHE4J_LAUNCHER");
     if (!launcher || !*launcher) launcher = "../lmcache4j";

@@ -20,6 +20,7 @@
 #include "raw_client.h"
 #include "server_process.h"
 #include "client_faults.h"
+#include "client_ops.h"
 
 /* ------------------------------------------------------------------ the second process */
 
@@ -77,9 +78,7 @@ static void bad_input(lmcache4j_engine e, caches *c) {
     EXPECT_STATUS(lmcache4j_lookup(e, NULL, tokens, PROMPT, "", &n), LMCACHE4J_ERR_INVALID_ARGUMENT, "request id");
     EXPECT_STATUS(lmcache4j_lookup(e, NULL, NULL, 4, NULL, &n), LMCACHE4J_ERR_INVALID_ARGUMENT, "tokens is NULL");
     CHECK(n == -1, "a refused call wrote its output");
-    lmcache4j_prefetch_handle p;
-    EXPECT_STATUS(lmcache4j_prefetch(e, NULL, tokens, PROMPT, NULL, &p), LMCACHE4J_ERR_UNSUPPORTED, "lmcache4j_prefetch");
-    EXPECT_STATUS(lmcache4j_record_kv_events(e, 1), LMCACHE4J_ERR_UNSUPPORTED, "lmcache4j_record_kv_events");
+    EXPECT_STATUS(lmcache4j_serve_lookups(e, "/tmp/l4j-nowhere.sock"), LMCACHE4J_ERR_UNSUPPORTED, "lmcache4j_serve_lookups");
     EXPECT_OK(lmcache4j_lookup(e, NULL, tokens, PROMPT, NULL, &n));
     CHECK(n == 0, "a refused store stored something: hit %lld", (long long)n);
 }
@@ -172,10 +171,7 @@ static void shuffled_slots(int64_t *slots, int n, unsigned seed, int none) {
  * row not written; a store leaves a chunk with one out, as the embedded engine does).
  */
 static void blocks_first(const char *dir) {
-    server_process s = {.pid = -1};
-    snprintf(s.socket_path, sizeof s.socket_path, "%s/bf.sock", dir);
-    snprintf(s.config_path, sizeof s.config_path, "%s/bf.yaml", dir);
-    snprintf(s.log_path, sizeof s.log_path, "%s/bf.log", dir);
+    server_process s = server_named(dir, "bf");
     FILE *f = fopen(s.config_path, "w");
     fprintf(f, "chunk_size: %d\nmax_local_cpu_size: 0.05\n", CHUNK);
     fclose(f);
@@ -287,6 +283,7 @@ static int run_cases(const char *self) {
     caches_free(&ca);
     caches_free(&cb);
     blocks_first(dir);
+    handle_ops(dir);
     if (check_failures) server_print_log(&s);
     else nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); /* kept for a look when something failed */
     printf("test_client: %d checks, %d failed\n", check_count, check_failures);

@@ -184,19 +184,3 @@ def test_the_connector_serves_without_the_cache_while_the_server_is_gone(server,
     assert worker.take_failed_blocks() == set()
     worker.shutdown()
     v.scheduler.lookups.close()
-
-
-def test_a_client_connector_with_use_layerwise_copies_whole_requests(server, tmp_path):
-    ctx = ConnectorContext(block_size=16, model="m", instance_id="lw", socket_dir=str(tmp_path / "s"),
-                           settings={"lmcache4j.server": server.url, "use_layerwise": True}, kv_cache_dtype="bfloat16")
-    worker = WorkerSide(ctx, rank=0)
-    v = Vllm(LAYOUT, SchedulerSide(ctx, RankLookups(ctx.socket_paths())), worker)
-    v.register()
-    assert worker.engine.config["use_layerwise"] and worker.layerwise is None
-    prompt = list(range(3000, 3512))
-    assert v.run(Request("a", prompt)) == 0
-    second = Request("b", prompt)
-    assert v.add(second) == 511 and v.loaded_exactly(second, 512)
-    v.finish(second)
-    worker.shutdown()
-    v.scheduler.lookups.close()

@@ -145,6 +145,14 @@ final class ClientConnection implements CopyPeer, Runnable {
 
     private void serve(CacheEngine engine) throws IOException {
         Requests requests = new Requests(engine, pins);
+        try {
+            serve(requests);
+        } finally {
+            requests.closeAll(); // its prefetches and layered operations, before its pins are released
+        }
+    }
+
+    private void serve(Requests requests) throws IOException {
         while (true) {
             WireChannel.Message m;
             try {
