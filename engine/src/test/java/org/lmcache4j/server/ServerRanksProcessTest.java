@@ -58,6 +58,7 @@ class ServerRanksProcessTest {
         assertEquals(0, first.exitValue(), log);
         assertFalse(Files.exists(socket), "the socket is removed");
         assertTrue(log.contains("rank 0 of world size 2 opened") && log.contains("rank 1 of world size 2 opened"), log);
+        assertTrue(log.contains("connected as rank 1 of world size 2"), log);
         assertTrue(log.contains("LMCache4j server stopped"), log);
         for (int rank = 0; rank < 2; rank++) {
             assertEquals(4, records(disk.resolve("rank-" + rank + "-of-2")), "rank " + rank + "'s 4 records, in its own directory");
