@@ -73,7 +73,10 @@ class WorkerSide:
                      "reported (set enable_kv_events: true, as with LMCache)")
         self.on_gpu = found.device != -1
         if engine.config.get("use_layerwise", False):
-            self.layerwise = LayerwiseSteps(list(kv_caches.keys()))
+            if engine.via_server:   # protocol 1 has no layer-by-layer copies: whole requests still load and save
+                log.warning("use_layerwise is on, but a client of lmcache4j server copies whole requests")
+            else:
+                self.layerwise = LayerwiseSteps(list(kv_caches.keys()))
         if self.reports_kv_events:
             engine.record_kv_events(True)
         log.info("LMCache4j connector (worker %d): %s on %s, lookups at %s", self.rank, found.layout,
