@@ -32,6 +32,8 @@ final class ClientConnection implements CopyPeer, Runnable {
     private final ConnectionPins pins;
     /** Slabs whose descriptor this client has received. */
     private final BitSet sentSlabs = new BitSet();
+    /** Which engine the hello picked, for the log: " as rank r of world size w" (none with one rank). */
+    private String rank = "";
     private boolean busy;
     private boolean stopping;
     private boolean closed;
@@ -60,7 +62,7 @@ final class ClientConnection implements CopyPeer, Runnable {
             if (engine == null) {
                 return;
             }
-            LOG.info("LMCache4j server: {} connected", who);
+            LOG.info("LMCache4j server: {} connected{}", who, rank);
             serve(engine);
         } catch (EOFException | ClientGone e) {
             // the client closed or died: nothing to answer
@@ -130,6 +132,7 @@ final class ClientConnection implements CopyPeer, Runnable {
         try {
             Hello hello = Hello.read(r);
             engine = host.admit(hello);
+            rank = hello.worldSize() == 1 ? "" : " as " + new RankShare(hello.worldSize(), hello.rank());
         } catch (WireReader.MalformedMessage e) {
             throw e;
         } catch (RuntimeException e) {
