@@ -23,6 +23,7 @@ final class EngineHost implements AutoCloseable {
     private final MetricsRegistry registry;
     private final SharedSlabSource slabs = SharedSlabSource.create();
     private final ClientTransfer transfer = new ClientTransfer(slabs);
+    private final DeviceSlabs deviceSlabs = new DeviceSlabs();
     private Hello opened;
     private Map<String, Object> openedConfig;
     private CacheEngine engine;
@@ -45,7 +46,7 @@ final class EngineHost implements AutoCloseable {
         if (engine == null) {
             CacheEngine e = CacheEngine.builder().config(config).layout(hello.serverLayout()).model(hello.model())
                     .parallel(hello.worldSize(), hello.rank()).metrics(registry).transfer(transfer).slabSource(slabs)
-                    .open();
+                    .slabRegistrar(deviceSlabs).open();
             try {
                 e.registerKvCaches(placeholderCaches(hello.layout().numLayers()), -1);
             } catch (RuntimeException | Error x) {
@@ -79,6 +80,11 @@ final class EngineHost implements AutoCloseable {
 
     SharedSlabSource slabs() {
         return slabs;
+    }
+
+    /** The pool's registrar, which page-locks it for a device once a client registers device caches. */
+    DeviceSlabs deviceSlabs() {
+        return deviceSlabs;
     }
 
     /** Closes the engine (the disk tier keeps what it should, as on every close); later hellos are refused. */

@@ -5,6 +5,8 @@ import org.lmcache4j.KeyScope;
 import org.lmcache4j.LookupHit;
 import org.lmcache4j.bridge.AbiAnswers;
 
+import java.util.function.Supplier;
+
 /**
  * Runs one client request on the server's engine: what the C ABI's call of the same name does in
  * an embedded engine, read from the message's body and answered as RESULT values and text
@@ -25,10 +27,17 @@ final class Requests {
 
     private final CacheEngine engine;
     private final ConnectionPins pins;
+    private final Supplier<DeviceCaches> device;
 
-    Requests(CacheEngine engine, ConnectionPins pins) {
+    /** {@code device}: the connection's device caches at the time of each request (their slots are checked here). */
+    Requests(CacheEngine engine, ConnectionPins pins, Supplier<DeviceCaches> device) {
         this.engine = engine;
         this.pins = pins;
+        this.device = device;
+    }
+
+    CacheEngine engine() {
+        return engine;
     }
 
     /** Answers a request of {@code type}; throws {@link UnsupportedOperationException} for a type version 1 does not serve. */
@@ -93,6 +102,7 @@ final class Requests {
             throw new IllegalArgumentException("skip_leading " + Long.toUnsignedString(skip) + " is outside 0.."
                     + tokens.length);
         }
+        device.get().checkSlots(slots); // the server itself writes device caches: their range is its to check
         int skipLeading = (int) skip;
         return Answer.of(type == WireProtocol.STORE ? engine.store(scope, tokens, slots, skipLeading)
                 : engine.retrieve(scope, tokens, slots, skipLeading));

@@ -50,7 +50,12 @@ final class WireProtocol {
     static final int CLEAR = 26;
     static final int GOODBYE = 27;
 
-    /** Kept for later versions: KV events, prefetch, layer by layer, device caches. */
+    /** Device caches over CUDA IPC (48-55): the client's handles, once per connection (lmcache4j_wire.h). */
+    static final int REGISTER_DEVICE_CACHES = 48;
+    static final int IPC_HANDLE_BYTES = 64;
+    static final int DEVICE_LAYER_BYTES = 80;
+
+    /** Kept for later versions: KV events, prefetch, layer by layer. */
     static final int RESERVED_FIRST = 28;
     static final int RESERVED_LAST = 63;
 
