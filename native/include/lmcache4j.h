@@ -63,8 +63,10 @@
  * lmcache4j_open then connects (an unreachable server is LMCACHE4J_ERR_STATE, a layout the server
  * refuses its status and message) and no JVM is loaded into this process. The pool is shared
  * memory that the library maps; it copies between the registered caches and pool pages itself.
- * The calls answer as the embedded engine's do, with these differences: caches must be host
- * memory (a device is LMCACHE4J_ERR_UNSUPPORTED); prefetch, layer-by-layer copies, KV events and
+ * The calls answer as the embedded engine's do, with these differences: device caches are
+ * opened by the server from their CUDA IPC handles and copied there (docs/server.md; a store or
+ * retrieve then waits for the caller's stream first and for the server's copies before it
+ * returns); prefetch, layer-by-layer copies, KV events and
  * lmcache4j_serve_lookups are LMCACHE4J_ERR_UNSUPPORTED, naming the call; pins belong to the
  * engine's own connection. While the server is gone, lookups answer 0, stores store 0 tokens,
  * retrieves load 0, unpins unpin 0 and prompt counts are dropped, all with LMCACHE4J_OK (logged once

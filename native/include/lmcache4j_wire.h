@@ -218,7 +218,8 @@ _Static_assert(sizeof(lmcache4j_wire_copy_op) == LMCACHE4J_WIRE_COPY_OP_BYTES, "
  * COPY). It answers each such request only once its copies have landed (it synchronizes its own
  * stream): the client must have finished writing the KV a STORE reads before sending it (it
  * synchronizes the caller's stream first), and may read what a RETRIEVE wrote once the RESULT
- * came. The handles are closed when the connection ends, or when caches are registered again.
+ * came. The handles are closed when the connection ends, or when caches are registered again;
+ * no layers at all (device -1) means the client's caches are host memory again.
  * RESULT values: []. A handle the driver refuses, a layer outside its allocation, or a server
  * without CUDA: ERROR (LMCACHE4J_ERR_INVALID_ARGUMENT, _UNSUPPORTED) naming the layer and the
  * driver's error, and the connection keeps its earlier caches.

@@ -240,8 +240,15 @@ final class ClientConnection implements CopyPeer, Runnable {
         return device;
     }
 
-    /** Opens the client's device caches; the ones it had stay until the new ones are open. */
+    /**
+     * Opens the client's device caches; the ones it had stay until the new ones are open. No
+     * layers: the client's caches are host memory again (it copies them itself).
+     */
     private Requests.Answer registerDevice(CacheEngine engine, DeviceRegistration r) {
+        if (r.layers().isEmpty()) {
+            closeDevice();
+            return Requests.Answer.of();
+        }
         DeviceCaches opened = DeviceCaches.open(r.device(), hello.layout(), r.layers(), host.deviceSlabs(),
                 engine.config().extraConfig());
         closeDevice();
