@@ -254,12 +254,50 @@ _Static_assert(sizeof(lmcache4j_wire_copy_op) == LMCACHE4J_WIRE_COPY_OP_BYTES, "
 /* CLOSE_LAYERS: u64 handle (given up if layers are missing). RESULT values: [layers_copied]. */
 #define LMCACHE4J_WIRE_CLOSE_LAYERS 44
 
+/* ---------------------------------------------------------------- device caches (CUDA IPC), 48 */
+/* (version 2; a version 1 server answers it ERROR LMCACHE4J_ERR_UNSUPPORTED, and the client then
+ * reports the same status.) */
+
+/*
+ * REGISTER_DEVICE_CACHES (client -> server): the client's paged caches in CUDA device memory,
+ * sent by lmcache4j_register_kv_caches with a device, and again after every reconnect:
+ *   i32 device           the CUDA device ordinal of the caches (the server opens them on its own
+ *                        device of that ordinal: both processes must see the same devices)
+ *   u32 reserved         0
+ *   lmcache4j_wire_device_layer[] layers   one per layer, in layer order (the layout's num_layers)
+ * Each layer: the IPC handle of the allocation that holds it (cuIpcGetMemHandle of the
+ * allocation's base, from cuMemGetAddressRange) and the layer cache's byte offset in it. The
+ * server opens each handle (cuIpcOpenMemHandle), checks every layer fits its allocation for the
+ * client's layout (HELLO's num_blocks), and from then on runs this connection's STOREs and
+ * RETRIEVEs itself with the CUDA transfer, between the opened caches and the pool (no SLAB, no
+ * COPY). It answers each such request only once its copies have landed (it synchronizes its own
+ * stream): the client must have finished writing the KV a STORE reads before sending it (it
+ * synchronizes the caller's stream first), and may read what a RETRIEVE wrote once the RESULT
+ * came. The handles are closed when the connection ends, or when caches are registered again;
+ * no layers at all (device -1) means the client's caches are host memory again.
+ * RESULT values: []. A handle the driver refuses, a layer outside its allocation, or a server
+ * without CUDA: ERROR (LMCACHE4J_ERR_INVALID_ARGUMENT, _UNSUPPORTED) naming the layer and the
+ * driver's error, and the connection keeps its earlier caches.
+ */
+#define LMCACHE4J_WIRE_REGISTER_DEVICE_CACHES 48
+#define LMCACHE4J_WIRE_IPC_HANDLE_BYTES 64
+#define LMCACHE4J_WIRE_DEVICE_LAYER_BYTES 80
+
+/* One layer of REGISTER_DEVICE_CACHES, as it lies on the wire. */
+typedef struct lmcache4j_wire_device_layer {
+    unsigned char ipc_handle[LMCACHE4J_WIRE_IPC_HANDLE_BYTES]; /* CUipcMemHandle of the allocation */
+    uint64_t offset;   /* the layer cache's first byte, from the allocation's base */
+    uint64_t bytes;    /* the allocation's size (cuMemGetAddressRange), for the server's check */
+} lmcache4j_wire_device_layer;
+#ifndef __cplusplus
+_Static_assert(sizeof(lmcache4j_wire_device_layer) == LMCACHE4J_WIRE_DEVICE_LAYER_BYTES, "device layer layout");
+#endif
+
 /*
  * Numbers kept for later versions (the server answers them ERROR LMCACHE4J_ERR_UNSUPPORTED, and so
- * should a client that has no message for the call):
- *   48-55  device caches (CUDA IPC handles of the client's caches)
+ * should a client that has no message for the call): 49-63.
  */
-#define LMCACHE4J_WIRE_RESERVED_FIRST 48
+#define LMCACHE4J_WIRE_RESERVED_FIRST 49
 #define LMCACHE4J_WIRE_RESERVED_LAST 63
 
 #endif /* LMCACHE4J_WIRE_H */

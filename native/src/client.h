@@ -6,6 +6,7 @@
  *   client_select.c  whether lmcache4j_open means a server, and which (LMCACHE4J_SERVER, lmcache4j.server)
  *   client_conn.c    the connection: connect, HELLO, requests, SLAB maps, reconnect after the server left
  *   client_copy.c    a COPY's chunk copies between the caller's paged caches and the mapped pool pages
+ *   client_device.c  device caches: their CUDA IPC handles for the server, the caller's stream waited for
  *   client_api.c     the handle table and one function per call of the ABI
  */
 #ifndef LMCACHE4J_CLIENT_H
@@ -47,7 +48,9 @@ typedef struct lmc_client {
     uint32_t chunk_size, server_pid;
     lmc_slab *slabs;                 /* by slab index; unmapped when the connection ends */
     uint32_t num_slabs;
-    uint64_t *caches;                /* the registered layer addresses (host), or NULL */
+    uint64_t *caches;                /* the registered layer addresses, or NULL */
+    int on_device;                   /* the caches are CUDA device memory: the server copies them */
+    lmc_out device_body;             /* their REGISTER_DEVICE_CACHES, said again after every reconnect */
     int64_t next_connect_ns;         /* no reconnect before this (CLOCK_MONOTONIC) */
     int gone_logged;                 /* the server's absence has been logged since it was last seen */
     uint32_t generation;             /* connections made so far: an open op remembers the one it lives on */
@@ -95,5 +98,13 @@ LMC_HIDDEN int lmc_conn_request(lmc_client *c, uint16_t type, const lmc_out *bod
 /* client_copy.c: runs a COPY's ops (validated first: nothing is copied for a bad one). 0, or a
  * status with the reason written into why. */
 LMC_HIDDEN int lmc_copy_run(const lmc_client *c, const lmc_copy_job *job, lmc_in *ops, char *why, size_t why_capacity);
+
+/* client_device.c: the REGISTER_DEVICE_CACHES body of device caches (a status, message set, on a
+ * layer the driver does not know or cannot share), and the wait for the caller's stream. */
+LMC_HIDDEN int lmc_device_body(const lmc_client *c, const uint64_t *layers, int32_t num_layers, int32_t device,
+                               lmc_out *body);
+LMC_HIDDEN int lmc_device_wait(uint64_t cuda_stream);
+/* The CUDA device of memory at address, or LMCACHE4J_DEVICE_HOST (no driver, or memory it does not know). */
+LMC_HIDDEN int lmc_device_of(uint64_t address);
 
 #endif

@@ -134,16 +134,25 @@ void lmc_client_free(lmc_client *c) {
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_destroy(&c->lock);
     lmc_out_free(&c->hello);
+    lmc_out_free(&c->device_body);
     free(c->caches);
     free(c);
 }
 
 /* ------------------------------------------------------------------ caches */
 
+/* Tells the server which caches this connection copies: device ones by their handles, or none (host). */
+static int send_registration(lmc_client *c, const lmc_out *body) {
+    lmc_result r;
+    int rc = lmc_conn_request(c, LMCACHE4J_WIRE_REGISTER_DEVICE_CACHES, body, NULL, &r);
+    if (rc == LMC_SERVER_GONE) return LMCACHE4J_OK; /* said again when the server is back (lmc_conn_open) */
+    if (!rc) lmc_result_free(&r);
+    return rc;
+}
+
 int lmc_client_register(lmc_client *c, const uint64_t *layer_addresses, int32_t num_layers, int32_t device) {
-    if (device != LMCACHE4J_DEVICE_HOST) {
-        return lmc_fail(LMCACHE4J_ERR_UNSUPPORTED, "lmcache4j_register_kv_caches: device %d: a client of the "
-                        "LMCache4j server copies host caches only (LMCACHE4J_DEVICE_HOST, -1) in this version", (int)device);
+    if (device < LMCACHE4J_DEVICE_AUTO) {
+        return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "device %d is not a device id (-1 for host memory)", (int)device);
     }
     if (num_layers < 0) return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "layer addresses: negative length %d", (int)num_layers);
     if (!layer_addresses && num_layers > 0) {
@@ -162,12 +171,37 @@ int lmc_client_register(lmc_client *c, const uint64_t *layer_addresses, int32_t 
                             (unsigned long long)layer_bytes);
         }
     }
-    uint64_t *copy = malloc((size_t)num_layers * sizeof *copy);
-    if (!copy) return lmc_fail(LMCACHE4J_ERR_NO_MEMORY, "out of memory registering caches");
+    if (device == LMCACHE4J_DEVICE_AUTO) device = lmc_device_of(layer_addresses[0]);
+    lmc_out body = {0};
+    int rc = device == LMCACHE4J_DEVICE_HOST ? LMCACHE4J_OK
+                                             : lmc_device_body(c, layer_addresses, num_layers, device, &body);
+    uint64_t *copy = rc ? NULL : malloc((size_t)num_layers * sizeof *copy);
+    if (!rc && !copy) rc = lmc_fail(LMCACHE4J_ERR_NO_MEMORY, "out of memory registering caches");
+    if (rc) {
+        lmc_out_free(&body);
+        return rc;
+    }
     memcpy(copy, layer_addresses, (size_t)num_layers * sizeof *copy);
     pthread_mutex_lock(&c->lock); /* waits for the request running on the old caches */
+    if (device != LMCACHE4J_DEVICE_HOST || c->on_device) {
+        lmc_out none = {0};
+        lmc_out_u32(&none, (uint32_t)LMCACHE4J_DEVICE_HOST);
+        lmc_out_u32(&none, 0);
+        lmc_out_u32(&none, 0);
+        rc = send_registration(c, device != LMCACHE4J_DEVICE_HOST ? &body : &none);
+        lmc_out_free(&none);
+    }
+    if (rc) {
+        pthread_mutex_unlock(&c->lock);
+        free(copy);
+        lmc_out_free(&body);
+        return rc; /* the server refused them: the caches registered before stay */
+    }
     free(c->caches);
     c->caches = copy;
+    lmc_out_free(&c->device_body);
+    c->device_body = body;
+    c->on_device = device != LMCACHE4J_DEVICE_HOST;
     pthread_mutex_unlock(&c->lock);
     return LMCACHE4J_OK;
 }

@@ -90,7 +90,7 @@ int lmc_check_transfer(const lmc_client *c, const int32_t *tokens, const int64_t
                             " (-1 or 0..%lld)", t, (long long)slots[t], (long long)c->shape.num_slots - 1);
         }
     }
-    if (cuda_stream) {
+    if (cuda_stream && !c->on_device) {
         return lmc_fail(LMCACHE4J_ERR_INVALID_ARGUMENT, "CUstream 0x%llx was given, but the KV caches are host memory:"
                         " there is no device work to order with (pass the default stream, 0)",
                         (unsigned long long)cuda_stream);
@@ -111,7 +111,10 @@ int lmc_client_transfer(lmc_client *c, int retrieve, const lmcache4j_scope *scop
                         int64_t *out) {
     pthread_mutex_lock(&c->lock); /* the caches and chunk size are read under the lock the copies run under */
     int rc = lmc_check_transfer(c, tokens, slot_mapping, num_tokens, skip_leading, cuda_stream);
+    int on_device = c->on_device;
     pthread_mutex_unlock(&c->lock);
+    /* Device caches: the server copies them once this returns (the caller's stream has written or read them). */
+    if (!rc && on_device) rc = lmc_device_wait(cuda_stream);
     if (rc) return rc;
     lmc_out body = {0};
     lmc_transfer_body(&body, scope, tokens, slot_mapping, num_tokens, skip_leading);

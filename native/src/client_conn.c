@@ -92,6 +92,20 @@ static int error_status(const lmc_msg *m) {
     return lmc_fail(status, "%.*s", (int)n, text ? text : "");
 }
 
+/* A new connection copies for the device caches registered on the old one (their handles said again). */
+static int register_again(lmc_client *c, int fd) {
+    lmc_msg m;
+    if (lmc_send(fd, LMCACHE4J_WIRE_REGISTER_DEVICE_CACHES, &c->device_body) < 0 || lmc_recv(fd, &m) < 0) {
+        return lmc_fail(LMCACHE4J_ERR_STATE, "the LMCache4j server at unix://%s did not take the device caches again: "
+                        "%s", c->path, io_failure(errno));
+    }
+    int rc = m.type == LMCACHE4J_WIRE_RESULT ? LMCACHE4J_OK
+             : m.type == LMCACHE4J_WIRE_ERROR ? error_status(&m)
+             : lmc_fail(LMCACHE4J_ERR_INTERNAL, "the server answered REGISTER_DEVICE_CACHES with message type %u", m.type);
+    lmc_msg_free(&m);
+    return rc;
+}
+
 int lmc_conn_open(lmc_client *c) {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return lmc_fail(LMCACHE4J_ERR_STATE, "cannot create a Unix socket: %s", strerror(errno));
@@ -134,6 +148,7 @@ int lmc_conn_open(lmc_client *c) {
                       c->path, m.type);
     }
     lmc_msg_free(&m);
+    if (!rc && c->on_device) rc = register_again(c, fd);
     if (rc) {
         close(fd);
         return rc;
@@ -188,8 +203,10 @@ static int map_slab(lmc_client *c, lmc_msg *m, char *why, size_t why_capacity) {
 static int serve_copy(lmc_client *c, const lmc_copy_job *job, const lmc_msg *m, int *copy_status, char *why,
                       size_t why_capacity) {
     lmc_in in = {m->body, m->length, 0, 0};
+    if (c->on_device) job = NULL; /* device caches are the server's to copy: this process never reads them */
     *copy_status = job ? lmc_copy_run(c, job, &in, why, why_capacity)
-                       : (snprintf(why, why_capacity, "a COPY inside a request that copies nothing"), LMCACHE4J_ERR_INTERNAL);
+                       : (snprintf(why, why_capacity, "a COPY inside a request that copies nothing here"),
+                          LMCACHE4J_ERR_INTERNAL);
     lmc_out done = {0};
     lmc_out_u32(&done, (uint32_t)*copy_status);
     lmc_out_text(&done, *copy_status ? why : "");

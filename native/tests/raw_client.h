@@ -17,7 +17,7 @@
 #include "lmcache4j.h"
 #include "wire.h"
 
-static void raw_layout(lmc_out *o, const lmcache4j_layout *l) {
+static inline void raw_layout(lmc_out *o, const lmcache4j_layout *l) {
     lmc_out_u32(o, LMCACHE4J_WIRE_MAGIC);
     lmc_out_u32(o, LMCACHE4J_WIRE_VERSION);
     lmc_out_u32(o, (uint32_t)getpid());
@@ -36,7 +36,7 @@ static void raw_layout(lmc_out *o, const lmcache4j_layout *l) {
 }
 
 /* Sends one message and reads the next; exits the child (status 2) on any failure. */
-static lmc_msg raw_say(int fd, uint16_t type, lmc_out *body) {
+static inline lmc_msg raw_say(int fd, uint16_t type, lmc_out *body) {
     lmc_msg m;
     if (lmc_send(fd, type, body) < 0 || lmc_recv(fd, &m) < 0) _exit(2);
     lmc_out_free(body);
@@ -48,8 +48,8 @@ static lmc_msg raw_say(int fd, uint16_t type, lmc_out *body) {
  * tokens at slots; at the COPY, 0xEE over the first half of every page it names, then SIGKILL.
  * Exits 3 if the server never sent a COPY.
  */
-static void raw_client_die_mid_store(const char *socket_path, const lmcache4j_layout *layout, const int32_t *pin_tokens,
-                                     uint32_t pin_count, const int32_t *tokens, const int64_t *slots, uint32_t count) {
+/* A connection that said HELLO and got WELCOME; exits the process (status 2) otherwise. */
+static inline int raw_hello(const char *socket_path, const lmcache4j_layout *layout) {
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path);
@@ -59,6 +59,15 @@ static void raw_client_die_mid_store(const char *socket_path, const lmcache4j_la
     lmc_msg m = raw_say(fd, LMCACHE4J_WIRE_HELLO, &o);
     if (m.type != LMCACHE4J_WIRE_WELCOME) _exit(2);
     lmc_msg_free(&m);
+    return fd;
+}
+
+static inline void raw_client_die_mid_store(const char *socket_path, const lmcache4j_layout *layout,
+                                            const int32_t *pin_tokens, uint32_t pin_count, const int32_t *tokens,
+                                            const int64_t *slots, uint32_t count) {
+    int fd = raw_hello(socket_path, layout);
+    lmc_out o = {0};
+    lmc_msg m;
     lmc_out_text(&o, NULL);
     lmc_out_text(&o, NULL);
     lmc_out_text(&o, "raw-req");

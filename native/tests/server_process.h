@@ -26,13 +26,20 @@ typedef struct server_process {
     char log_path[512];
 } server_process;
 
+/* The server's socket, configuration and log: dir/name.sock, dir/name.yaml, dir/name.log. */
+static inline void server_paths(server_process *s, const char *dir, const char *name) {
+    snprintf(s->socket_path, sizeof s->socket_path, "%s/%s.sock", dir, name);
+    snprintf(s->config_path, sizeof s->config_path, "%s/%s.yaml", dir, name);
+    snprintf(s->log_path, sizeof s->log_path, "%s/%s.log", dir, name);
+}
+
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) && errno == EINTR) {
     }
 }
 
-static int64_t now_ms(void) {
+static inline int64_t now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

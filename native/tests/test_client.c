@@ -63,7 +63,10 @@ static void bad_input(lmcache4j_engine e, caches *c) {
     prompt(tokens, PROMPT, 9);
     slots_from(slots, PROMPT, 0);
     EXPECT_STATUS(lmcache4j_store(e, NULL, tokens, slots, PROMPT, 0, &n), LMCACHE4J_ERR_STATE, "no KV caches registered");
-    EXPECT_STATUS(lmcache4j_register_kv_caches(e, c->addresses, LAYERS, 0), LMCACHE4J_ERR_UNSUPPORTED, "host caches only");
+    setenv("LMCACHE4J_CUDA_DRIVER", "/nonexistent/libcuda.so.1", 1); /* device caches need a driver (test_ipc_client) */
+    EXPECT_STATUS(lmcache4j_register_kv_caches(e, c->addresses, LAYERS, 0), LMCACHE4J_ERR_UNSUPPORTED,
+                  "cannot load the CUDA driver /nonexistent/libcuda.so.1");
+    unsetenv("LMCACHE4J_CUDA_DRIVER");
     EXPECT_STATUS(lmcache4j_register_kv_caches(e, c->addresses, LAYERS - 1, LMCACHE4J_DEVICE_HOST),
                   LMCACHE4J_ERR_INVALID_ARGUMENT, "expected 2 layer caches, got 1");
     EXPECT_OK(lmcache4j_register_kv_caches(e, c->addresses, LAYERS, LMCACHE4J_DEVICE_HOST));

@@ -38,6 +38,8 @@ final class EngineHost implements AutoCloseable {
     private final MetricsRegistry registry;
     private final SharedSlabSource slabs = SharedSlabSource.create();
     private final ClientTransfer transfer = new ClientTransfer(slabs);
+    /** Page-locks every rank's pool for a device once a client registers device caches (one device per server). */
+    private final DeviceSlabs deviceSlabs = new DeviceSlabs();
     /** By rank, in the order of ranks. */
     private final Map<Integer, RankEngine> engines = new TreeMap<>();
     /** The hello of the first engine opened: its model and world size are the node's. */
@@ -111,7 +113,7 @@ final class EngineHost implements AutoCloseable {
         try {
             e = CacheEngine.builder().config(config).layout(hello.serverLayout()).model(hello.model())
                     .parallel(hello.worldSize(), hello.rank()).metrics(registry).transfer(transfer).slabSource(slabs)
-                    .open();
+                    .slabRegistrar(deviceSlabs).open();
         } catch (IllegalArgumentException x) {
             if (hello.worldSize() == 1) {
                 throw x;
@@ -151,6 +153,11 @@ final class EngineHost implements AutoCloseable {
 
     SharedSlabSource slabs() {
         return slabs;
+    }
+
+    /** The pools' registrar, which page-locks them for a device once a client registers device caches. */
+    DeviceSlabs deviceSlabs() {
+        return deviceSlabs;
     }
 
     /**

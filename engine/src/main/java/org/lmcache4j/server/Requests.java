@@ -5,6 +5,8 @@ import org.lmcache4j.KeyScope;
 import org.lmcache4j.LookupHit;
 import org.lmcache4j.bridge.AbiAnswers;
 
+import java.util.function.Supplier;
+
 /**
  * Runs one client request on the server's engine: what the C ABI's call of the same name does in
  * an embedded engine, read from the message's body and answered as RESULT values and text
@@ -34,11 +36,18 @@ final class Requests {
     private final CacheEngine engine;
     private final ConnectionPins pins;
     private final OpenOperations open;
+    private final Supplier<DeviceCaches> device;
 
-    Requests(CacheEngine engine, ConnectionPins pins) {
+    /** {@code device}: the connection's device caches at the time of each request (their slots are checked here). */
+    Requests(CacheEngine engine, ConnectionPins pins, Supplier<DeviceCaches> device) {
         this.engine = engine;
         this.pins = pins;
         this.open = new OpenOperations(engine, pins);
+        this.device = device;
+    }
+
+    CacheEngine engine() {
+        return engine;
     }
 
     /** Gives up the connection's prefetches and layer-by-layer operations (it ends). */
@@ -102,6 +111,7 @@ final class Requests {
     /** A store or retrieve: the engine's own, whose copies the client runs ({@link ClientTransfer}). */
     private Answer copying(int type, WireReader r) {
         Copying c = copying(r);
+        device.get().checkSlots(c.slots()); // the server itself writes device caches: their range is its to check
         return Answer.of(type == WireProtocol.STORE ? engine.store(c.scope(), c.tokens(), c.slots(), c.skipLeading())
                 : engine.retrieve(c.scope(), c.tokens(), c.slots(), c.skipLeading()));
     }

@@ -65,8 +65,13 @@ final class WireProtocol {
     static final int AWAIT_LAYER = 43;
     static final int CLOSE_LAYERS = 44;
 
-    /** Kept for later versions: device caches. */
-    static final int RESERVED_FIRST = 48;
+    /** Device caches over CUDA IPC (48-55): the client's handles, once per connection (lmcache4j_wire.h). */
+    static final int REGISTER_DEVICE_CACHES = 48;
+    static final int IPC_HANDLE_BYTES = 64;
+    static final int DEVICE_LAYER_BYTES = 80;
+
+    /** Kept for later versions. */
+    static final int RESERVED_FIRST = 49;
     static final int RESERVED_LAST = 63;
 
     private WireProtocol() {

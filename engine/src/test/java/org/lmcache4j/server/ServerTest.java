@@ -222,8 +222,8 @@ class ServerTest {
         assertThrows(IllegalArgumentException.class, () -> a.store(KeyScope.NONE, new int[2], new long[] {0, 1L << 20}, 0),
                 "a slot beyond the client's own caches is refused before anything is sent");
         UnsupportedOperationException later = assertThrows(UnsupportedOperationException.class,
-                () -> a.call(48, w -> { }, null)); // kept for device caches
-        assertTrue(later.getMessage().contains("message type 48"), later.getMessage());
+                () -> a.call(49, w -> { }, null)); // kept for later versions
+        assertTrue(later.getMessage().contains("message type 49"), later.getMessage());
         assertEquals(0, a.lookup(KeyScope.NONE, new int[] {1}, null), "the connection still serves");
         assertEquals(0, server.engine().stats().chunks());
         String config = a.configJson();
