@@ -35,7 +35,13 @@ final class ReplayCommand {
               --disk-dir DIR       disk tier directory (local_disk); a second run on it hits from disk
               --disk-gb GB         disk tier size (max_local_disk_size)
               --remote-url URL     remote tier: redis://host:port, redis-cluster://h:p,h:p, … (remote_url)
-              --instances N        N engines one after another, each with a cold pool, sharing the remote tier
+              --instances N        N engines one after another, each with a cold pool, sharing the remote tier;
+                                   with --server, N client processes one after another sharing the server's pool
+              --server PATH        run against lmcache4j server at PATH (or unix:///PATH): this process's caches,
+                                   the server's engine, whose configuration rules (--config, --cpu-gb, --chunk-size,
+                                   --disk-*, --remote-url, --dump-trace, --metrics-port are the server's to set); a
+                                   server gone mid-run means misses and skipped stores, and a reconnect (docs/server.md)
+              --instance I         the instance's number (its label and block order; --instances sets it in each child)
               --config FILE        LMCache-style YAML configuration (else LMCACHE_CONFIG_FILE, LMCACHE_* variables)
               --blocks N           paged blocks per layer (default: 1.25 x the longest prompt)
               --layers N --kv-heads N --head-size N --dtype D --block-size N --format F

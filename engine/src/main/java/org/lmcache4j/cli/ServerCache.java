@@ -100,14 +100,7 @@ final class ServerCache implements ReplayCache, AutoCloseable {
 
     @Override
     public int store(int[] prompt, long[] slots, CudaStream stream) {
-        int stored = call(c -> c.store(KeyScope.NONE, prompt, slots, 0), 0);
-        if (client != null) { // not a call of its own when the store found the server gone
-            call(c -> {
-                counters.stats(c.stats()); // the skipped chunks of this store, and the pool as it left it
-                return 0;
-            }, 0);
-        }
-        return stored;
+        return call(c -> c.store(KeyScope.NONE, prompt, slots, 0), 0);
     }
 
     @Override
@@ -115,8 +108,10 @@ final class ServerCache implements ReplayCache, AutoCloseable {
         // the server answers a store once its chunks are published
     }
 
+    /** Asks the server (outside the store's timing), unless it is gone: then no store ran to skip anything. */
     @Override
     public long storeSkippedChunks() {
+        refresh(false);
         return counters.grown(ServerCounters.STORE_SKIPPED_CHUNKS);
     }
 
@@ -135,14 +130,21 @@ final class ServerCache implements ReplayCache, AutoCloseable {
      * server that is gone is not tried again for them).
      */
     ServerCounters counters() {
+        refresh(true);
+        return counters;
+    }
+
+    /** Reads the server's STATS, and with {@code diskHits} its metrics, while connected (not a call of its own otherwise). */
+    private void refresh(boolean diskHits) {
         if (client != null) {
             call(c -> {
                 counters.stats(c.stats());
-                counters.diskHits(ServerCounters.diskHitTokens(c.metricsText()));
+                if (diskHits) {
+                    counters.diskHits(ServerCounters.diskHitTokens(c.metricsText()));
+                }
                 return 0;
             }, 0);
         }
-        return counters;
     }
 
     boolean connected() {
