@@ -23,7 +23,7 @@
 #include "cuda_api.h"
 
 #define EMU_MAX_DEVICES 8
-#define EMU_ALLOC_ALIGN 512u
+#define EMU_ALLOC_ALIGN 4096u /* a page: each allocation can be shared with another process on its own (ipc.c) */
 #define EMU_MAX_PARAMS 32
 #define EMU_NAME_MAX 128
 #define EMU_FAULT_MAX 512
@@ -98,11 +98,20 @@ typedef struct emu_alloc {
     uint64_t base, size, span;    /* size as requested, span rounded up to EMU_ALLOC_ALIGN */
     emu_ctx *ctx;
     uint64_t buffer_id;
+    int fd;                       /* its memfd once exported or imported (ipc.c), else -1 */
+    int imported;                 /* opened from another process: cuIpcCloseMemHandle frees it, not cuMemFree */
+    unsigned opens;               /* imported: cuIpcOpenMemHandle's reference count */
+    uint64_t origin_pid, origin_buffer, nonce; /* exported: its nonce; imported: the exporter's pid, buffer, nonce */
 } emu_alloc;
 
 CUresult emu_memory_reserve(int devices, uint64_t bytes_per_device);
 int emu_in_reservation(uint64_t addr, uint64_t len);  /* overlaps the device reservation */
 const emu_alloc *emu_alloc_find_locked(uint64_t addr);
+emu_alloc *emu_alloc_at_locked(uint64_t base);        /* the allocation that starts at base, or NULL */
+CUresult emu_alloc_insert_locked(emu_ctx *c, uint64_t size, emu_alloc **out); /* a new one, its bytes private */
+void emu_alloc_remove_locked(emu_alloc *a);
+emu_alloc *emu_ipc_find_locked(const emu_ctx *c, uint64_t pid, uint64_t buffer, uint64_t nonce); /* opened in c */
+int emu_shadow_share(uint64_t base, uint64_t span, int fd);     /* maps fd over the bytes of [base, base+span) */
 char *emu_shadow(uint64_t device_addr);
 unsigned emu_allocs_reclaim_locked(emu_ctx *c);
 void emu_allocs_count_locked(uint64_t *allocations, uint64_t *bytes);
@@ -281,6 +290,9 @@ emu_function *emu_function_find_locked(uintptr_t handle);
 unsigned emu_modules_reclaim_locked(emu_ctx *c);
 uint64_t emu_modules_count_locked(void);
 emu_ctx *emu_function_ctx_locked(const emu_function *f);
+
+/* ---- ipc.c ---- */
+void emu_ipc_close_fd(emu_alloc *a);           /* on removal: the shared bytes go back to private zeros */
 
 /* ---- unsupported.c ---- */
 int emu_unsupported(const char *name, atomic_int *once);

@@ -13,7 +13,7 @@ EMU_BUILD = $(BUILD)/cuda-emulator
 EMU_LIB = $(EMU_BUILD)/libcuda.so.1
 EMU_SOURCES := $(addprefix cuda-emulator/,core.c device.c context.c ctx_query.c primary.c memory.c host.c \
   resolve.c pointer.c stream.c stream_api.c event.c copy.c memset.c image.c elf.c ptx.c module.c kernels.c \
-  launch.c errors.c instrument.c unsupported.c)
+  launch.c errors.c instrument.c ipc.c unsupported.c)
 EMU_HEADERS := $(addprefix cuda-emulator/,emu.h cuda_api.h cuda_decls.h lmcache4j_cuda_emulator.h) cuda/kv_index.h
 ifeq ($(EMULATOR_NO_CUDA_H),)
 EMU_CUDA_H := $(wildcard $(CUDA_HOME)/include/cuda.h)
@@ -21,7 +21,7 @@ endif
 EMU_CPPFLAGS := -Icuda-emulator -Icuda $(if $(EMU_CUDA_H),-DEMU_USE_CUDA_H -I$(CUDA_HOME)/include)
 EMU_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) $(SANITIZE) -pthread -fno-strict-aliasing
 
-EMU_TESTS := test_context test_memory test_copy test_stream test_event test_module test_launch
+EMU_TESTS := test_context test_memory test_copy test_stream test_event test_module test_launch test_ipc
 EMU_TEST_BINS = $(addprefix $(EMU_BUILD)/,$(EMU_TESTS))
 EMU_FATBIN ?= $(BUILD)/kv_transfer.fatbin
 EMU_PTX ?= $(BUILD)/cuda-emulator/kv_transfer.ptx

@@ -9,8 +9,11 @@
  * of a freed allocation back (MADV_DONTNEED).
  *
  * Allocations are a sorted array (binary search by address, first fit per device), aligned to
- * 512 bytes like cudaMalloc's. cuMemFree synchronizes the context first, as the real call may:
- * no queued kernel or copy can then reach a freed range.
+ * a 4 KiB page (cudaMalloc's are 512-byte aligned at least; a page each lets ipc.c map one
+ * allocation's bytes alone onto a memfd another process opens). cuMemFree synchronizes the
+ * context first, as the real call may: no queued kernel or copy can then reach a freed range.
+ * Memory opened from another process (cuIpcOpenMemHandle) is an allocation too, marked
+ * imported: cuMemFree refuses it, cuIpcCloseMemHandle removes it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +88,11 @@ static void release_pages(const emu_alloc *a) {
 }
 
 static void remove_at(size_t i) {
-    release_pages(&allocs[i]);
+    if (allocs[i].fd >= 0) {
+        emu_ipc_close_fd(&allocs[i]);
+    } else {
+        release_pages(&allocs[i]);
+    }
     memmove(&allocs[i], &allocs[i + 1], (nallocs - i - 1) * sizeof *allocs);
     nallocs--;
 }
@@ -106,35 +113,67 @@ static uint64_t first_fit(int dev, uint64_t span, size_t *at) {
     return hi - cursor >= span ? cursor : 0;
 }
 
+CUresult emu_alloc_insert_locked(emu_ctx *c, uint64_t bytesize, emu_alloc **out) {
+    uint64_t span = (bytesize + EMU_ALLOC_ALIGN - 1) & ~(uint64_t) (EMU_ALLOC_ALIGN - 1);
+    size_t at = 0;
+    uint64_t addr = 0;
+    if (span < bytesize || (addr = first_fit(c->device, span, &at)) == 0) {
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    if (nallocs == cap) {
+        size_t ncap = cap == 0 ? 64 : cap * 2;
+        emu_alloc *n = realloc(allocs, ncap * sizeof *n);
+        if (n == NULL) {
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        }
+        allocs = n;
+        cap = ncap;
+    }
+    memmove(&allocs[at + 1], &allocs[at], (nallocs - at) * sizeof *allocs);
+    allocs[at] = (emu_alloc){.base = addr, .size = bytesize, .span = span, .ctx = c,
+                             .buffer_id = emu_id_new_locked(), .fd = -1};
+    nallocs++;
+    *out = &allocs[at];
+    return CUDA_SUCCESS;
+}
+
+emu_alloc *emu_alloc_at_locked(uint64_t addr) {
+    size_t i = upper_bound(addr);
+    return i > 0 && allocs[i - 1].base == addr ? &allocs[i - 1] : NULL;
+}
+
+emu_alloc *emu_ipc_find_locked(const emu_ctx *c, uint64_t pid, uint64_t buffer, uint64_t nonce) {
+    for (size_t i = 0; i < nallocs; i++) {
+        emu_alloc *a = &allocs[i];
+        if (a->imported && a->ctx == c && a->origin_pid == pid && a->origin_buffer == buffer && a->nonce == nonce) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+void emu_alloc_remove_locked(emu_alloc *a) {
+    remove_at((size_t) (a - allocs));
+}
+
+int emu_shadow_share(uint64_t addr, uint64_t span, int fd) {
+    int flags = fd >= 0 ? MAP_SHARED | MAP_FIXED : MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED;
+    return mmap(emu_shadow(addr), span, PROT_READ | PROT_WRITE, flags, fd, 0) == MAP_FAILED ? -1 : 0;
+}
+
 CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize) {
     if (dptr == NULL || bytesize == 0) {
         return CUDA_ERROR_INVALID_VALUE;
     }
     EMU_LOCK();
     emu_ctx *c;
+    emu_alloc *a = NULL;
     CUresult rc = emu_enter_locked(&c);
-    uint64_t span = ((uint64_t) bytesize + EMU_ALLOC_ALIGN - 1) & ~(uint64_t) (EMU_ALLOC_ALIGN - 1);
-    size_t at = 0;
-    uint64_t addr = 0;
-    if (rc == CUDA_SUCCESS && (span < bytesize || (addr = first_fit(c->device, span, &at)) == 0)) {
-        rc = CUDA_ERROR_OUT_OF_MEMORY;
-    }
-    if (rc == CUDA_SUCCESS && nallocs == cap) {
-        size_t ncap = cap == 0 ? 64 : cap * 2;
-        emu_alloc *n = realloc(allocs, ncap * sizeof *n);
-        if (n == NULL) {
-            rc = CUDA_ERROR_OUT_OF_MEMORY;
-        } else {
-            allocs = n;
-            cap = ncap;
-        }
+    if (rc == CUDA_SUCCESS) {
+        rc = emu_alloc_insert_locked(c, bytesize, &a);
     }
     if (rc == CUDA_SUCCESS) {
-        memmove(&allocs[at + 1], &allocs[at], (nallocs - at) * sizeof *allocs);
-        allocs[at] = (emu_alloc){.base = addr, .size = bytesize, .span = span, .ctx = c,
-                                 .buffer_id = emu_id_new_locked()};
-        nallocs++;
-        *dptr = addr;
+        *dptr = a->base;
     }
     EMU_UNLOCK();
     return rc;
@@ -146,12 +185,12 @@ CUresult cuMemFree_v2(CUdeviceptr dptr) {
     CUresult rc = emu_enter_locked(&c);
     if (rc == CUDA_SUCCESS) {
         const emu_alloc *a = emu_alloc_find_locked(dptr);
-        if (a == NULL || a->base != dptr) {
+        if (a == NULL || a->base != dptr || a->imported) {
             rc = CUDA_ERROR_INVALID_VALUE;
         } else {
             emu_idle_locked(a->ctx);
             a = emu_alloc_find_locked(dptr); /* the wait let other threads in */
-            if (a == NULL || a->base != dptr) {
+            if (a == NULL || a->base != dptr || a->imported) {
                 rc = CUDA_ERROR_INVALID_VALUE;
             } else {
                 remove_at((size_t) (a - allocs));
@@ -169,7 +208,7 @@ CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total) {
     if (rc == CUDA_SUCCESS) {
         uint64_t used = 0;
         for (size_t i = 0; i < nallocs; i++) {
-            used += allocs[i].ctx->device == c->device ? allocs[i].span : 0;
+            used += allocs[i].ctx->device == c->device && !allocs[i].imported ? allocs[i].span : 0;
         }
         if (free_bytes != NULL) {
             *free_bytes = emu.device_bytes - used;

@@ -54,7 +54,7 @@ static CUresult attribute(void *data, CUpointer_attribute attr, uint64_t ptr, co
     case CU_POINTER_ATTRIBUTE_BUFFER_ID: return PUT(unsigned long long, i->buffer_id);
     case CU_POINTER_ATTRIBUTE_IS_MANAGED: return PUT(unsigned int, 0u);
     case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: return PUT(int, i->device);
-    case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE: return PUT(unsigned int, 0u);
+    case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE: return PUT(unsigned int, i->memory_type == CU_MEMORYTYPE_DEVICE);
     case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: return PUT(CUdeviceptr, i->base);
     case CU_POINTER_ATTRIBUTE_RANGE_SIZE: return PUT(size_t, (size_t) i->size);
     case CU_POINTER_ATTRIBUTE_MAPPED: return PUT(unsigned int, 1u);

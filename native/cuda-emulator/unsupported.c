@@ -110,11 +110,8 @@ int emu_unsupported(const char *name, atomic_int *once);
     X(cuGraphicsSubResourceGetMappedArray) \
     X(cuGraphicsUnmapResources) \
     X(cuGraphicsUnregisterResource) \
-    X(cuIpcCloseMemHandle) \
     X(cuIpcGetEventHandle) \
-    X(cuIpcGetMemHandle) \
     X(cuIpcOpenEventHandle) \
-    X(cuIpcOpenMemHandle_v2) \
     X(cuLaunch) \
     X(cuLaunchCooperativeKernel) \
     X(cuLaunchCooperativeKernelMultiDevice) \

@@ -54,6 +54,31 @@
  * --enable-native-access=ALL-UNNAMED. A host that installs its own handlers for SIGSEGV, SIGBUS,
  * SIGFPE or SIGILL after the JVM started (Python's faulthandler, pytest) must preload the JDK's
  * libjsig.so (LD_PRELOAD=$JAVA_HOME/lib/libjsig.so), or the JVM crashes on its first safepoint.
+ *
+ * Client mode (docs/server.md): the engine of the node's `lmcache4j server` instead of one here
+ *   lmcache4j.server      in options->settings (YAML or JSON, at any depth), unix:///PATH; an empty
+ *                         value or null means "no server" even when the variable below is set
+ *   LMCACHE4J_SERVER      unix:///PATH, when the settings do not name the key
+ *                         (the key in the configuration file is read last)
+ * lmcache4j_open then connects (an unreachable server is LMCACHE4J_ERR_STATE, a layout the server
+ * refuses its status and message) and no JVM is loaded into this process. The pool is shared
+ * memory that the library maps; it copies between the registered caches and pool pages itself.
+ * The calls answer as the embedded engine's do, with these differences: device caches are
+ * opened by the server from their CUDA IPC handles and copied there (docs/server.md; a store or
+ * retrieve then waits for the caller's stream first and for the server's copies before it
+ * returns); lmcache4j_serve_lookups is LMCACHE4J_ERR_UNSUPPORTED; KV events are those of the
+ * node's cache (every client that records takes every event, whichever client caused it; after a
+ * reconnect the first take reports one CLEARED record); pins, prefetches and layer-by-layer
+ * operations belong to the engine's own connection (a prefetch await asks the server in slices of
+ * 200 ms, letting the engine's other calls through between them). While the server is gone,
+ * lookups answer 0, stores store 0 tokens, retrieves load 0, unpins unpin 0 and prompt counts are
+ * dropped, all with LMCACHE4J_OK (logged once to stderr); a prefetch started then, or one whose
+ * connection ended, is DONE with 0 tokens ready; a layered store or retrieve opened then has 0
+ * tokens, and one whose connection ended stores nothing (its layers answer OK) or, for a retrieve
+ * that promised tokens, fails its next lmcache4j_copy_layer with LMCACHE4J_ERR_STATE (those rows
+ * were not loaded); stats, configuration, metrics and clear answer LMCACHE4J_ERR_STATE. A later call
+ * reconnects (at most once a second) and says hello again. A server that does not answer within
+ * LMCACHE4J_SERVER_TIMEOUT_MS (default 30000; 0: no limit) counts as gone.
  */
 #ifndef LMCACHE4J_H
 #define LMCACHE4J_H

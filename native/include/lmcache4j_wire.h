@@ -1,5 +1,5 @@
 /*
- * LMCache4j server protocol, version 1: what a client (liblmcache4j.so in client mode) and
+ * LMCache4j server protocol, version 2: what a client (liblmcache4j.so in client mode) and
  * `lmcache4j server` say to each other on the server's Unix stream socket. docs/server.md explains
  * it in prose; Java mirrors these numbers in org.lmcache4j.server.WireProtocol, and a test checks
  * that the two agree, so this file is the one definition.
@@ -22,7 +22,7 @@
  *
  * Conversation. The client's first message is HELLO; the server answers WELCOME, or ERROR and
  * closes. Then the client sends one request at a time (one in flight per connection) and reads
- * until that request's final message, RESULT or ERROR. Inside a STORE or RETRIEVE the server may
+ * until that request's final message, RESULT or ERROR. Inside a STORE, RETRIEVE or COPY_LAYER the server may
  * first send SLAB messages and one COPY, which the client answers with COPY_DONE. The client ends
  * with GOODBYE (no answer) or by closing; either way the server drops the connection's pins and
  * leases. An ERROR answering a request leaves the connection usable; an ERROR answering HELLO,
@@ -33,7 +33,8 @@
 
 #include <stdint.h>
 
-#define LMCACHE4J_WIRE_VERSION 1
+/* 2: KV events (28-29), prefetch (32-36) and layer-by-layer copies (40-44) were added to version 1. */
+#define LMCACHE4J_WIRE_VERSION 2
 /* "LMC4" as bytes on the wire, read as a little-endian u32. */
 #define LMCACHE4J_WIRE_MAGIC 0x34434D4Cu
 #define LMCACHE4J_WIRE_HEADER_BYTES 8
@@ -106,7 +107,7 @@
 #define LMCACHE4J_WIRE_SLAB 5
 
 /*
- * COPY (server -> client), at most once inside a STORE or RETRIEVE, after every SLAB it names:
+ * COPY (server -> client), at most once inside a STORE, RETRIEVE or COPY_LAYER, after every SLAB it names:
  *   lmcache4j_wire_copy_op[] ops
  * Each op copies one chunk, tokens [from, to) of the request's tokens and slots (indices into
  * the arrays the client sent): GATHER from the client's paged caches into the page at
@@ -189,15 +190,114 @@ _Static_assert(sizeof(lmcache4j_wire_copy_op) == LMCACHE4J_WIRE_COPY_OP_BYTES, "
 /* GOODBYE: empty. No answer: the server releases the connection's pins and closes it. */
 #define LMCACHE4J_WIRE_GOODBYE 27
 
+/* ---------------------------------------------------------------- KV events (version 2) */
+
 /*
- * Numbers kept for later versions (a version 1 server answers them ERROR LMCACHE4J_ERR_UNSUPPORTED,
- * and so should a client that has no message for the call):
- *   28-29  KV events (lmcache4j_record_kv_events, lmcache4j_take_kv_events)
- *   32-39  prefetch (lmcache4j_prefetch and its handle's calls)
- *   40-47  layer by layer (lmcache4j_store_layers ... lmcache4j_close_layers)
- *   48-55  device caches (CUDA IPC handles of the client's caches)
+ * The server's engine is the node's cache: a chunk any client stored is one every client can hit.
+ * So each connection that records KV events gets every event of the engine from the moment it
+ * started recording, in a bounded queue of its own (events it does not take are dropped and
+ * reported as one LOST record, as embedded); a connection that ends stops recording.
+ *
+ * RECORD_KV_EVENTS: i32 on (0: stop, dropping what this connection has not taken). RESULT values: [].
  */
-#define LMCACHE4J_WIRE_RESERVED_FIRST 28
+#define LMCACHE4J_WIRE_RECORD_KV_EVENTS 28
+/*
+ * TAKE_KV_EVENTS: u64 capacity (bytes). RESULT values: [bytes, then the records of
+ * lmcache4j_take_kv_events that fit whole in capacity, packed 8 bytes to a value in order (the
+ * values' little-endian bytes are the records' bytes; the last value padded with zeros)]. A
+ * capacity too small for the next record alone: ERROR LMCACHE4J_ERR_INVALID_ARGUMENT, nothing taken.
+ */
+#define LMCACHE4J_WIRE_TAKE_KV_EVENTS 29
+
+/*
+ * A prefetch (lmcache4j_prefetch) runs on the server's engine and belongs to its connection: the
+ * server numbers a connection's prefetches and layer-by-layer operations 1, 2, 3... (never reused
+ * on that connection), and a connection that ends cancels and closes its prefetches (their pins
+ * are the connection's, released with it). A handle the connection has not open is refused with
+ * LMCACHE4J_ERR_INVALID_ARGUMENT; the client tells a closed handle from a wrong one itself.
+ *
+ * PREFETCH: as LOOKUP (salt, adapter, pin_request_id, i32[] tokens). RESULT values: [handle].
+ */
+#define LMCACHE4J_WIRE_PREFETCH 32
+/* PREFETCH_STATE: u64 handle. RESULT values: [state (LMCACHE4J_PREFETCH_*), ready_tokens]. */
+#define LMCACHE4J_WIRE_PREFETCH_STATE 33
+/*
+ * PREFETCH_AWAIT: u64 handle, i64 timeout_ms (>= 0). RESULT values: [finished (1 or 0)]. The server
+ * answers at the latest when timeout_ms has passed; a client splits a long wait into short ones,
+ * so that its connection's one request slot is never held much longer than a lookup's turn.
+ */
+#define LMCACHE4J_WIRE_PREFETCH_AWAIT 34
+/* PREFETCH_CANCEL: u64 handle. RESULT values: [cancelled (1 or 0)]. */
+#define LMCACHE4J_WIRE_PREFETCH_CANCEL 35
+/* PREFETCH_CLOSE: u64 handle (cancelled if it runs, then forgotten). RESULT values: []. */
+#define LMCACHE4J_WIRE_PREFETCH_CLOSE 36
+
+/* ---------------------------------------------------------------- layer by layer (version 2) */
+
+/*
+ * STORE_LAYERS, RETRIEVE_LAYERS: as STORE (salt, adapter, u64 skip_leading, i32[] tokens, i64[]
+ * slot_mapping). The engine plans the operation (a retrieve brings its prefix into the pool); no
+ * COPY yet. RESULT values: [handle, tokens]. The client keeps the slot mapping: each COPY_LAYER's
+ * ops index the arrays of this request.
+ */
+#define LMCACHE4J_WIRE_STORE_LAYERS 40
+#define LMCACHE4J_WIRE_RETRIEVE_LAYERS 41
+/*
+ * COPY_LAYER: u64 handle, i32 layer. The server may send SLABs and one COPY whose ops carry that
+ * layer (GATHERs for a store, SCATTERs for a retrieve). A store's chunks are published only when
+ * every layer has landed; a failed COPY_DONE or a dropped connection gives the operation up
+ * (nothing published, its pages freed). RESULT values: [].
+ */
+#define LMCACHE4J_WIRE_COPY_LAYER 42
+/* AWAIT_LAYER: u64 handle, i32 layer (host caches: only checked, the copies have landed). RESULT values: []. */
+#define LMCACHE4J_WIRE_AWAIT_LAYER 43
+/* CLOSE_LAYERS: u64 handle (given up if layers are missing). RESULT values: [layers_copied]. */
+#define LMCACHE4J_WIRE_CLOSE_LAYERS 44
+
+/* ---------------------------------------------------------------- device caches (CUDA IPC), 48 */
+/* (version 2; a version 1 server answers it ERROR LMCACHE4J_ERR_UNSUPPORTED, and the client then
+ * reports the same status.) */
+
+/*
+ * REGISTER_DEVICE_CACHES (client -> server): the client's paged caches in CUDA device memory,
+ * sent by lmcache4j_register_kv_caches with a device, and again after every reconnect:
+ *   i32 device           the CUDA device ordinal of the caches (the server opens them on its own
+ *                        device of that ordinal: both processes must see the same devices)
+ *   u32 reserved         0
+ *   lmcache4j_wire_device_layer[] layers   one per layer, in layer order (the layout's num_layers)
+ * Each layer: the IPC handle of the allocation that holds it (cuIpcGetMemHandle of the
+ * allocation's base, from cuMemGetAddressRange) and the layer cache's byte offset in it. The
+ * server opens each handle (cuIpcOpenMemHandle), checks every layer fits its allocation for the
+ * client's layout (HELLO's num_blocks), and from then on runs this connection's STOREs and
+ * RETRIEVEs itself with the CUDA transfer, between the opened caches and the pool (no SLAB, no
+ * COPY). It answers each such request only once its copies have landed (it synchronizes its own
+ * stream): the client must have finished writing the KV a STORE reads before sending it (it
+ * synchronizes the caller's stream first), and may read what a RETRIEVE wrote once the RESULT
+ * came. The handles are closed when the connection ends, or when caches are registered again;
+ * no layers at all (device -1) means the client's caches are host memory again.
+ * RESULT values: []. A handle the driver refuses, a layer outside its allocation, or a server
+ * without CUDA: ERROR (LMCACHE4J_ERR_INVALID_ARGUMENT, _UNSUPPORTED) naming the layer and the
+ * driver's error, and the connection keeps its earlier caches.
+ */
+#define LMCACHE4J_WIRE_REGISTER_DEVICE_CACHES 48
+#define LMCACHE4J_WIRE_IPC_HANDLE_BYTES 64
+#define LMCACHE4J_WIRE_DEVICE_LAYER_BYTES 80
+
+/* One layer of REGISTER_DEVICE_CACHES, as it lies on the wire. */
+typedef struct lmcache4j_wire_device_layer {
+    unsigned char ipc_handle[LMCACHE4J_WIRE_IPC_HANDLE_BYTES]; /* CUipcMemHandle of the allocation */
+    uint64_t offset;   /* the layer cache's first byte, from the allocation's base */
+    uint64_t bytes;    /* the allocation's size (cuMemGetAddressRange), for the server's check */
+} lmcache4j_wire_device_layer;
+#ifndef __cplusplus
+_Static_assert(sizeof(lmcache4j_wire_device_layer) == LMCACHE4J_WIRE_DEVICE_LAYER_BYTES, "device layer layout");
+#endif
+
+/*
+ * Numbers kept for later versions (the server answers them ERROR LMCACHE4J_ERR_UNSUPPORTED, and so
+ * should a client that has no message for the call): 49-63.
+ */
+#define LMCACHE4J_WIRE_RESERVED_FIRST 49
 #define LMCACHE4J_WIRE_RESERVED_LAST 63
 
 #endif /* LMCACHE4J_WIRE_H */

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from . import jsig
@@ -12,6 +13,8 @@ from .errors import NativeLibraryError, error_for
 
 ABI_VERSION = 5
 DEVICE_HOST, DEVICE_AUTO = -1, -2
+CLIENT_HANDLE_BIT = 1 << 62   # engines that are clients of `lmcache4j server` (native/src/client.h)
+SERVER_KEY = "lmcache4j.server"
 LIBRARY_NAME = "liblmcache4j.so"
 
 c_u32, c_i32, c_u64, c_i64, c_char_p, c_void_p, c_size_t = (
@@ -133,6 +136,19 @@ def library() -> ctypes.CDLL:
                                      f"this package needs version {ABI_VERSION} or later")
         _lib = lib
         return lib
+
+
+def names_server(config) -> bool:
+    """Whether lmcache4j_open connects to ``lmcache4j server`` for this config (the rule of
+    native/src/client_select.c): the key ``lmcache4j.server`` of a settings dict (or of its
+    extra_config) first, an empty one or None meaning "no server"; else LMCACHE4J_SERVER. A
+    configuration file is not read here: its engine is taken for an embedded one."""
+    if isinstance(config, Mapping):
+        for settings in (config, config.get("extra_config")):
+            if isinstance(settings, Mapping) and SERVER_KEY in settings:
+                value = settings[SERVER_KEY]
+                return value is not None and str(value).strip().lower() not in ("", "null", "~", "none")
+    return bool(os.environ.get("LMCACHE4J_SERVER"))
 
 
 def before_first_engine() -> None:

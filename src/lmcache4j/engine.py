@@ -97,12 +97,14 @@ class Engine:
                                   layout.kv_format.encode())
         options = _native.Options(ctypes.sizeof(_native.Options), settings, _text(model, "model"), world_size, rank)
         handle = ctypes.c_uint64()
-        _native.before_first_engine()
+        if not _native.names_server(config):   # a client of `lmcache4j server` starts no JVM here
+            _native.before_first_engine()
         _native.check(lib, lib.lmcache4j_open(path, ctypes.byref(c_layout), ctypes.byref(options),
                                               ctypes.byref(handle)))
         self._handle: int | None = handle.value
         self._caches: list = []
         self._one_event_bytes = 0   # the largest KV event record, once take_kv_events has asked
+        self._lookup_servers: list = []   # a client engine's lookup sockets, served from Python
         self._finalizer = weakref.finalize(self, _close_quietly, lib, handle.value, self._caches)
 
     # ------------------------------------------------------------------ state
@@ -297,8 +299,18 @@ class Engine:
 
     def serve_lookups(self, socket_path: str | os.PathLike) -> None:
         """Answers lookups from other processes on a Unix socket (see ``lmcache4j.lookup_client``).
-        Its directory must be private to this user (0700); the socket closes with the engine."""
+        Its directory must be private to this user (0700); the socket closes with the engine. A
+        client of ``lmcache4j server`` serves them from this process (``lmcache4j.lookup_server``)."""
+        if self.via_server:
+            from .lookup_server import LookupServer
+            self._lookup_servers.append(LookupServer(self, socket_path))
+            return
         _native.check(self._lib, self._lib.lmcache4j_serve_lookups(self._h(), os.fsencode(socket_path)))
+
+    @property
+    def via_server(self) -> bool:
+        """Whether this engine is a client of ``lmcache4j server`` (no JVM in this process)."""
+        return bool(self._h() & _native.CLIENT_HANDLE_BIT)
 
     # ------------------------------------------------------------------ layerwise (use_layerwise)
 
@@ -333,6 +345,8 @@ class Engine:
         """Closes the engine and frees its pool. Calls made after, from any thread, raise
         :class:`EngineClosedError`; closing twice does nothing."""
         if self._handle is not None:
+            for server in self._lookup_servers:
+                server.close()
             self._handle = None
             self._finalizer()
 

@@ -103,17 +103,22 @@ def until_landed(v, finished=()):
     raise AssertionError("no background load landed")
 
 
+def lands_in_background(v, r, hit):
+    """Offers ``r``, whose hit of ``hit`` tokens lies on disk: loaded in the background, landed byte for byte."""
+    external, is_async, plan = offer(v, r)
+    assert (external, is_async) == (hit, True)
+    assert [p.load.background for p in plan.requests] == [True]
+    recving, failed = until_landed(v)
+    assert (recving, failed) == ({r.request_id}, set())
+    assert v.loaded_exactly(r, hit)
+    assert v.worker.engine.stats().retrieved_tokens == hit
+
+
 def test_a_disk_hit_loads_in_the_background_and_lands_byte_exact(make):
     on_disk(make)
     v = make(enable_async_loading=True)
     r = Request("r", ASKED)
-    external, is_async, plan = offer(v, r)
-    assert (external, is_async) == (512, True)
-    assert [p.load.background for p in plan.requests] == [True]
-    recving, failed = until_landed(v)
-    assert (recving, failed) == ({"r"}, set())
-    assert v.loaded_exactly(r, 512)
-    assert v.worker.engine.stats().retrieved_tokens == 512
+    lands_in_background(v, r, 512)
     # The request joins the batch: vLLM schedules it as new, with its hit computed; nothing loads twice.
     v.running["r"] = r
     v._allocate(r, len(ASKED))

@@ -37,28 +37,32 @@ def layered(tmp_path):
         v.scheduler.lookups.close()
 
 
-def test_layers_load_one_ahead_of_attention_and_the_result_is_byte_exact(layered):
-    v = layered()
+def saves_and_loads_layer_by_layer(v, prompt, num_layers):
+    """``prompt`` saved layer by layer (served once every layer was in), then loaded one layer ahead
+    of the attention that reads it, byte for byte."""
     assert v.worker.layerwise is not None
-    prompt = list(range(1000, 1600))
+    n = len(prompt)
     assert v.run(Request("a", prompt)) == 0
-    assert v.worker.engine.lookup(prompt) == 600, "saved layer by layer, served once every layer was in"
-
+    assert v.worker.engine.lookup(prompt) == n, "saved layer by layer, served once every layer was in"
     second = Request("b", prompt)
     checked = []
 
     def layer_is_in(plan, layer):
         # Before attention reads layer `layer`, its KV of the loaded prefix must be there.
-        got = v.rows(second, 0, 599)[layer]
-        want = v.expected_rows(second, 0, 599)[layer]
+        got = v.rows(second, 0, n - 1)[layer]
+        want = v.expected_rows(second, 0, n - 1)[layer]
         checked.append(np.array_equal(got, want))
 
     v.after_layer_load = layer_is_in
-    assert v.add(second) == 599
-    assert checked == [True] * LAYOUT.num_layers
-    assert v.loaded_exactly(second, 600)
+    assert v.add(second) == n - 1
+    assert checked == [True] * num_layers
+    assert v.loaded_exactly(second, n)
     assert v.worker.take_failed_blocks() == set()
     v.finish(second)
+
+
+def test_layers_load_one_ahead_of_attention_and_the_result_is_byte_exact(layered):
+    saves_and_loads_layer_by_layer(layered(), list(range(1000, 1600)), LAYOUT.num_layers)
 
 
 def test_layerwise_and_whole_request_connectors_load_the_same_bytes(layered):

@@ -109,7 +109,7 @@ class ConnectorContext:
             instance_id=f"{instance}-dp{dp_rank}",
             world_size=world,
             socket_dir=extra.get("lmcache4j.socket_dir"),
-            settings={k[len("lmcache."):]: v for k, v in extra.items() if k.startswith("lmcache.")},
+            settings=_engine_settings(extra),
             discard_partial_chunks=_switch(extra, "discard_partial_chunks"),
             skip_last_n_tokens=_count(extra, "skip_last_n_tokens"),
             kv_cache_dtype=None if cache_dtype == "auto" else cache_dtype,
@@ -120,6 +120,15 @@ class ConnectorContext:
 
 
 _ON, _OFF = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+
+
+def _engine_settings(extra: dict) -> dict:
+    """The engine's settings overlay: the lmcache.* keys unprefixed, and lmcache4j.server (the
+    node's ``lmcache4j server``, which makes the engine a client of it) as it is."""
+    settings = {k[len("lmcache."):]: v for k, v in extra.items() if k.startswith("lmcache.")}
+    if "lmcache4j.server" in extra:
+        settings["lmcache4j.server"] = extra["lmcache4j.server"]
+    return settings
 
 
 def _switch(extra: dict, key: str) -> bool:

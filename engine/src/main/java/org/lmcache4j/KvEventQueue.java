@@ -16,12 +16,13 @@ import java.util.function.ToLongFunction;
  * <p>Bounded: a serving engine must not grow a queue that nobody drains. When it is full, new
  * events are dropped and counted, and the next {@link #take} reports the gap as one
  * {@link KvEvent.Kind#LOST} event where it happened. Off, recording costs one volatile read.
- * Thread-safe.
+ * Thread-safe. Public for the server, which gives each client that records events a queue of its
+ * own and {@link #offer offers} it every event of the node's engine.
  */
-final class KvEventQueue {
+public final class KvEventQueue {
     private static final Logger LOG = LoggerFactory.getLogger(KvEventQueue.class);
     /** Events kept at most: a stored one refers to its chunk's token ids (1 KiB at 256 tokens). */
-    static final int DEFAULT_CAPACITY = 16_384;
+    public static final int DEFAULT_CAPACITY = 16_384;
 
     private final int capacity;
     private final ArrayDeque<KvEvent> events = new ArrayDeque<>();
@@ -31,7 +32,7 @@ final class KvEventQueue {
     private long lostTotal;
     private boolean warned;
 
-    KvEventQueue(int capacity) {
+    public KvEventQueue(int capacity) {
         if (capacity < 2) {
             throw new IllegalArgumentException("a KV event queue holds at least 2 events, not " + capacity);
         }
@@ -39,7 +40,7 @@ final class KvEventQueue {
     }
 
     /** Starts or stops recording; stopping drops what is queued. */
-    synchronized void record(boolean on) {
+    public synchronized void record(boolean on) {
         recording = on;
         if (!on) {
             events.clear();
@@ -49,6 +50,13 @@ final class KvEventQueue {
 
     boolean recording() {
         return recording;
+    }
+
+    /** Queues an event another queue recorded, while this one records. */
+    public void offer(KvEvent e) {
+        if (recording) {
+            add(e);
+        }
     }
 
     void stored(ChunkEntry e) {
@@ -92,7 +100,7 @@ final class KvEventQueue {
      * in order. An event that alone costs more than the budget is refused, naming its cost, and
      * nothing is taken.
      */
-    synchronized List<KvEvent> take(long budget, ToLongFunction<KvEvent> cost) {
+    public synchronized List<KvEvent> take(long budget, ToLongFunction<KvEvent> cost) {
         if (lost > 0) {
             events.add(KvEvent.lost(lost)); // past capacity for a moment: the gap ends the queue
             lost = 0;

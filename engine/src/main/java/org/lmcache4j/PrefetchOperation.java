@@ -8,6 +8,8 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * One {@link CacheEngine#prefetch}, on a prefetch worker (or on the caller's thread when there is
@@ -18,6 +20,9 @@ import java.util.List;
  */
 final class PrefetchOperation {
     private static final Logger LOG = LoggerFactory.getLogger(CacheEngine.REQUEST_LOGGER);
+    /** How long a prefetch waits for another request's load of the same prefix before it plans without it. */
+    static final long CONCURRENT_LOAD_WAIT_NANOS = TimeUnit.SECONDS.toNanos(10);
+    private static final long CONCURRENT_LOAD_POLL_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
 
     private final CacheEngine engine;
     /** The request to pin the prefix for, or null not to pin. */
@@ -59,6 +64,7 @@ final class PrefetchOperation {
         Prefetch.State end;
         int ready;
         PrefixLoad prefix = new PrefixLoad(engine, scope, tokens, keys, 0, false);
+        awaitConcurrentLoads(prefix);
         boolean settled = false;
         try {
             prefix.planLocal();
@@ -89,6 +95,21 @@ final class PrefetchOperation {
             prefix.closeLeases(0);
         }
         handle.finish(end, ready);
+    }
+
+    /**
+     * Waits, at most {@link #CONCURRENT_LOAD_WAIT_NANOS}, while another request loads or stores a
+     * chunk of this prefix: planned now, the prefetch would stop at that chunk, and its request
+     * would recompute a prefix that lands in the pool moments later (two users asking about one
+     * document at once). Reads of other requests are bounded by the tiers' timeouts; the bound
+     * here covers a store whose copies never land.
+     */
+    private void awaitConcurrentLoads(PrefixLoad prefix) {
+        long start = engine.ticker().nanos();
+        while (!handle.cancelRequested() && prefix.concurrentlyLoaded()
+                && engine.ticker().nanos() - start < CONCURRENT_LOAD_WAIT_NANOS) {
+            LockSupport.parkNanos(CONCURRENT_LOAD_POLL_NANOS);
+        }
     }
 
     /**

@@ -79,6 +79,25 @@ final class PrefixLoad {
         engine.locked(this::planLocalLocked);
     }
 
+    /**
+     * Whether a chunk of the prefix, after the published ones it starts with, is being loaded or
+     * stored by another request right now (indexed, not yet published): planning would stop there.
+     */
+    boolean concurrentlyLoaded() {
+        return engine.locked(() -> {
+            for (int c = first; c < keys.length; c++) {
+                ChunkEntry e = engine.index().get(keys[c]);
+                if (e == null) {
+                    return false;
+                }
+                if (!e.published()) {
+                    return true;
+                }
+            }
+            return false;
+        });
+    }
+
     /** Caller holds the index lock: the CPU tier's leading chunks, then the disk tier's. */
     private Void planLocalLocked() {
         List<ChunkEntry> hits = engine.leadingHits(keys, tokens, first);

@@ -177,6 +177,28 @@ class PrefetchDiskTest {
     }
 
     @Test
+    void aSecondRequestPrefetchingAPrefixBeingRead_waitsForItAndLoadsItAll() throws Exception {
+        open(16, Map.of("disk_write_through", true));
+        for (int round = 0; round < 10; round++) { // the second prefetch starts while the first reads
+            int[] tokens = TestCaches.randomTokens(768, rnd);
+            long[] slots = TestCaches.randomSlots(f.caches.layout, 768, rnd);
+            byte[] rows = onDiskOnly(tokens, slots);
+            try (Prefetch first = f.engine.prefetchAndPin("first", KeyScope.NONE, tokens);
+                 Prefetch second = f.engine.prefetchAndPin("second", KeyScope.NONE, tokens)) {
+                assertEquals(768, finished(second).readyTokens(), "round " + round + ": " + second);
+                f.caches.zero();
+                assertEquals(768, f.engine.retrieve(tokens, slots, 0));
+                assertArrayEquals(rows, f.caches.rows(slots, 0, 768));
+                assertEquals(768, finished(first).readyTokens());
+            } finally {
+                f.engine.unpin("first");
+                f.engine.unpin("second");
+            }
+            f.engine.clear();
+        }
+    }
+
+    @Test
     void concurrentPrefetchesOfOnePrefix_readEachRecordOnce() throws Exception {
         open(16, Map.of("disk_write_through", true));
         int[] tokens = TestCaches.randomTokens(768, rnd);

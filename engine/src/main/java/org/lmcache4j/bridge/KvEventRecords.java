@@ -24,8 +24,8 @@ import java.util.List;
  *  key    zero for cleared and lost
  * </pre>
  */
-final class KvEventRecords {
-    static final int HEADER_BYTES = 40;
+public final class KvEventRecords {
+    public static final int HEADER_BYTES = 40;
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong KEY_HALF = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
@@ -33,12 +33,12 @@ final class KvEventRecords {
     }
 
     /** The bytes one event's record takes. */
-    static long bytes(KvEvent e) {
+    public static long bytes(KvEvent e) {
         return HEADER_BYTES + (long) Integer.BYTES * e.tokens().length;
     }
 
     /** Writes the events' records one after another from the start of {@code out}; returns the bytes written. */
-    static long write(List<KvEvent> events, MemorySegment out) {
+    public static long write(List<KvEvent> events, MemorySegment out) {
         long at = 0;
         for (KvEvent e : events) {
             MemorySegment r = out.asSlice(at, bytes(e));

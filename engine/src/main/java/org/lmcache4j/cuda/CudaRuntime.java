@@ -55,6 +55,19 @@ public final class CudaRuntime {
         });
     }
 
+    /**
+     * A CUDA transfer of its own for caches on {@code device} (the server's, per client with
+     * device caches), the mode from {@code extraConfig}.
+     */
+    public static KvTransfer transfer(Map<String, Object> extraConfig, int device, long cacheAddress) {
+        return new CudaKvTransfer(mode(extraConfig), CudaRuntime::fatbin, device, cacheAddress);
+    }
+
+    /** What page-locks pool slabs for {@code device}. */
+    public static SlabRegistrar registrar(int device) {
+        return new CudaSlabRegistrar(device);
+    }
+
     /** The kernels: the file named by the property or variable, else the classpath resource. */
     static byte[] fatbin() {
         String file = System.getProperty(FATBIN_PROPERTY, System.getenv(FATBIN_ENV));

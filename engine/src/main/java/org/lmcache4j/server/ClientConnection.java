@@ -32,6 +32,12 @@ final class ClientConnection implements CopyPeer, Runnable {
     private final ConnectionPins pins;
     /** Slabs whose descriptor this client has received. */
     private final BitSet sentSlabs = new BitSet();
+    /** Which engine the hello picked, for the log: " as rank r of world size w" (none with one rank). */
+    private String rank = "";
+    /** The client's HELLO, once admitted. */
+    private Hello hello;
+    /** The client's device caches, opened here (only this connection's thread reads or replaces them). */
+    private DeviceCaches device = DeviceCaches.NONE;
     private boolean busy;
     private boolean stopping;
     private boolean closed;
@@ -60,13 +66,14 @@ final class ClientConnection implements CopyPeer, Runnable {
             if (engine == null) {
                 return;
             }
-            LOG.info("LMCache4j server: {} connected", who);
+            LOG.info("LMCache4j server: {} connected{}", who, rank);
             serve(engine);
         } catch (EOFException | ClientGone e) {
             // the client closed or died: nothing to answer
         } catch (IOException | RuntimeException e) {
             LOG.warn("LMCache4j server: {} dropped: {}", who, e.toString());
         } finally {
+            closeDevice(); // waits for its copies in flight: their leases are released first
             int released = engine == null ? 0 : releasePins(engine);
             closeChannel();
             if (engine != null) {
@@ -128,8 +135,10 @@ final class ClientConnection implements CopyPeer, Runnable {
         }
         CacheEngine engine;
         try {
-            Hello hello = Hello.read(r);
-            engine = host.admit(hello);
+            Hello said = Hello.read(r);
+            engine = host.admit(said);
+            hello = said;
+            rank = said.worldSize() == 1 ? "" : " as " + new RankShare(said.worldSize(), said.rank());
         } catch (WireReader.MalformedMessage e) {
             throw e;
         } catch (RuntimeException e) {
@@ -144,7 +153,15 @@ final class ClientConnection implements CopyPeer, Runnable {
     }
 
     private void serve(CacheEngine engine) throws IOException {
-        Requests requests = new Requests(engine, pins);
+        Requests requests = new Requests(engine, pins, () -> device);
+        try {
+            serve(requests);
+        } finally {
+            requests.closeAll(); // its prefetches and layered operations, before its pins are released
+        }
+    }
+
+    private void serve(Requests requests) throws IOException {
         while (true) {
             WireChannel.Message m;
             try {
@@ -180,8 +197,10 @@ final class ClientConnection implements CopyPeer, Runnable {
     /** The request's RESULT, or its ERROR; throws when the connection must end. */
     private WireWriter answer(Requests requests, WireChannel.Message m) {
         try {
-            Requests.Answer a = ScopedValue.where(ClientTransfer.PEER, this)
-                    .call(() -> requests.answer(m.type(), m.reader(name(m.type()))));
+            Requests.Answer a = m.type() == WireProtocol.REGISTER_DEVICE_CACHES
+                    ? registerDevice(requests.engine(), DeviceRegistration.read(m.reader("REGISTER_DEVICE_CACHES")))
+                    : ScopedValue.where(ClientTransfer.PEER, this).call(() -> requests.answer(m.type(), m.reader(name(m.type()))));
+            device.awaitIdle(); // the server's copies into or out of the client's device caches have landed
             return new WireWriter(WireProtocol.RESULT).longs(a.values()).string(a.text());
         } catch (ClientGone | WireReader.MalformedMessage e) {
             throw e;
@@ -224,6 +243,39 @@ final class ClientConnection implements CopyPeer, Runnable {
             }
         } catch (IOException e) {
             throw new ClientGone(e);
+        }
+    }
+
+    @Override
+    public DeviceCaches deviceCaches() {
+        return device;
+    }
+
+    /**
+     * Opens the client's device caches; the ones it had stay until the new ones are open. No
+     * layers: the client's caches are host memory again (it copies them itself).
+     */
+    private Requests.Answer registerDevice(CacheEngine engine, DeviceRegistration r) {
+        if (r.layers().isEmpty()) {
+            closeDevice();
+            return Requests.Answer.of();
+        }
+        DeviceCaches opened = DeviceCaches.open(r.device(), hello.layout(), r.layers(), host.deviceSlabs(),
+                engine.config().extraConfig());
+        closeDevice();
+        device = opened;
+        LOG.info("LMCache4j server: client {} registered {} device caches on CUDA device {} (CUDA IPC)", id,
+                r.layers().size(), r.device());
+        return Requests.Answer.of();
+    }
+
+    private void closeDevice() {
+        DeviceCaches d = device;
+        device = DeviceCaches.NONE;
+        try {
+            d.close();
+        } catch (RuntimeException e) {
+            LOG.warn("LMCache4j server: closing the device caches of client {}: {}", id, e.toString());
         }
     }
 

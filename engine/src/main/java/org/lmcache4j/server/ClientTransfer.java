@@ -21,7 +21,9 @@ import java.util.function.Consumer;
  * and closes the leases, as after any copy that failed before it finished.
  *
  * <p>The client is the connection whose thread runs the engine call: it binds {@link #PEER}
- * around the call, and {@link #begin} captures it.
+ * around the call, and {@link #begin} captures it. A client whose caches are CUDA device memory
+ * (opened here from its IPC handles, {@link DeviceCaches}) gets the batch of its own CUDA
+ * transfer instead: the server copies, and the client receives no COPY.
  */
 final class ClientTransfer implements KvTransfer {
     /** The connection a request runs for, bound by its thread around the engine call. */
@@ -35,12 +37,17 @@ final class ClientTransfer implements KvTransfer {
 
     @Override
     public TransferBatch begin(PagedCaches caches, long[] slots, CudaStream stream) {
-        return new Batch(peer(), WireProtocol.WHOLE_CHUNK);
+        return batch(peer(), slots, WireProtocol.WHOLE_CHUNK);
     }
 
     @Override
     public TransferBatch beginLayer(PagedCaches caches, long[] slots, CudaStream stream, int layer) {
-        return new Batch(peer(), layer);
+        return batch(peer(), slots, layer);
+    }
+
+    private TransferBatch batch(CopyPeer peer, long[] slots, int layer) {
+        DeviceCaches device = peer.deviceCaches();
+        return device.attached() ? device.begin(slots, layer) : new Batch(peer, layer);
     }
 
     @Override

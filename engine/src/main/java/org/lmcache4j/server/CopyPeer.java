@@ -14,4 +14,9 @@ interface CopyPeer {
      * when the connection is gone: either way the client no longer copies.
      */
     void copy(List<CopyOp> ops);
+
+    /** The client's device caches, which the server copies itself; {@link DeviceCaches#NONE} for host caches. */
+    default DeviceCaches deviceCaches() {
+        return DeviceCaches.NONE;
+    }
 }

@@ -17,13 +17,14 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * {@code lmcache4j server}: one engine ({@link EngineHost}) for every serving process of this user
- * on the machine, on a Unix socket in a private directory ({@link SocketFiles}). One platform
- * thread accepts, and each client has a platform thread of its own ({@link ClientConnection}).
+ * {@code lmcache4j server}: one engine per tensor-parallel rank ({@link EngineHost}) for every
+ * serving process of this user on the machine, on a Unix socket in a private directory
+ * ({@link SocketFiles}). One platform thread accepts, and each client has a platform thread of
+ * its own ({@link ClientConnection}).
  *
  * <p>{@link #close} stops it: no new connections, the requests in flight finish (for at most
- * {@code grace}; then their connections are cut and their copies count as failed), the engine
- * closes (the disk tier keeps what it should, as on every close), and the socket is removed.
+ * {@code grace}; then their connections are cut and their copies count as failed), every rank's
+ * engine closes (each disk tier keeps what it should, as on every close), and the socket is removed.
  */
 public final class EngineServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EngineServer.class);
@@ -83,9 +84,19 @@ public final class EngineServer implements AutoCloseable {
         return path;
     }
 
-    /** The engine, once a client opened it; else null. */
+    /** The first engine a client opened (with one rank, the only one); else null. */
     public CacheEngine engine() {
         return host.engine();
+    }
+
+    /** The engine of tensor-parallel rank {@code rank}, once a client of that rank opened it; else null. */
+    public CacheEngine engine(int rank) {
+        return host.engine(rank);
+    }
+
+    /** Every engine open, by rank. */
+    public Map<Integer, CacheEngine> engines() {
+        return host.engines();
     }
 
     /** Waits until {@link #close} has finished. */

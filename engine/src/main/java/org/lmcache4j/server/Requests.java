@@ -5,6 +5,8 @@ import org.lmcache4j.KeyScope;
 import org.lmcache4j.LookupHit;
 import org.lmcache4j.bridge.AbiAnswers;
 
+import java.util.function.Supplier;
+
 /**
  * Runs one client request on the server's engine: what the C ABI's call of the same name does in
  * an embedded engine, read from the message's body and answered as RESULT values and text
@@ -23,15 +25,37 @@ final class Requests {
         }
     }
 
-    private final CacheEngine engine;
-    private final ConnectionPins pins;
-
-    Requests(CacheEngine engine, ConnectionPins pins) {
-        this.engine = engine;
-        this.pins = pins;
+    /** A lookup's or prefetch's body: the scope, the request to pin for (its engine id, or null), the tokens. */
+    record Prompt(KeyScope scope, String pinFor, int[] tokens) {
     }
 
-    /** Answers a request of {@code type}; throws {@link UnsupportedOperationException} for a type version 1 does not serve. */
+    /** A store's or retrieve's body (whole or layer by layer), checked as the C ABI checks it. */
+    record Copying(KeyScope scope, int skipLeading, int[] tokens, long[] slots) {
+    }
+
+    private final CacheEngine engine;
+    private final ConnectionPins pins;
+    private final OpenOperations open;
+    private final Supplier<DeviceCaches> device;
+
+    /** {@code device}: the connection's device caches at the time of each request (their slots are checked here). */
+    Requests(CacheEngine engine, ConnectionPins pins, Supplier<DeviceCaches> device) {
+        this.engine = engine;
+        this.pins = pins;
+        this.open = new OpenOperations(engine, pins);
+        this.device = device;
+    }
+
+    CacheEngine engine() {
+        return engine;
+    }
+
+    /** Gives up the connection's prefetches and layer-by-layer operations (it ends). */
+    void closeAll() {
+        open.closeAll();
+    }
+
+    /** Answers a request of {@code type}; throws {@link UnsupportedOperationException} for a type this version does not serve. */
     Answer answer(int type, WireReader r) {
         return switch (type) {
             case WireProtocol.LOOKUP, WireProtocol.LOOKUP_TIERS -> lookup(type, r);
@@ -57,12 +81,22 @@ final class Requests {
                 engine.clear();
                 yield Answer.of();
             }
-            default -> throw new UnsupportedOperationException("message type " + type + " is not a request of server"
-                    + " protocol version " + WireProtocol.VERSION);
+            default -> open.answer(type, r); // prefetches and layer-by-layer operations
         };
     }
 
     private Answer lookup(int type, WireReader r) {
+        Prompt p = prompt(r, pins);
+        if (type == WireProtocol.LOOKUP) {
+            return Answer.of(p.pinFor() == null ? engine.lookup(p.scope(), p.tokens())
+                    : engine.lookupAndPin(p.pinFor(), p.scope(), p.tokens()));
+        }
+        LookupHit hit = engine.lookupHit(p.pinFor(), p.scope(), p.tokens());
+        return Answer.of(hit.tokens(), hit.poolTokens());
+    }
+
+    /** Reads a LOOKUP's (or PREFETCH's) body; a request to pin for is noted as the connection's. */
+    static Prompt prompt(WireReader r, ConnectionPins pins) {
         KeyScope scope = scope(r);
         String requestId = r.nullableString();
         int[] tokens = r.ints();
@@ -71,15 +105,19 @@ final class Requests {
         if (pinFor != null) {
             pins.pinned(pinFor);
         }
-        if (type == WireProtocol.LOOKUP) {
-            return Answer.of(pinFor == null ? engine.lookup(scope, tokens) : engine.lookupAndPin(pinFor, scope, tokens));
-        }
-        LookupHit hit = engine.lookupHit(pinFor, scope, tokens);
-        return Answer.of(hit.tokens(), hit.poolTokens());
+        return new Prompt(scope, pinFor, tokens);
     }
 
     /** A store or retrieve: the engine's own, whose copies the client runs ({@link ClientTransfer}). */
     private Answer copying(int type, WireReader r) {
+        Copying c = copying(r);
+        device.get().checkSlots(c.slots()); // the server itself writes device caches: their range is its to check
+        return Answer.of(type == WireProtocol.STORE ? engine.store(c.scope(), c.tokens(), c.slots(), c.skipLeading())
+                : engine.retrieve(c.scope(), c.tokens(), c.slots(), c.skipLeading()));
+    }
+
+    /** Reads a STORE's (RETRIEVE's, STORE_LAYERS', RETRIEVE_LAYERS') body. */
+    static Copying copying(WireReader r) {
         KeyScope scope = scope(r);
         long skip = r.i64();
         int[] tokens = r.ints();
@@ -93,9 +131,7 @@ final class Requests {
             throw new IllegalArgumentException("skip_leading " + Long.toUnsignedString(skip) + " is outside 0.."
                     + tokens.length);
         }
-        int skipLeading = (int) skip;
-        return Answer.of(type == WireProtocol.STORE ? engine.store(scope, tokens, slots, skipLeading)
-                : engine.retrieve(scope, tokens, slots, skipLeading));
+        return new Copying(scope, (int) skip, tokens, slots);
     }
 
     private static KeyScope scope(WireReader r) {

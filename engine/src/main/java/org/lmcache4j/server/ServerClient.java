@@ -52,15 +52,26 @@ public final class ServerClient implements AutoCloseable {
 
     /** Connects and says hello (protocol {@link WireProtocol#VERSION}); a refusal throws with the server's message. */
     public static ServerClient connect(Path socket, String model, KvLayout layout, String settings) throws IOException {
-        return connect(socket, WireProtocol.VERSION, model, layout, settings);
+        return connect(socket, WireProtocol.VERSION, model, 1, 0, layout, settings);
+    }
+
+    /** As a tensor-parallel worker: rank {@code rank} of {@code worldSize}, whose hello picks that rank's engine. */
+    public static ServerClient connect(Path socket, String model, int worldSize, int rank, KvLayout layout,
+                                       String settings) throws IOException {
+        return connect(socket, WireProtocol.VERSION, model, worldSize, rank, layout, settings);
     }
 
     static ServerClient connect(Path socket, int version, String model, KvLayout layout, String settings)
             throws IOException {
+        return connect(socket, version, model, 1, 0, layout, settings);
+    }
+
+    private static ServerClient connect(Path socket, int version, String model, int worldSize, int rank,
+                                        KvLayout layout, String settings) throws IOException {
         UnixSockets sockets = UnixSockets.require();
         ServerClient c = new ServerClient(new WireChannel(sockets, sockets.connect(socket)), layout);
         try {
-            WireReader r = answer(c.hello(version, model, settings), WireProtocol.WELCOME);
+            WireReader r = answer(c.hello(version, model, worldSize, rank, settings), WireProtocol.WELCOME);
             r.i32();
             c.serverPid = r.i32();
             c.pageBytes = r.i64();
@@ -72,9 +83,10 @@ public final class ServerClient implements AutoCloseable {
         }
     }
 
-    private WireChannel.Message hello(int version, String model, String settings) throws IOException {
+    private WireChannel.Message hello(int version, String model, int worldSize, int rank, String settings)
+            throws IOException {
         channel.write(new WireWriter(WireProtocol.HELLO).i32(WireProtocol.MAGIC).i32(version)
-                .i32((int) ProcessHandle.current().pid()).i32(0).string(model).i32(1).i32(0)
+                .i32((int) ProcessHandle.current().pid()).i32(0).string(model).i32(worldSize).i32(rank)
                 .i32(layout.numLayers()).i32(layout.numKvHeads()).i32(layout.headSize()).string(layout.dtype().torchName())
                 .i32(layout.blockSize()).i32(layout.numBlocks()).string(layout.format().configName()).string(settings));
         return channel.read();

@@ -16,7 +16,7 @@ package org.lmcache4j.server;
  * </pre>
  */
 final class WireProtocol {
-    static final int VERSION = 1;
+    static final int VERSION = 2;
     /** "LMC4" as bytes on the wire, read as a little-endian u32. */
     static final int MAGIC = 0x34434D4C;
     static final int HEADER_BYTES = 8;
@@ -50,8 +50,28 @@ final class WireProtocol {
     static final int CLEAR = 26;
     static final int GOODBYE = 27;
 
-    /** Kept for later versions: KV events, prefetch, layer by layer, device caches. */
-    static final int RESERVED_FIRST = 28;
+    static final int RECORD_KV_EVENTS = 28;
+    static final int TAKE_KV_EVENTS = 29;
+
+    static final int PREFETCH = 32;
+    static final int PREFETCH_STATE = 33;
+    static final int PREFETCH_AWAIT = 34;
+    static final int PREFETCH_CANCEL = 35;
+    static final int PREFETCH_CLOSE = 36;
+
+    static final int STORE_LAYERS = 40;
+    static final int RETRIEVE_LAYERS = 41;
+    static final int COPY_LAYER = 42;
+    static final int AWAIT_LAYER = 43;
+    static final int CLOSE_LAYERS = 44;
+
+    /** Device caches over CUDA IPC (48-55): the client's handles, once per connection (lmcache4j_wire.h). */
+    static final int REGISTER_DEVICE_CACHES = 48;
+    static final int IPC_HANDLE_BYTES = 64;
+    static final int DEVICE_LAYER_BYTES = 80;
+
+    /** Kept for later versions. */
+    static final int RESERVED_FIRST = 49;
     static final int RESERVED_LAST = 63;
 
     private WireProtocol() {

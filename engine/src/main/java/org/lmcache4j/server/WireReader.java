@@ -80,6 +80,19 @@ final class WireReader {
         return v;
     }
 
+    /** {@code n} raw bytes. */
+    byte[] bytes(int n) {
+        need(n);
+        byte[] b = new byte[n];
+        body.get(b);
+        return b;
+    }
+
+    /** An array's count, its {@code elementBytes}-byte elements checked to be in the body. */
+    int arrayCount(int elementBytes) {
+        return count(elementBytes);
+    }
+
     /** Throws unless every byte of the body was read. */
     void end() {
         if (body.hasRemaining()) {

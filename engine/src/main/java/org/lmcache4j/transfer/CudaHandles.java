@@ -3,6 +3,7 @@ package org.lmcache4j.transfer;
 import jcuda.NativePointerObject;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUipcMemHandle;
 import jcuda.driver.CUstream;
 
 import java.lang.invoke.MethodHandles;
@@ -18,11 +19,16 @@ import java.lang.invoke.VarHandle;
  */
 public final class CudaHandles {
     private static final VarHandle NATIVE;
+    /** JCuda keeps a CUipcMemHandle's 64 bytes in a private array its native code reads and writes. */
+    private static final VarHandle IPC_BYTES;
+    public static final int IPC_HANDLE_BYTES = 64;
 
     static {
         try {
             NATIVE = MethodHandles.privateLookupIn(NativePointerObject.class, MethodHandles.lookup())
                     .findVarHandle(NativePointerObject.class, "nativePointer", long.class);
+            IPC_BYTES = MethodHandles.privateLookupIn(CUipcMemHandle.class, MethodHandles.lookup())
+                    .findVarHandle(CUipcMemHandle.class, "reserved", byte[].class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError("this JCuda version hides its handles differently: " + e);
         }
@@ -55,4 +61,18 @@ public final class CudaHandles {
         return p;
     }
 
+    /** A CUDA IPC memory handle holding {@code bytes} (another process's cuIpcGetMemHandle). */
+    public static CUipcMemHandle ipcHandle(byte[] bytes) {
+        if (bytes.length != IPC_HANDLE_BYTES) {
+            throw new IllegalArgumentException("a CUDA IPC handle has " + IPC_HANDLE_BYTES + " bytes, not " + bytes.length);
+        }
+        CUipcMemHandle h = new CUipcMemHandle();
+        IPC_BYTES.set(h, bytes.clone());
+        return h;
+    }
+
+    /** The 64 bytes of a CUDA IPC memory handle. */
+    public static byte[] ipcBytes(CUipcMemHandle handle) {
+        return ((byte[]) IPC_BYTES.get(handle)).clone();
+    }
 }

@@ -4,6 +4,7 @@ import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUipcMemHandle;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 
@@ -21,6 +22,7 @@ import java.util.function.Supplier;
  */
 public final class DeviceMemory implements AutoCloseable {
     private static final int CU_MEMHOSTREGISTER_PORTABLE_DEVICEMAP = 0x03;
+    private static final int CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS = 0x1;
 
     private final int device;
     private final CUdevice handle = new CUdevice();
@@ -117,6 +119,38 @@ public final class DeviceMemory implements AutoCloseable {
 
     public void unpin(MemorySegment host) {
         in(() -> JCudaDriver.cuMemHostUnregister(hostPointer(host)));
+    }
+
+    /** Opens another process's device memory from its CUDA IPC handle (64 bytes); its address here. */
+    public long openIpc(byte[] handle) {
+        return in(() -> {
+            CUdeviceptr p = new CUdeviceptr();
+            JCudaDriver.cuIpcOpenMemHandle(p, CudaHandles.ipcHandle(handle), CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS);
+            return CudaHandles.handle(p);
+        });
+    }
+
+    /** Closes memory {@link #openIpc} opened (one reference: the driver counts opens of one handle). */
+    public void closeIpc(long address) {
+        in(() -> JCudaDriver.cuIpcCloseMemHandle(CudaHandles.address(address)));
+    }
+
+    /** The CUDA IPC handle of the allocation that starts at {@code base} (tests: a client's side). */
+    public byte[] ipcHandle(long base) {
+        return in(() -> {
+            CUipcMemHandle h = new CUipcMemHandle();
+            JCudaDriver.cuIpcGetMemHandle(h, CudaHandles.address(base));
+            return CudaHandles.ipcBytes(h);
+        });
+    }
+
+    /** The size of the allocation that starts at or holds {@code address}. */
+    public long allocationBytes(long address) {
+        return in(() -> {
+            long[] size = new long[1];
+            JCudaDriver.cuMemGetAddressRange(new CUdeviceptr(), size, CudaHandles.address(address));
+            return size[0];
+        });
     }
 
     private static Pointer hostPointer(MemorySegment host) {

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.lmcache4j.KeyScope;
 import org.lmcache4j.TestCaches;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.nio.file.Files;
@@ -29,9 +30,7 @@ class ServerProcessTest {
     @Test
     void sigterm_exitsZero_removesTheSocket_andTheDiskTierServesAfterARestart() throws Exception {
         Path socket = ServerTest.privateSocket(tmp);
-        Path config = tmp.resolve("lmcache.yaml");
-        Files.writeString(config, "chunk_size: 16\nmax_local_cpu_size: 0.01\nlocal_disk: \"file://"
-                + tmp.resolve("disk") + "/\"\nmax_local_disk_size: 0.01\n");
+        Path config = diskConfig(tmp);
         int[] tokens = TestCaches.randomTokens(64, new Random(1));
         long[] slots = TestCaches.randomSlots(ServerTest.LAYOUT, 64, new Random(2));
         byte[] stored;
@@ -68,7 +67,15 @@ class ServerProcessTest {
         }
     }
 
-    private static void closeAll(List<AutoCloseable> open) throws Exception {
+    /** A configuration file in {@code tmp}: chunks of 16 tokens, a pool and a disk tier ({@code tmp/disk}) of 0.01 GB each. */
+    static Path diskConfig(Path tmp) throws IOException {
+        Path config = tmp.resolve("lmcache.yaml");
+        Files.writeString(config, "chunk_size: 16\nmax_local_cpu_size: 0.01\nlocal_disk: \"file://"
+                + tmp.resolve("disk") + "/\"\nmax_local_disk_size: 0.01\n");
+        return config;
+    }
+
+    static void closeAll(List<AutoCloseable> open) throws Exception {
         for (AutoCloseable c : open.reversed()) {
             c.close();
         }

@@ -57,6 +57,7 @@ final class ServingLoop {
     private final class Live {
         final ServingRequest request;
         final long arrivalNanos;
+        final int arrivalStep;
         final long loadBeganNanos;
         final KvLoad load;
         final List<int[]> logits = new ArrayList<>();
@@ -70,9 +71,10 @@ final class ServingLoop {
         boolean aborted;
         boolean abortedWhileLoading;
 
-        Live(ServingRequest request, long arrivalNanos, LoadingStrategy strategy) {
+        Live(ServingRequest request, long arrivalNanos, int arrivalStep, LoadingStrategy strategy) {
             this.request = request;
             this.arrivalNanos = arrivalNanos;
+            this.arrivalStep = arrivalStep;
             int prompt = request.prompt().length;
             int bs = cache.layout().blockSize();
             slots = cache.allocate(roundUp(prompt + Math.max(1, request.outputTokens()), bs));
@@ -124,16 +126,16 @@ final class ServingLoop {
         List<Live> draining = new ArrayList<>();
         List<ServingRun.Step> steps = new ArrayList<>();
         long start = System.nanoTime();
-        for (int step = 0; !finished(requests, all, running, draining, step); ) {
+        for (int step = 0; !finished(requests, all, running, draining); ) {
             if (step > MAX_STEPS) {
                 throw new IllegalStateException("the serving loop ran " + MAX_STEPS + " steps without finishing");
             }
-            reservedBlocks = blocksToArrive(requests, step); // before the step's clock starts: not its work
+            reservedBlocks = blocksToArrive(requests, all); // before the step's clock starts: not its work
             long t0 = System.nanoTime();
             List<Live> arrived = new ArrayList<>();
             for (ServingRequest r : requests) {
-                if (r.arrivalStep() == step) {
-                    Live l = new Live(r, t0, strategy);
+                if (!all.containsKey(r) && r.arrivalStep() <= step && finished(r.after(), all)) {
+                    Live l = new Live(r, t0, step, strategy);
                     all.put(r, l);
                     arrived.add(l);
                     running.add(l);
@@ -213,7 +215,7 @@ final class ServingLoop {
         for (ServingRequest r : requests) {
             Live l = all.get(r);
             long landed = l.aborted || l.load.loadedTokens() == 0 ? -1 : l.load.landedAtNanos();
-            outcomes.add(new ServingRun.Outcome(r, l.aborted ? 0 : l.load.loadedTokens(), l.load.belowPool(),
+            outcomes.add(new ServingRun.Outcome(r, l.arrivalStep, l.aborted ? 0 : l.load.loadedTokens(), l.load.belowPool(),
                     landed < 0 ? -1 : landed - l.loadBeganNanos, l.ttftNanos, l.logits, l.aborted, l.abortedWhileLoading));
         }
         return new ServingRun(strategy.name(), steps, outcomes);
@@ -232,9 +234,8 @@ final class ServingLoop {
 
     /** Every request has arrived, every one that is not open-ended has ended, and no aborted load still writes. */
     private static boolean finished(List<ServingRequest> requests, Map<ServingRequest, Live> all, List<Live> running,
-                                    List<Live> draining, int step) {
-        boolean allArrived = requests.stream().allMatch(r -> r.arrivalStep() < step);
-        return allArrived && draining.isEmpty() && running.stream().allMatch(l -> l.request.openEnded())
+                                    List<Live> draining) {
+        return draining.isEmpty() && running.stream().allMatch(l -> l.request.openEnded())
                 && all.size() == requests.size();
     }
 
@@ -246,12 +247,17 @@ final class ServingLoop {
         draining.add(l); // its blocks are freed once nothing writes into them any more
     }
 
-    /** The blocks the requests arriving after {@code step} will take on arrival. */
-    private int blocksToArrive(List<ServingRequest> requests, int step) {
+    /** Whether the request {@code id} has produced its last token (true for no id). */
+    private static boolean finished(String id, Map<ServingRequest, Live> all) {
+        return id.isEmpty() || all.values().stream().anyMatch(l -> l.request.id().equals(id) && l.phase == Phase.DONE);
+    }
+
+    /** The blocks the requests still to arrive will take on arrival. */
+    private int blocksToArrive(List<ServingRequest> requests, Map<ServingRequest, Live> all) {
         int bs = cache.layout().blockSize();
         int blocks = 0;
         for (ServingRequest r : requests) {
-            if (r.arrivalStep() >= step) {
+            if (!all.containsKey(r)) {
                 blocks += (roundUp(r.prompt().length + Math.max(1, r.outputTokens()), bs) + bs - 1) / bs;
             }
         }

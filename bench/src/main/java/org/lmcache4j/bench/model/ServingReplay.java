@@ -212,7 +212,7 @@ final class ServingReplay {
                     : List.of(ServingRequest.Kind.POOL_HIT_BACKGROUND, ServingRequest.Kind.POOL_HIT_IN_STEP);
             for (ServingRequest.Kind kind : order) {
                 String id = (kind == ServingRequest.Kind.POOL_HIT_IN_STEP ? "pool-step-" : "pool-bg-") + r.id();
-                again.add(new ServingRequest(id, kind, step, r.prompt(), r.outputTokens(), -1));
+                again.add(new ServingRequest(id, kind, step, r.prompt(), r.outputTokens(), -1, r.id()));
                 step += Math.max(1, s.hitEvery() / 2);
             }
         }
@@ -227,7 +227,7 @@ final class ServingReplay {
             if (r.kind().poolHit()) {
                 ServingRun.Outcome source = disk.stream().filter(o -> r.id().endsWith("-" + o.request().id()))
                         .findFirst().orElseThrow();
-                out.add(new ServingRun.Outcome(r, source.loadedTokens(), false, -1, source.ttftNanos(), source.logitBits(),
+                out.add(new ServingRun.Outcome(r, r.arrivalStep(), source.loadedTokens(), false, -1, source.ttftNanos(), source.logitBits(),
                         false, false));
             }
         }

@@ -162,7 +162,7 @@ final class ServingReport {
             putIfKnown(r, "ttft_ms_p50_pool_hit_async_" + way, ttftMs("async", k -> k == kind));
             putIfKnown(r, "load_begin_ms_p50_pool_hit_" + way, p50Ms(mode("async").flatMap(m -> m.run().outcomes().stream()
                     .filter(o -> o.request().kind() == kind && !o.aborted())
-                    .map(o -> m.run().steps().get(o.request().arrivalStep()))).mapToLong(ServingRun.Step::beginNanos)));
+                    .map(o -> m.run().steps().get(o.arrivalStep()))).mapToLong(ServingRun.Step::beginNanos)));
         }
         Object step = r.get("ttft_ms_p50_pool_hit_async_in_step");
         Object background = r.get("ttft_ms_p50_pool_hit_async_background");

@@ -5,9 +5,12 @@ package org.lmcache4j.bench.model;
  * {@code arrivalStep}, prefills {@code prompt} (what its loading strategy did not load), then
  * produces {@code outputTokens} tokens, the first from the prefill and one per step after that.
  * A background request with {@code outputTokens == 0} decodes until every other request is done.
- * A request with {@code abortAtStep >= 0} is aborted before that step, wherever it is then.
+ * A request with {@code abortAtStep >= 0} is aborted before that step, wherever it is then. A
+ * request {@code after} another (its id; empty for none) arrives no sooner than the step after that
+ * one has produced its last token: a prompt served again once the first serving has stored it.
  */
-record ServingRequest(String id, Kind kind, int arrivalStep, int[] prompt, int outputTokens, int abortAtStep) {
+record ServingRequest(String id, Kind kind, int arrivalStep, int[] prompt, int outputTokens, int abortAtStep,
+                      String after) {
     /** What the request is there for; the hits' prompts were stored in the tier they name beforehand. */
     enum Kind {
         /** Keeps decoding, a prompt never seen before: its steps are the inter-token latency samples. */
@@ -33,6 +36,13 @@ record ServingRequest(String id, Kind kind, int arrivalStep, int[] prompt, int o
         if (prompt.length < 1 || arrivalStep < 0 || outputTokens < 0) {
             throw new IllegalArgumentException("request " + id + ": a prompt, an arrival step and an output length");
         }
+        if (!after.isEmpty() && (abortAtStep >= 0 || outputTokens == 0)) {
+            throw new IllegalArgumentException("request " + id + ": only a request that is not aborted waits for another");
+        }
+    }
+
+    ServingRequest(String id, Kind kind, int arrivalStep, int[] prompt, int outputTokens, int abortAtStep) {
+        this(id, kind, arrivalStep, prompt, outputTokens, abortAtStep, "");
     }
 
     /** Decodes until the others are done. */

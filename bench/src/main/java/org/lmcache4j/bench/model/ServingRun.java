@@ -46,6 +46,7 @@ record ServingRun(String strategy, List<Step> steps, List<Outcome> outcomes) {
      * A request's end.
      *
      * @param request            the request
+     * @param arrivalStep        the step it arrived at (after its arrival step, when it waited for another)
      * @param loadedTokens       prompt tokens its load brought in (the rest it prefilled)
      * @param belowPool          whether its load read from the disk or remote tier
      * @param loadNanos          from the start of its load to its landing in the blocks; -1 if nothing loaded
@@ -56,7 +57,7 @@ record ServingRun(String strategy, List<Step> steps, List<Outcome> outcomes) {
      * @param aborted            whether it was aborted
      * @param abortedWhileLoading whether its load was still in flight then
      */
-    record Outcome(ServingRequest request, int loadedTokens, boolean belowPool, long loadNanos, long ttftNanos,
+    record Outcome(ServingRequest request, int arrivalStep, int loadedTokens, boolean belowPool, long loadNanos, long ttftNanos,
                    List<int[]> logitBits, boolean aborted, boolean abortedWhileLoading) {
     }
 }
