@@ -66,7 +66,7 @@ static void server_print_log(const server_process *s) {
 
 /* Starts the server and waits (up to timeout_s) until it accepts; 0, or -1 (log printed). */
 /* Waits (up to 5 s) until every thread of a process sent SIGSTOP has stopped: kill() returns before they all have. */
-static void server_wait_stopped(pid_t pid) {
+static inline void server_wait_stopped(pid_t pid) {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
     for (int tries = 0; tries < 500; tries++) {
@@ -88,7 +88,7 @@ static void server_wait_stopped(pid_t pid) {
 }
 
 /* A server (not started) whose socket, configuration and log are NAME.sock, NAME.yaml and NAME.log in dir. */
-static server_process server_named(const char *dir, const char *name) {
+static inline server_process server_named(const char *dir, const char *name) {
     server_process s = {.pid = -1};
     snprintf(s.socket_path, sizeof s.socket_path, "%s/%s.sock", dir, name);
     snprintf(s.config_path, sizeof s.config_path, "%s/%s.yaml", dir, name);
