@@ -26,6 +26,7 @@ final class Args {
     private final Set<String> read = new HashSet<>();
     private final List<String> given = new ArrayList<>();
     private final List<String> positional = new ArrayList<>();
+    private final List<String> argv;
 
     /**
      * @param command   the command the options belong to, for messages
@@ -33,6 +34,7 @@ final class Args {
      */
     Args(String command, List<String> argv, Set<String> flagNames) {
         this.command = command;
+        this.argv = List.copyOf(argv);
         for (int i = 0; i < argv.size(); i++) {
             String a = argv.get(i);
             if (!a.startsWith("--")) {
@@ -88,6 +90,11 @@ final class Args {
                 throw new IllegalArgumentException("--" + name + " must be a non-negative number, got '" + s + "'");
             }
         });
+    }
+
+    /** The command's arguments as given (for a child process that runs the same command). */
+    List<String> argv() {
+        return argv;
     }
 
     List<String> positional() {

@@ -6,7 +6,6 @@ import org.lmcache4j.DiskStats;
 import org.lmcache4j.RemoteStats;
 import org.lmcache4j.EngineConfig;
 import org.lmcache4j.EngineStats;
-import org.lmcache4j.KeyScope;
 import org.lmcache4j.KvLayout;
 import org.lmcache4j.metrics.MetricsServer;
 
@@ -36,7 +35,13 @@ final class ReplayCommand {
               --disk-dir DIR       disk tier directory (local_disk); a second run on it hits from disk
               --disk-gb GB         disk tier size (max_local_disk_size)
               --remote-url URL     remote tier: redis://host:port, redis-cluster://h:p,h:p, … (remote_url)
-              --instances N        N engines one after another, each with a cold pool, sharing the remote tier
+              --instances N        N engines one after another, each with a cold pool, sharing the remote tier;
+                                   with --server, N client processes one after another sharing the server's pool
+              --server PATH        run against lmcache4j server at PATH (or unix:///PATH): this process's caches,
+                                   the server's engine, whose configuration rules (--config, --cpu-gb, --chunk-size,
+                                   --disk-*, --remote-url, --dump-trace, --metrics-port are the server's to set); a
+                                   server gone mid-run means misses and skipped stores, and a reconnect (docs/server.md)
+              --instance I         the instance's number (its label and block order; --instances sets it in each child)
               --config FILE        LMCache-style YAML configuration (else LMCACHE_CONFIG_FILE, LMCACHE_* variables)
               --blocks N           paged blocks per layer (default: 1.25 x the longest prompt)
               --layers N --kv-heads N --head-size N --dtype D --block-size N --format F
@@ -81,14 +86,12 @@ final class ReplayCommand {
         if (ModelReplay.wants(modelName)) {
             return ModelReplay.run(modelName, args, out, err); // a real model: time to first token
         }
-        ReplayWorkload workload = workload(args);
-        double timeScale = args.decimal("time-scale").orElse(0.0);
-        if (timeScale > MAX_TIME_SCALE) {
-            throw new IllegalArgumentException("--time-scale must be at most " + (int) MAX_TIME_SCALE + ", got " + timeScale);
+        if (args.string("server").isPresent()) {
+            return new ServerReplay(args, out, err).run(); // the engine is lmcache4j server's
         }
-        int longest = workload.longestPrompt();
-        int defaultBlocks = (int) Math.ceil(1.25 * longest / args.integer("block-size", 16, 1)) + 1;
-        KvLayout layout = LayoutOptions.layout(args, args.integer("blocks", defaultBlocks, 1));
+        ReplayWorkload workload = workload(args);
+        double timeScale = timeScale(args);
+        KvLayout layout = layout(args, workload);
         EngineConfig config = LayoutOptions.config(args, layout);
         int device = deviceOption(args.string("device").orElse("cpu"));
         String cudaTransfer = args.string("cuda-transfer").orElse(null);
@@ -169,7 +172,8 @@ final class ReplayCommand {
                     }
                     MetricsProbe.Scrape before = metrics != null && i == instances
                             ? MetricsProbe.scrape(metrics.port()) : MetricsProbe.Scrape.NONE;
-                    run.execute(workload, timeScale, engine, serving, err, instances > 1 ? "instance " + i + ": " : "");
+                    run.execute(workload, timeScale, new EmbeddedCache(engine), serving, err,
+                            instances > 1 ? "instance " + i + ": " : "");
                     if (metrics != null && i == instances) {
                         total.metricsBefore = before;
                         total.metricsAfter = MetricsProbe.scrape(metrics.port()); // before close: the series leave with the engine
@@ -210,8 +214,23 @@ final class ReplayCommand {
     /** The slowest replay of a trace's arrival times: 1000 x its gaps (an hour's trace: 41 days). */
     static final double MAX_TIME_SCALE = 1000;
 
+    /** The model shape of the options, with {@code --blocks} or room for 1.25 x the longest prompt. */
+    static KvLayout layout(Args args, ReplayWorkload workload) {
+        int defaultBlocks = (int) Math.ceil(1.25 * workload.longestPrompt() / args.integer("block-size", 16, 1)) + 1;
+        return LayoutOptions.layout(args, args.integer("blocks", defaultBlocks, 1));
+    }
+
+    /** {@code --time-scale}: 0 (no waits) unless given, at most {@link #MAX_TIME_SCALE}. */
+    static double timeScale(Args args) {
+        double timeScale = args.decimal("time-scale").orElse(0.0);
+        if (timeScale > MAX_TIME_SCALE) {
+            throw new IllegalArgumentException("--time-scale must be at most " + (int) MAX_TIME_SCALE + ", got " + timeScale);
+        }
+        return timeScale;
+    }
+
     /** The trace of {@code --trace}, else the chat its options shape. */
-    private static ReplayWorkload workload(Args args) {
+    static ReplayWorkload workload(Args args) {
         java.util.Optional<String> trace = args.string("trace");
         if (trace.isPresent()) {
             int blockTokens = args.integer("trace-block-tokens", 512, 1);
@@ -278,21 +297,7 @@ final class ReplayCommand {
                                               List<EngineStats> all, EngineStats inUse, ReplayRun run) {
         EngineStats stats = all.getLast();
         long storedTokens = all.stream().mapToLong(EngineStats::storedTokens).sum();
-        Map<String, Object> r = new LinkedHashMap<>();
-        r.put("requests", run.requests);
-        r.put("device", run.device);
-        if (run.deviceName != null) {
-            r.put("device_name", run.deviceName);
-        }
-        r.put("transfer", run.transfer);
-        r.put("requested_tokens", run.requestedTokens);
-        r.put("hit_tokens", run.hitTokens);
-        r.put("hit_rate", run.requestedTokens == 0 ? 0.0 : (double) run.hitTokens / run.requestedTokens);
-        r.put("stored_tokens", storedTokens);
-        r.put("store_gbps", gbps(storedTokens * layout.tokenBytes(), run.storeNanos));
-        r.put("retrieve_gbps", gbps(run.hitTokens * layout.tokenBytes(), run.retrieveNanos));
-        r.put("verified_bytes", run.verifiedBytes);
-        r.put("mismatched_bytes", run.mismatchedBytes);
+        Map<String, Object> r = runReport(run, layout, storedTokens);
         r.put("evictions", all.stream().mapToLong(EngineStats::evictions).sum());
         DiskStats disk = stats.disk();
         if (disk.enabled()) {
@@ -329,8 +334,7 @@ final class ReplayCommand {
         r.put("pool_capacity_chunks", inUse.capacityPages());
         r.put("pool_used_bytes", inUse.usedBytes());
         r.put("pool_chunks", inUse.chunks());
-        r.put("layout", layout.format().configName() + " " + layout.numLayers() + "x" + layout.numKvHeads() + "x"
-                + layout.headSize() + " " + layout.dtype().torchName() + " block " + layout.blockSize());
+        r.put("layout", layoutName(layout));
         r.put("token_bytes", layout.tokenBytes());
         r.put("store_seconds", run.storeNanos / 1e9);
         r.put("pool_growth_wait_seconds", all.stream().mapToLong(EngineStats::poolGrowthWaitNanos).sum() / 1e9);
@@ -339,7 +343,33 @@ final class ReplayCommand {
         return r;
     }
 
-    private static double gbps(long bytes, long nanos) {
+    /** The report's first fields: what the request loop counted, and its bandwidths. */
+    static Map<String, Object> runReport(ReplayRun run, KvLayout layout, long storedTokens) {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("requests", run.requests);
+        r.put("device", run.device);
+        if (run.deviceName != null) {
+            r.put("device_name", run.deviceName);
+        }
+        r.put("transfer", run.transfer);
+        r.put("requested_tokens", run.requestedTokens);
+        r.put("hit_tokens", run.hitTokens);
+        r.put("hit_rate", run.requestedTokens == 0 ? 0.0 : (double) run.hitTokens / run.requestedTokens);
+        r.put("stored_tokens", storedTokens);
+        r.put("store_gbps", gbps(storedTokens * layout.tokenBytes(), run.storeNanos));
+        r.put("retrieve_gbps", gbps(run.hitTokens * layout.tokenBytes(), run.retrieveNanos));
+        r.put("verified_bytes", run.verifiedBytes);
+        r.put("mismatched_bytes", run.mismatchedBytes);
+        return r;
+    }
+
+    /** The layout as the report names it: {@code flash_attn 32x8x128 bfloat16 block 16}. */
+    static String layoutName(KvLayout layout) {
+        return layout.format().configName() + " " + layout.numLayers() + "x" + layout.numKvHeads() + "x"
+                + layout.headSize() + " " + layout.dtype().torchName() + " block " + layout.blockSize();
+    }
+
+    static double gbps(long bytes, long nanos) {
         return nanos == 0 ? 0.0 : (double) bytes / nanos;
     }
 
@@ -350,6 +380,10 @@ final class ReplayCommand {
         long hitTokens;
         long verifiedBytes;
         long mismatchedBytes;
+        /** Tokens the stores stored (their answers; the embedded report counts the engines' own). */
+        long storedTokens;
+        /** Retrieves during which the server went away (their rows past the loaded prefix checked either way). */
+        long retrievesLost;
         long storeNanos;
         long retrieveNanos;
         long wallNanos;
@@ -372,6 +406,8 @@ final class ReplayCommand {
             hitTokens += o.hitTokens;
             verifiedBytes += o.verifiedBytes;
             mismatchedBytes += o.mismatchedBytes;
+            storedTokens += o.storedTokens;
+            retrievesLost += o.retrievesLost;
             storeNanos += o.storeNanos;
             retrieveNanos += o.retrieveNanos;
             wallNanos += o.wallNanos;
@@ -383,7 +419,7 @@ final class ReplayCommand {
          * Sends the workload's requests in order; with a {@code timeScale} above 0 each waits until
          * its arrival time, scaled, has come (1: the trace's pace, 0.1: ten times faster).
          */
-        void execute(ReplayWorkload workload, double timeScale, CacheEngine engine, ServingEngine serving,
+        void execute(ReplayWorkload workload, double timeScale, ReplayCache cache, ServingEngine serving,
                      PrintStream progress, String label) {
             SyntheticKv kv = new SyntheticKv(serving.hostView());
             long start = System.nanoTime();
@@ -392,7 +428,7 @@ final class ReplayCommand {
                 if (timeScale > 0) {
                     waitUntil(start + (long) (workload.arrivalMs(i) * timeScale * 1e6));
                 }
-                request(engine, serving, kv, workload.requestId(i), workload.prompt(i));
+                request(cache, serving, kv, workload.requestId(i), workload.prompt(i));
                 long now = System.nanoTime();
                 if (now - lastReport > 2_000_000_000L) {
                     lastReport = now;
@@ -416,7 +452,7 @@ final class ReplayCommand {
          * serving stream, as a forward pass writes them, and the loaded rows are read back after
          * it: a copy the engine did not order with that stream shows as wrong bytes.
          */
-        private void request(CacheEngine engine, ServingEngine serving, SyntheticKv kv, String requestId,
+        private void request(ReplayCache cache, ServingEngine serving, SyntheticKv kv, String requestId,
                              int[] prompt) {
             long[] hashes = SyntheticKv.prefixHashes(prompt);
             long[] slots = serving.allocate(prompt.length);
@@ -429,9 +465,10 @@ final class ReplayCommand {
                 }
                 serving.toDevice(slots, 0, prompt.length);
                 long t0 = System.nanoTime();
-                engine.lookupAndPin(requestId, KeyScope.NONE, prompt);
-                int loaded = engine.retrieve(KeyScope.NONE, prompt, slots, 0, serving.stream());
-                engine.unpin(requestId);
+                cache.lookupAndPin(requestId, prompt);
+                ReplayCache.Retrieved retrieved = cache.retrieve(prompt, slots, serving.stream());
+                int loaded = retrieved.tokens();
+                cache.unpin(requestId);
                 serving.settle(); // on a device, the loads have landed once the stream got past them
                 retrieveNanos += System.nanoTime() - t0;
                 serving.fromDevice(slots, 0, prompt.length);
@@ -439,22 +476,27 @@ final class ReplayCommand {
                     mismatchedBytes += kv.mismatchedBytes(slots[t], hashes[t]);
                 }
                 for (int t = loaded; t < prompt.length; t++) {
-                    mismatchedBytes += kv.strayBytes(slots[t]); // nothing may land beyond the loaded prefix
+                    // Nothing may land beyond the loaded prefix; after a server lost mid-retrieve, a
+                    // row there may also be its token's KV whole (the client's copies ran), never a mix.
+                    long stray = kv.strayBytes(slots[t]);
+                    mismatchedBytes += stray > 0 && retrieved.lost() ? Math.min(stray, kv.mismatchedBytes(slots[t], hashes[t]))
+                            : stray;
                 }
+                retrievesLost += retrieved.lost() ? 1 : 0;
                 verifiedBytes += loaded * kv.tokenBytes();
                 for (int t = loaded; t < prompt.length; t++) {
                     kv.write(slots[t], hashes[t]);
                 }
                 serving.toDevice(slots, loaded, prompt.length);
                 long t1 = System.nanoTime();
-                engine.store(KeyScope.NONE, prompt, slots, 0, serving.stream());
+                storedTokens += cache.store(prompt, slots, serving.stream());
                 serving.settle(); // and the stores have read their KV once the stream got past them
                 storeNanos += System.nanoTime() - t1;
                 // A device store publishes its chunks once its copies have landed, on the engine's
                 // completion thread; wait for that, so that the next request's lookup finds them as
                 // on the host (a workload of its own, not a speed measurement).
-                engine.awaitTransfers();
-                countSkipped(engine, prompt.length);
+                cache.awaitTransfers();
+                countSkipped(cache, prompt.length);
                 requests++;
                 requestedTokens += prompt.length;
                 hitTokens += loaded;
@@ -471,16 +513,16 @@ final class ReplayCommand {
          * pages it could have had were held (pinned by a lookup, or leased by a copy, a disk write or
          * a Redis write in flight). The replay runs one request at a time, so the count is its own.
          */
-        void countSkipped(CacheEngine engine, int promptTokens) {
-            EngineStats s = engine.stats();
-            long skipped = s.storeSkippedChunks() - skippedSoFar;
-            skippedSoFar = s.storeSkippedChunks();
+        void countSkipped(ReplayCache cache, int promptTokens) {
+            long skippedNow = cache.storeSkippedChunks();
+            long skipped = skippedNow - skippedSoFar;
+            skippedSoFar = skippedNow;
             if (skipped <= 0) {
                 return;
             }
-            int chunkSize = engine.config().chunkSize();
+            int chunkSize = cache.chunkSize();
             long promptChunks = (promptTokens + (long) chunkSize - 1) / chunkSize;
-            if (promptChunks > s.capacityPages()) {
+            if (promptChunks > cache.capacityPages()) {
                 skippedPromptOverPool += skipped;
             } else {
                 skippedPagesHeld += skipped;

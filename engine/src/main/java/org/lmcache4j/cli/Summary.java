@@ -47,9 +47,29 @@ final class Summary {
                 Boolean.TRUE.equals(r.get("disk_o_direct")) ? "O_DIRECT" : "buffered",
                 Units.rate(num(r, "disk_read_gbps")), Units.rate(num(r, "disk_write_gbps")),
                 r.get("disk_read_failures")) : "")
+                + (r.containsKey("server") ? String.format(
+                "  server            %s (pid %s): %s tokens loaded from its disk, %s calls without it, %s reconnects%n",
+                r.get("server"), r.get("server_pid"), r.get("server_disk_hit_tokens"), r.get("calls_without_server"),
+                r.get("reconnects")) : "")
+                + instances(r)
                 + (r.containsKey("metrics_port")
                 ? "  metrics           port " + r.get("metrics_port") + ", " + r.get("metrics_series") + " lmcache: samples\n"
                 : "");
+    }
+
+    /** One line per client process of {@code replay --server --instances N}, or nothing. */
+    private static String instances(Map<String, Object> r) {
+        if (!(r.get("instances") instanceof List<?> each) || !r.containsKey("server")) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder();
+        for (Object o : each) {
+            Map<?, ?> i = (Map<?, ?>) o;
+            b.append(String.format("  instance %-8s pid %s, %s requests, hit rate %.1f%%, %s mismatched bytes, exit %s%n",
+                    i.get("instance"), i.get("pid"), i.get("requests"), 100 * ((Number) i.get("hit_rate")).doubleValue(),
+                    i.get("mismatched_bytes"), i.get("exit_status")));
+        }
+        return b.toString();
     }
 
     /** Why stores skipped chunks, each reason with its count ({@code ": 12 because ..."}), or nothing. */

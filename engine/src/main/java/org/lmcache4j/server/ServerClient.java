@@ -42,6 +42,7 @@ public final class ServerClient implements AutoCloseable {
     private long[] requestSlots;
     private long pageBytes;
     private int chunkSize;
+    private int serverPid;
     private boolean closed;
 
     private ServerClient(WireChannel channel, KvLayout layout) {
@@ -72,7 +73,7 @@ public final class ServerClient implements AutoCloseable {
         try {
             WireReader r = answer(c.hello(version, model, worldSize, rank, settings), WireProtocol.WELCOME);
             r.i32();
-            r.i32();
+            c.serverPid = r.i32();
             c.pageBytes = r.i64();
             c.chunkSize = r.i32();
             return c;
@@ -102,6 +103,11 @@ public final class ServerClient implements AutoCloseable {
 
     public int chunkSize() {
         return chunkSize;
+    }
+
+    /** The server's process id, as its WELCOME said. */
+    public int serverPid() {
+        return serverPid;
     }
 
     public int lookup(KeyScope scope, int[] tokens, String pinFor) throws IOException {

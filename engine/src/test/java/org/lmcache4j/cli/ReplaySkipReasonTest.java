@@ -28,17 +28,17 @@ class ReplaySkipReasonTest {
             int[] a = IntStream.range(0, 4 * CHUNK).toArray();
             long[] slots = serving.allocate(a.length);
             engine.store(KeyScope.NONE, a, slots, 0);
-            run.countSkipped(engine, a.length);
+            run.countSkipped(new EmbeddedCache(engine), a.length);
             assertEquals(4, engine.lookupAndPin("a", KeyScope.NONE, a) / CHUNK, "every page pinned");
             int[] b = IntStream.range(1000, 1000 + 2 * CHUNK).toArray();
             engine.store(KeyScope.NONE, b, serving.allocate(b.length), 0);
-            run.countSkipped(engine, b.length);
+            run.countSkipped(new EmbeddedCache(engine), b.length);
             assertEquals(2, run.skippedPagesHeld, "two chunks that would fit, but every page was pinned");
             assertEquals(0, run.skippedPromptOverPool);
             engine.unpin("a");
             int[] c = IntStream.range(5000, 5000 + 6 * CHUNK).toArray();
             engine.store(KeyScope.NONE, c, serving.allocate(c.length), 0);
-            run.countSkipped(engine, c.length);
+            run.countSkipped(new EmbeddedCache(engine), c.length);
             assertEquals(2, run.skippedPromptOverPool, "six new chunks for four pages");
             assertEquals(2, run.skippedPagesHeld);
         }

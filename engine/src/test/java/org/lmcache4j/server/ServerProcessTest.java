@@ -36,7 +36,7 @@ class ServerProcessTest {
         byte[] stored;
 
         Path firstLog = tmp.resolve("first.log");
-        Process first = startServer(socket, config, firstLog);
+        Process first = ServerProcesses.start(socket, config, firstLog);
         List<AutoCloseable> open = new ArrayList<>();
         try {
             ServerTest.Client a = ServerTest.client(socket, ServerTest.LAYOUT, 9, null, open);
@@ -52,7 +52,7 @@ class ServerProcessTest {
         assertFalse(Files.exists(socket), "the socket is removed");
         assertTrue(log.contains("connected") && log.contains("gone") && log.contains("LMCache4j server stopped"), log);
 
-        Process second = startServer(socket, config, tmp.resolve("second.log"));
+        Process second = ServerProcesses.start(socket, config, tmp.resolve("second.log"));
         try {
             ServerTest.Client b = ServerTest.client(socket, ServerTest.LAYOUT, 10, null, open);
             assertEquals(64, b.server().lookup(KeyScope.NONE, tokens, null), "the chunks came back from the disk tier");
@@ -80,22 +80,5 @@ class ServerProcessTest {
             c.close();
         }
         open.clear();
-    }
-
-    /** Starts {@code lmcache4j server} and returns once it accepts connections (its log says it listens). */
-    static Process startServer(Path socket, Path config, Path log) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
-                "org.lmcache4j.cli.Main", "server", "--socket", socket.toString(), "--config", config.toString())
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(log.toFile()).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!Files.exists(log) || !Files.readString(log).contains("LMCache4j server listening")) {
-            if (!p.isAlive() || System.nanoTime() > deadline) {
-                p.destroyForcibly();
-                throw new AssertionError("the server did not start: " + Files.readString(log));
-            }
-            Thread.sleep(20);
-        }
-        return p;
     }
 }

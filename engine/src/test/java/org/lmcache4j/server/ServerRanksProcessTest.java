@@ -40,7 +40,7 @@ class ServerRanksProcessTest {
         byte[][] stored = new byte[2][];
 
         Path firstLog = tmp.resolve("first.log");
-        Process first = ServerProcessTest.startServer(socket, config, firstLog);
+        Process first = ServerProcesses.start(socket, config, firstLog);
         List<AutoCloseable> open = new ArrayList<>();
         try {
             for (int rank = 0; rank < 2; rank++) {
@@ -65,7 +65,7 @@ class ServerRanksProcessTest {
         }
         assertEquals(0, records(disk) - 8, "no record outside the ranks' directories");
 
-        Process second = ServerProcessTest.startServer(socket, config, tmp.resolve("second.log"));
+        Process second = ServerProcesses.start(socket, config, tmp.resolve("second.log"));
         try {
             for (int rank : new int[] {1, 0}) {
                 ServerTest.Client c = ServerRanksTest.worker(socket, "m", 2, rank, 30 + rank, null, open);
