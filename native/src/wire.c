@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -167,6 +169,33 @@ int lmc_send(int fd, uint16_t type, const lmc_out *body) {
     return 0;
 }
 
+/*
+ * How long a read polls before it sleeps in the kernel. An answer (a lookup: tens of µs) or the
+ * next request of a burst usually comes sooner; a thread asleep in recvmsg is woken through the
+ * scheduler, which on an idle machine costs about as much again as the request itself.
+ */
+#define SPIN_NS 50000L
+
+static long elapsed_ns(const struct timespec *since) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * 1000000000L + (now.tv_nsec - since->tv_nsec);
+}
+
+/* recvmsg, polled for up to SPIN_NS (yielding the CPU between polls), then waited for. */
+static ssize_t recv_soon(int sock, struct msghdr *m) {
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        ssize_t r = recvmsg(sock, m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || elapsed_ns(&start) > SPIN_NS) {
+            if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return r;
+            return recvmsg(sock, m, MSG_CMSG_CLOEXEC);
+        }
+        sched_yield();
+    }
+}
+
 /* Reads exactly n bytes; a descriptor that arrives with them is kept in *fd (a second one is EPROTO). */
 static int read_full(int sock, void *into, size_t n, int *fd) {
     size_t got = 0;
@@ -178,7 +207,7 @@ static int read_full(int sock, void *into, size_t n, int *fd) {
         struct iovec iov = {(char *)into + got, n - got};
         struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
                            .msg_controllen = sizeof control.buf};
-        ssize_t r = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+        ssize_t r = recv_soon(sock, &m);
         if (r < 0) {
             if (errno == EINTR) continue;
             return -1;

@@ -46,6 +46,14 @@ public final class UnixSockets {
     private static final int MSG_CMSG_CLOEXEC = 0x40000000;
     private static final int SHUT_RDWR = 2;
     private static final int EINTR = 4;
+    private static final int EAGAIN = 11;
+    private static final int MSG_DONTWAIT = 0x40;
+    /**
+     * How long a read of a message's start polls before it sleeps in the kernel: the next request
+     * of a burst usually comes sooner, and a thread asleep in recvmsg is woken through the
+     * scheduler, which on an idle machine costs about as much again as a lookup.
+     */
+    private static final long SPIN_NANOS = 50_000;
     private static final int SUN_PATH_BYTES = 108;
     private static final int MSGHDR_BYTES = 56;
     private static final int CMSG_SPACE_ONE_FD = 24;
@@ -240,7 +248,7 @@ public final class UnixSockets {
                 control.fill((byte) 0);
                 msg.set(ADDRESS, 32, control);
                 msg.set(JAVA_LONG, 40, CMSG_SPACE_ONE_FD);
-                long n = (long) invoke(() -> (long) recvmsg.invokeExact(state, fd, msg, MSG_CMSG_CLOEXEC));
+                long n = receiveSoon(state, fd, msg);
                 if (n < 0) {
                     if (errno(state) == EINTR) {
                         continue;
@@ -264,6 +272,21 @@ public final class UnixSockets {
                 done += n;
             }
             return received;
+        }
+    }
+
+    /** recvmsg, polled for up to {@link #SPIN_NANOS} (yielding between polls), then waited for. */
+    private long receiveSoon(MemorySegment state, int fd, MemorySegment msg) {
+        long start = System.nanoTime();
+        while (true) {
+            long n = (long) invoke(() -> (long) recvmsg.invokeExact(state, fd, msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
+            if (n >= 0 || errno(state) != EAGAIN) {
+                return n;
+            }
+            if (System.nanoTime() - start > SPIN_NANOS) {
+                return (long) invoke(() -> (long) recvmsg.invokeExact(state, fd, msg, MSG_CMSG_CLOEXEC));
+            }
+            Thread.yield();
         }
     }
 
