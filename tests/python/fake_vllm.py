@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import os
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -179,6 +180,18 @@ class Vllm:
         self.steps += 1
 
 
+def settled(engine, seconds=10.0):
+    """Whether the engine holds no lease or pin, once its disk writes (write-through, asynchronous) have ended."""
+    deadline = time.monotonic() + seconds
+    while True:
+        s = engine.stats()
+        if (s.leases, s.pins) == (0, 0):
+            return True
+        if time.monotonic() > deadline:
+            raise AssertionError(f"leases or pins left: {s}")
+        time.sleep(0.02)
+
+
 class Instances:
     """Makes connected vLLM instances (scheduler, worker on rank ``rank``, registered caches) over
     ``layout``, each its own engine; ``close()`` checks none leaked a lease or pin and shuts them down."""
@@ -186,12 +199,14 @@ class Instances:
     def __init__(self, layout, socket_dir, name):
         self.layout, self.socket_dir, self.name, self.made = layout, socket_dir, name, []
 
-    def __call__(self, pool_gb=0.05, rank=0, enable_kv_events=None, **context):
-        """``enable_kv_events`` (LMCache's key) follows ``kv_events`` (vLLM publishing) unless given."""
+    def __call__(self, pool_gb=0.05, rank=0, enable_kv_events=None, settings=None, **context):
+        """``enable_kv_events`` (LMCache's key) follows ``kv_events`` (vLLM publishing) unless given;
+        ``settings`` adds to (or overrides) the engine settings."""
         from lmcache4j.connector import ConnectorContext, RankLookups, SchedulerSide, WorkerSide
 
         settings = {"chunk_size": 256, "max_local_cpu_size": pool_gb,
-                    "enable_kv_events": context.get("kv_events", False) if enable_kv_events is None else enable_kv_events}
+                    "enable_kv_events": context.get("kv_events", False) if enable_kv_events is None else enable_kv_events,
+                    **(settings or {})}
         ctx = ConnectorContext(block_size=self.layout.block_size, model="m",
                                instance_id=f"{self.name}{os.getpid()}-{len(self.made)}", socket_dir=self.socket_dir,
                                kv_cache_dtype="bfloat16", settings=settings, **context)
@@ -202,7 +217,7 @@ class Instances:
 
     def close(self):
         for v in self.made:
-            s = v.worker.engine.stats()
-            assert (s.leases, s.pins) == (0, 0), s
+            if v.worker.engine is not None:
+                assert settled(v.worker.engine)
             v.worker.shutdown()
             v.scheduler.lookups.close()

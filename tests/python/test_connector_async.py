@@ -4,7 +4,6 @@ get_finished's finished_recving, and checked byte for byte; aborts, corrupt reco
 small for the hit, Redis killed under a load are recomputed or released, and nothing is left
 leased or pinned. Also the Python side of the C ABI's prefetch handles."""
 
-import os
 import shutil
 import socket
 import subprocess
@@ -14,10 +13,9 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import SMALL_POOL
-from fake_vllm import Request, RequestStatus, Vllm
+from fake_vllm import Instances, Request, RequestStatus, settled  # noqa: F401 (settled: for other modules)
 
 from lmcache4j import Engine, EngineClosedError, InvalidArgumentError, KvLayout, PrefetchState
-from lmcache4j.connector import ConnectorContext, RankLookups, SchedulerSide, WorkerSide
 from lmcache4j.lookup_client import LookupClient
 
 LAYOUT = KvLayout(num_layers=2, num_kv_heads=2, head_size=8, block_size=16, num_blocks=256, dtype="bfloat16")
@@ -30,38 +28,16 @@ NOTHING = SimpleNamespace(scheduled_new_reqs=[], scheduled_cached_reqs=SimpleNam
 @pytest.fixture
 def make(tmp_path):
     """Makes vLLM instances on one disk directory; checks at the end that none leaked a lease or pin."""
-    made = []
+    instances = Instances(LAYOUT, str(tmp_path / "sockets"), "as")
 
     def instance(pool_gb=0.05, disk=True, **settings):
-        s = {"chunk_size": 256, "max_local_cpu_size": pool_gb, **settings}
         if disk:
-            s.update(local_disk=str(tmp_path / "disk"), max_local_disk_size=0.05,
-                     extra_config={"disk_write_through": True})
-        ctx = ConnectorContext(block_size=LAYOUT.block_size, model="m", instance_id=f"as{os.getpid()}-{len(made)}",
-                               socket_dir=str(tmp_path / "sockets"), kv_cache_dtype="bfloat16", settings=s)
-        v = Vllm(LAYOUT, SchedulerSide(ctx, RankLookups(ctx.socket_paths())), WorkerSide(ctx))
-        v.register()
-        made.append(v)
-        return v
+            settings.update(local_disk=str(tmp_path / "disk"), max_local_disk_size=0.05,
+                            extra_config={"disk_write_through": True})
+        return instances(pool_gb, settings=settings)
 
     yield instance
-    for v in made:
-        if v.worker.engine is not None:
-            assert settled(v.worker.engine)
-        v.worker.shutdown()
-        v.scheduler.lookups.close()
-
-
-def settled(engine, seconds=10.0):
-    """Whether the engine holds no lease or pin, once its disk writes (write-through, asynchronous) have ended."""
-    deadline = time.monotonic() + seconds
-    while True:
-        s = engine.stats()
-        if (s.leases, s.pins) == (0, 0):
-            return True
-        if time.monotonic() > deadline:
-            raise AssertionError(f"leases or pins left: {s}")
-        time.sleep(0.02)
+    instances.close()
 
 
 def on_disk(make, prompt=PROMPT):

@@ -2,14 +2,12 @@
 that reads them, saves copied as each layer is computed, byte for byte what the whole-request
 connector loads; a save cut short stores nothing. Nothing leaks (the fixture checks leases, pins)."""
 
-import os
 
 import numpy as np
 import pytest
-from fake_vllm import Request, Vllm
+from fake_vllm import Instances, Request
 
 from lmcache4j import KvLayout
-from lmcache4j.connector import ConnectorContext, RankLookups, SchedulerSide, WorkerSide
 
 LAYOUT = KvLayout(num_layers=3, num_kv_heads=2, head_size=16, block_size=16, num_blocks=400, dtype="bfloat16",
                   kv_format="flash_attn")
@@ -17,24 +15,13 @@ LAYOUT = KvLayout(num_layers=3, num_kv_heads=2, head_size=16, block_size=16, num
 
 @pytest.fixture
 def layered(tmp_path):
-    made = []
+    instances = Instances(LAYOUT, str(tmp_path / "sockets"), "lw")
 
     def make(use_layerwise=True, **kw):
-        settings = {"chunk_size": 256, "max_local_cpu_size": 0.05, "use_layerwise": use_layerwise}
-        ctx = ConnectorContext(block_size=16, model="m", instance_id=f"lw{os.getpid()}-{len(made)}",
-                               socket_dir=str(tmp_path / "sockets"), settings=settings, kv_cache_dtype="bfloat16", **kw)
-        v = Vllm(LAYOUT, SchedulerSide(ctx, RankLookups(ctx.socket_paths())), WorkerSide(ctx, rank=0))
-        v.register()
-        made.append(v)
-        return v
+        return instances(settings={"use_layerwise": use_layerwise}, **kw)
 
     yield make
-    for v in made:
-        if v.worker.engine is not None:
-            s = v.worker.engine.stats()
-            assert (s.leases, s.pins) == (0, 0), s
-        v.worker.shutdown()
-        v.scheduler.lookups.close()
+    instances.close()
 
 
 def saves_and_loads_layer_by_layer(v, prompt, num_layers):
