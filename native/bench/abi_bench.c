@@ -12,33 +12,11 @@
 #include <time.h>
 
 #include "java_baseline.h"
+#include "bench_util.h"
 #include "lmcache4j.h"
 
 #define ROUNDS_MAX 64
 
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-#define OK(call)                                                                                      \
-    do {                                                                                              \
-        if ((call) != 0) {                                                                            \
-            fprintf(stderr, "%s failed: %s\n", #call, lmcache4j_last_error());                        \
-            exit(1);                                                                                  \
-        }                                                                                             \
-    } while (0)
 
 static lmcache4j_engine open_engine(int layers, int heads, int head_size, int blocks, const char *settings,
                                     unsigned char ***caches) {

@@ -14,35 +14,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "lmcache4j.h"
 
 #define ROUNDS_MAX 64
 #define LAYERS 32
 #define BLOCKS 256
 
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-#define OK(call)                                                                                      \
-    do {                                                                                              \
-        if ((call) != 0) {                                                                            \
-            fprintf(stderr, "%s failed: %s\n", #call, lmcache4j_last_error());                        \
-            exit(1);                                                                                  \
-        }                                                                                             \
-    } while (0)
 
 /* server NULL: an engine in this process (the settings say so, whatever the environment says). */
 static lmcache4j_engine open_engine(const char *server, const uint64_t *caches) {

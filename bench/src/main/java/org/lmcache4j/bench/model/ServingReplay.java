@@ -225,7 +225,7 @@ final class ServingReplay {
         List<ServingRun.Outcome> out = new ArrayList<>();
         for (ServingRequest r : hits) {
             if (r.kind().poolHit()) {
-                ServingRun.Outcome source = disk.stream().filter(o -> r.id().endsWith("-" + o.request().id()))
+                ServingRun.Outcome source = disk.stream().filter(o -> o.request().id().equals(r.after()))
                         .findFirst().orElseThrow();
                 out.add(new ServingRun.Outcome(r, r.arrivalStep(), source.loadedTokens(), false, -1, source.ttftNanos(), source.logitBits(),
                         false, false));
